@@ -1,0 +1,163 @@
+"""The facade that shells, batch runs and the monitor use.
+
+One `LabApi` per (process, lab). It holds the candidate of this process's
+configuration session; the running configuration, history and lock live in
+the lab's state directory and are shared by every process attached to the
+lab. Nothing here knows Linux: the realisation comes in through the
+`Fabric` port (engine/ports.py), which the program's entry point wires to
+lab/ (or, for pure tests, to a recording fabric).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import NotFoundError
+from engine.model import Config, Host, Vpc
+from engine.ports import Fabric, ProbeResult
+from engine.session import CommitRecord, CommitResult, PlanChanges, Session
+from engine.store import LabStore, list_lab_names
+from engine.validate import validate
+from engine import views
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a TARGET token of ping/assert/trace resolved to."""
+
+    address: str
+    host: Host | None  # set when TARGET named a host
+    vpc: Vpc | None
+
+
+class LabApi:
+    """Everything a user can do to one lab, as Python calls."""
+
+    def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None):
+        self.name = name
+        self.fabric = fabric
+        self.session = Session(name, fabric, store or LabStore(name))
+
+    # configuration session ---------------------------------------------------
+
+    @property
+    def candidate(self) -> Config:
+        """This process's candidate configuration."""
+        return self.session.candidate
+
+    @property
+    def running(self) -> Config:
+        """The committed configuration (re-read if another process committed)."""
+        return self.session.running
+
+    def set_candidate(self, config: Config) -> None:
+        """Replace the candidate (the shell edits by building new Configs)."""
+        self.session.candidate = config
+
+    def abort(self) -> None:
+        """Drop the candidate's changes."""
+        self.session.abort()
+
+    def validate(self, config: Config | None = None) -> list[Any]:
+        """Every diagnostic of `config` (default: the candidate)."""
+        return validate(config if config is not None else self.candidate)
+
+    def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
+        """Validate, diff and apply the candidate; raises VpclabError."""
+        return self.session.commit(comment=comment, confirmed=confirmed)
+
+    def commit_check(self) -> PlanChanges:
+        """Validate and compute the changes, applying nothing."""
+        return self.session.check()
+
+    def rollback(self, n: int = 1) -> CommitResult:
+        """Make the configuration of `n` commits ago running, as a new commit."""
+        return self.session.rollback(n)
+
+    def history(self) -> list[CommitRecord]:
+        """Commits, newest first."""
+        return self.session.history()
+
+    def has_changes(self) -> bool:
+        """True when the candidate differs from running."""
+        return self.session.candidate != self.session.running
+
+    # views -------------------------------------------------------------------
+
+    def routes(
+        self,
+        segment: str | None = None,
+        cxp: str | None = None,
+        vpc: str | None = None,
+        prefix: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of `show ip route` (CLI.md's JSON fields), checked against the kernel."""
+        plan = self.session.running_plan()
+        readings = self.fabric.read_routes(plan)
+        return views.route_rows(self.running, plan, readings, segment, cxp, vpc, prefix)
+
+    def health(self) -> views.Health:
+        """Compare the kernel with the running plan (drift report)."""
+        plan = self.session.running_plan()
+        return views.Health(self.fabric.drift(plan), views.lab_summary(plan))
+
+    # diagnostics -------------------------------------------------------------
+
+    def resolve_target(self, target: str) -> Target:
+        """A host name or an address, as ping/assert/trace take it."""
+        for vpc, host in self.running.hosts():
+            if host.name == target:
+                return Target(host.address, host, vpc)
+        if target and target[0].isdigit():
+            return Target(target, None, None)
+        raise NotFoundError(f"host {target} does not exist (use a host name or an address)")
+
+    def host_namespace(self, host: str) -> str:
+        """The namespace of a running host, or NotFoundError."""
+        for _vpc, h in self.running.hosts():
+            if h.name == host:
+                return views.host_ns(self.name, host)
+        raise NotFoundError(f"host {host} does not exist in the running configuration")
+
+    def probe(
+        self,
+        target: str,
+        from_host: str,
+        protocol: str = "icmp",
+        port: int | None = None,
+        timeout: float = 1.0,
+    ) -> ProbeResult:
+        """One real probe, as CLI.md defines reachable (the named host must receive it)."""
+        tgt = self.resolve_target(target)
+        src_ns = self.host_namespace(from_host)
+        observe_ns = self.host_namespace(tgt.host.name) if tgt.host else None
+        return self.fabric.probe(src_ns, tgt.address, protocol, port, timeout, observe_ns)
+
+    def host_exec(self, host: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
+        """Run a command in a host's namespace; returns (exit status, output)."""
+        return self.fabric.exec(self.host_namespace(host), argv, timeout)
+
+    def ping(self, target: str, from_host: str, count: int = 5, timeout: float = 1.0) -> tuple[int, str]:
+        """The real `ping` from a host, its output as text."""
+        addr = self.resolve_target(target).address
+        argv = ["ping", "-n", "-c", str(count), "-W", str(timeout), "-i", "0.2", addr]
+        return self.host_exec(from_host, argv, timeout=count * (timeout + 0.5) + 5)
+
+    def traceroute(self, target: str, from_host: str) -> tuple[int, str]:
+        """A real traceroute (ICMP probes, numeric) from a host."""
+        addr = self.resolve_target(target).address
+        return self.host_exec(from_host, ["traceroute", "-n", "-I", "-q", "1", "-w", "1", "-m", "12", addr])
+
+    # lifecycle ---------------------------------------------------------------
+
+    def destroy(self) -> int:
+        """Remove every kernel object and the state of this lab."""
+        count = self.fabric.destroy()
+        self.session.store.remove()
+        return count
+
+
+def list_labs() -> list[str]:
+    """Names of the labs with state on this host."""
+    return list_lab_names()

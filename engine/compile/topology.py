@@ -1,0 +1,112 @@
+"""Compiler stage: namespaces, links and addresses of hosts, VPCs and segments.
+
+Realises ARCHITECTURE.md's table: a host is a namespace with one veth to its
+subnet's bridge in the VPC router; the VPC router has a bridge per subnet
+holding the gateway and one uplink to the router of its (segment, cxp);
+segment routers of the same segment on different hubs are joined by a
+backbone veth. The uplink is unnumbered on the segment side: the VPC router
+holds its own fabric-facing address (the first address of its lowest cidr)
+and the segment router holds one 169.254/16 address on lo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from engine.compile import naming
+from engine.model import Config, Vpc
+from engine.plan import AddressItem, BridgeItem, LinkConfItem, NetnsItem, PlanBuilder, VethItem
+from engine.validate import host_subnet, parse_prefix
+
+ROUTER_SYSCTLS = (
+    ("net.ipv4.ip_forward", "1"),
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
+)
+HOST_SYSCTLS = (("net.ipv4.conf.all.rp_filter", "0"),)
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """Facts the stages share: which routers exist and their addresses."""
+
+    lab: str
+    routers: dict[tuple[str, str], str]  # (segment, cxp) -> 169.254 address
+
+    def segment_cxps(self, segment: str) -> list[str]:
+        """Hubs on which a segment has a router, sorted."""
+        return sorted(c for s, c in self.routers if s == segment)
+
+
+def vpc_router_address(vpc: Vpc) -> str | None:
+    """The VPC router's fabric-facing address: first address of its lowest cidr."""
+    nets = sorted(n for n in (parse_prefix(c) for c in vpc.cidrs) if n is not None)
+    return str(nets[0].network_address + 1) if nets else None
+
+
+def fabric_of(lab: str, config: Config) -> Fabric:
+    """Segment routers: one per (segment, hub) where the segment has a VPC."""
+    pairs = {(v.segment, v.cxp) for v in config.vpcs if v.segment}
+    return Fabric(lab, naming.router_addresses(sorted(pairs)))  # type: ignore[arg-type]
+
+
+def build_segment_routers(fab: Fabric, out: PlanBuilder) -> None:
+    """Segment router namespaces, their lo address and the backbone mesh."""
+    for (seg, cxp), addr in fab.routers.items():
+        ns = naming.segment_ns(fab.lab, seg, cxp)
+        out.add(NetnsItem(ns, "segment-router", f"segment {seg} cxp {cxp}", ROUTER_SYSCTLS))
+        out.add(LinkConfItem(ns, "lo"))
+        out.add(AddressItem(ns, "lo", f"{addr}/32"))
+    for seg in {s for s, _ in fab.routers}:
+        hubs = fab.segment_cxps(seg)
+        for i, a in enumerate(hubs):
+            for b in hubs[i + 1 :]:
+                ns_a, ns_b = naming.segment_ns(fab.lab, seg, a), naming.segment_ns(fab.lab, seg, b)
+                if_a, if_b = naming.backbone_if(b), naming.backbone_if(a)
+                out.add(VethItem(ns_a, if_a, ns_b, if_b))
+                out.add(LinkConfItem(ns_a, if_a, f"{fab.lab}:backbone {seg} {a}->{b}"))
+                out.add(LinkConfItem(ns_b, if_b, f"{fab.lab}:backbone {seg} {b}->{a}"))
+
+
+def build_vpc(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
+    """A VPC router, its bridges and uplink, and its hosts."""
+    lab = fab.lab
+    ns = naming.vpc_ns(lab, vpc.name)
+    out.add(NetnsItem(ns, "vpc-router", f"vpc {vpc.name}", ROUTER_SYSCTLS))
+    out.add(LinkConfItem(ns, "lo"))
+    seg_ns = naming.segment_ns(lab, vpc.segment or "", vpc.cxp)
+    port = naming.vpc_port_if(vpc.name)
+    out.add(VethItem(seg_ns, port, ns, naming.VPC_UPLINK))
+    out.add(LinkConfItem(seg_ns, port, f"{lab}:vpc {vpc.name}"))
+    out.add(LinkConfItem(ns, naming.VPC_UPLINK, f"{lab}:uplink to segment {vpc.segment} cxp {vpc.cxp}"))
+    own = vpc_router_address(vpc)
+    if own:
+        out.add(AddressItem(ns, naming.VPC_UPLINK, f"{own}/32"))
+    subnets = {sn.name: parse_prefix(sn.prefix) for sn in vpc.subnets}
+    for sn in vpc.subnets:
+        net = subnets[sn.name]
+        br = naming.bridge_if(sn.name)
+        out.add(BridgeItem(ns, br))
+        out.add(LinkConfItem(ns, br, f"{lab}:subnet {vpc.name}/{sn.name}"))
+        if net is not None:
+            out.add(AddressItem(ns, br, f"{net.network_address + 1}/{net.prefixlen}"))
+    nets = {k: v for k, v in subnets.items() if v is not None}
+    for host in vpc.hosts:
+        sn_name = host_subnet(host, nets)
+        net = nets.get(sn_name or "")
+        if net is None:
+            continue
+        hns = naming.host_ns(lab, host.name)
+        hport = naming.host_port_if(host.name)
+        out.add(NetnsItem(hns, "host", f"host {host.name}", HOST_SYSCTLS))
+        out.add(LinkConfItem(hns, "lo"))
+        out.add(VethItem(ns, hport, hns, naming.HOST_IF))
+        out.add(LinkConfItem(ns, hport, f"{lab}:host {host.name}", master=naming.bridge_if(sn_name or "")))
+        out.add(LinkConfItem(hns, naming.HOST_IF, f"{lab}:host {host.name} in {vpc.name}/{sn_name}"))
+        out.add(AddressItem(hns, naming.HOST_IF, f"{host.address}/{net.prefixlen}"))
+
+
+def gateway_of(prefix: str) -> str:
+    """The gateway (first address) of a subnet prefix."""
+    return str(ipaddress.ip_network(prefix).network_address + 1)

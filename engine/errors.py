@@ -1,0 +1,55 @@
+"""Errors the engine raises; each renders as one or more `% ` lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem with a configuration, naming the object and the conflict.
+
+    `path` names the object as the CLI does ("vpc api", "vpc api subnet web");
+    `message` says what is wrong and, where possible, what to do.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class VpclabError(Exception):
+    """Base of every error that the shell prints as `% message`."""
+
+    def lines(self) -> list[str]:
+        """The `% ` lines to show for this error."""
+        return [f"% {self}"]
+
+
+class ValidationError(VpclabError):
+    """The candidate has problems; every one of them is listed."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(str(d) for d in diagnostics))
+
+    def lines(self) -> list[str]:
+        return [f"% {d}" for d in self.diagnostics]
+
+
+class CommitError(VpclabError):
+    """Applying a plan failed; the lab was restored to the running state."""
+
+
+class LockedError(VpclabError):
+    """Another process holds the lab's commit lock."""
+
+
+class NotFoundError(VpclabError):
+    """A named object (host, lab, commit) does not exist."""
+
+
+class SystemDependencyError(VpclabError):
+    """Root or a Debian package is missing; the program exits 3."""

@@ -1,0 +1,96 @@
+"""The narrow interface between the engine and a realisation of plans.
+
+lab/ implements `Fabric` over Linux; the engine never imports lab/. The
+program's entry point is the only place that wires a real `Fabric` in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.plan import Plan, RouteItem
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one real probe.
+
+    `reachable` is CLI.md's definition: the probe got through end to end
+    (icmp answered, tcp handshake completed, udp delivered to the target).
+    `arrived` says whether the packet was seen on the named target host's
+    interface (None when the target was a bare address and nothing watched).
+    `refused` is set when a TCP RST or ICMP unreachable came back.
+    """
+
+    reachable: bool
+    arrived: bool | None
+    detail: str
+    refused: bool = False
+    rtt_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class RouteReading:
+    """A route as read back from a namespace's main table."""
+
+    ns: str
+    dst: str
+    gateway: str | None
+    dev: str | None
+    kind: str = "unicast"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between the kernel and the plan."""
+
+    ns: str
+    kind: str  # namespace | link | address | route | ...
+    name: str
+    problem: str  # missing | different | unexpected
+
+
+@dataclass
+class ApplyReport:
+    """What applying a plan difference did (counts per kind, and timing)."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Fabric(Protocol):
+    """What the engine needs from a realisation."""
+
+    def apply(self, old: Plan, new: Plan) -> ApplyReport:
+        """Make the kernel go from `old` to `new`; on failure restore `old`
+        exactly and raise CommitError."""
+
+    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
+        """Routes of every namespace of `plan`, by namespace."""
+
+    def drift(self, plan: Plan) -> list[Drift]:
+        """Every object of `plan` missing or different in the kernel, and
+        unexpected lab namespaces."""
+
+    def destroy(self) -> int:
+        """Remove every kernel object of this lab, found by its name prefix;
+        returns how many namespaces were removed."""
+
+    def probe(
+        self,
+        src_ns: str,
+        address: str,
+        protocol: str,
+        port: int | None,
+        timeout: float,
+        observe_ns: str | None,
+    ) -> ProbeResult:
+        """Send one real probe from `src_ns`; watch for it in `observe_ns`."""
+
+    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run a command inside a namespace; (exit status, combined output)."""
+
+
+__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading"]

@@ -1,0 +1,65 @@
+"""Config <-> JSON-ready dicts, for persistence under /run/vpclab/LAB/.
+
+Generic over the model's frozen dataclasses: a field is rebuilt from its
+type hint, so adding a field to the model needs no change here. Defaults
+are omitted on the way out to keep the files small and diff-friendly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from functools import cache
+from typing import Any
+
+from engine import model
+from engine.model import Config
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def to_data(obj: Any) -> Any:
+    """A dataclass tree as plain dicts, lists and scalars, without defaults."""
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if value != _default(f):
+                out[f.name] = to_data(value)
+        return out
+    if isinstance(obj, tuple):
+        return [to_data(v) for v in obj]
+    return obj
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(model))
+
+
+def _build(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if data is None:
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(inner[0], data)
+    if origin is tuple:
+        (elem, _) = typing.get_args(tp)
+        return tuple(_build(elem, d) for d in data)
+    if dataclasses.is_dataclass(tp):
+        hints = _hints(tp)  # type: ignore[arg-type]
+        return tp(**{k: _build(hints[k], v) for k, v in data.items() if k in hints})
+    return data
+
+
+def from_data(data: dict[str, Any]) -> Config:
+    """Rebuild a Config from `to_data`'s output."""
+    return _build(Config, data)  # type: ignore[no-any-return]

@@ -1,0 +1,248 @@
+"""A configuration session: candidate, running, commit, confirm, rollback.
+
+The candidate belongs to this process; running, history and the lock are
+the lab's (LabStore), so several processes can attach to one lab. A commit
+validates everything, compiles both configurations, and hands the two
+plans to the Fabric, which applies the difference or restores the old
+state. Only after the kernel took the change is it recorded as running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from engine.compile import compile_plan
+from engine.diff import Op, plan_diff, summarize
+from engine.errors import NotFoundError, ValidationError, VpclabError
+from engine.model import Config
+from engine.plan import Plan
+from engine.ports import Fabric
+from engine.store import LabStore
+from engine.validate import validate
+
+Watcher = Callable[[str, int, float], None]  # (lab, commit number, seconds)
+
+
+@dataclass(frozen=True)
+class PlanChanges:
+    """What a commit does to the kernel, as operations."""
+
+    ops: tuple[Op, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.ops
+
+    def counts(self) -> dict[str, int]:
+        """Counts like {'+ns': 3, '-route': 1}."""
+        return summarize(list(self.ops))
+
+    def lines(self) -> list[str]:
+        """One line per operation, for `commit check`."""
+        names = {"ns": "namespace", "veth": "veth", "bridge": "bridge", "conf": "link", "addr": "address", "route": "route"}
+        out = []
+        for op in self.ops:
+            sign = "+" if op.action == "add" else "-"
+            key = op.item.key
+            out.append(f"{sign} {names.get(key[0], key[0])} {' '.join(key[1:])}")
+        return out
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """The outcome of a commit (number None: nothing to commit)."""
+
+    number: int | None
+    changes: PlanChanges
+    seconds: float = 0.0
+    confirmed_until: float | None = None
+    messages: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """One line of `show commit history`."""
+
+    number: int
+    time: float
+    comment: str | None
+    user: str
+    counts: dict[str, int]
+
+
+def thread_watcher(session: "Session") -> Watcher:
+    """A confirmed-commit timer inside this process (for pure tests and shells)."""
+
+    def start(lab: str, number: int, seconds: float) -> None:
+        timer = threading.Timer(seconds, session.expire_confirmed, args=(number,))
+        timer.daemon = True
+        timer.start()
+
+    return start
+
+
+class Session:
+    """One process's view of a lab: its candidate and the shared running state."""
+
+    def __init__(self, lab: str, fabric: Fabric, store: LabStore, watcher: Watcher | None = None):
+        self.lab = lab
+        self.fabric = fabric
+        self.store = store
+        self.watcher = watcher or thread_watcher(self)
+        self._version = -1
+        self._running = Config()
+        self._number = 0
+        self._plan_cache: tuple[Config, Plan] | None = None
+        self._refresh()
+        self.candidate = self._running
+        self.expire_if_overdue()
+
+    # running state ------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        version = self.store.version()
+        if version != self._version:
+            old = self._running
+            self._number, self._running = self.store.load_running()
+            self._version = version
+            if getattr(self, "candidate", old) == old:
+                self.candidate = self._running  # no local edits: follow the lab
+
+    @property
+    def running(self) -> Config:
+        """The lab's running configuration, re-read when another process committed."""
+        self._refresh()
+        return self._running
+
+    @property
+    def number(self) -> int:
+        """The running commit's number."""
+        self._refresh()
+        return self._number
+
+    def plan_of(self, config: Config) -> Plan:
+        """The compiled plan of a configuration (cached for the running one)."""
+        if self._plan_cache and self._plan_cache[0] is config:
+            return self._plan_cache[1]
+        plan = compile_plan(self.lab, config)
+        self._plan_cache = (config, plan)
+        return plan
+
+    def running_plan(self) -> Plan:
+        """The plan of the running configuration."""
+        return self.plan_of(self.running)
+
+    # editing --------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Drop every uncommitted change."""
+        self.candidate = self.running
+
+    def check(self) -> PlanChanges:
+        """Validate the candidate and compute its changes; apply nothing."""
+        self._validate(self.candidate)
+        return PlanChanges(tuple(plan_diff(self.running_plan(), compile_plan(self.lab, self.candidate))))
+
+    def _validate(self, config: Config) -> None:
+        diagnostics = validate(config)
+        if diagnostics:
+            raise ValidationError(diagnostics)
+
+    # commit -----------------------------------------------------------------------
+
+    def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
+        """Apply the candidate; success whole, or the lab as it was and an error."""
+        self._validate(self.candidate)
+        with self.store.lock():
+            self._refresh()
+            pending = self.store.marker("confirm")
+            if self.candidate == self._running:
+                if pending and confirmed is None:
+                    self.store.set_marker("confirm", None)
+                    return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
+                return CommitResult(None, PlanChanges(), messages=("No configuration changes to commit.",))
+            result = self._apply(self.candidate, comment)
+            if confirmed is not None:
+                deadline = time.time() + confirmed
+                self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
+                self.watcher(self.lab, result.number or 0, float(confirmed))
+                return CommitResult(result.number, result.changes, result.seconds, deadline)
+            if pending:
+                self.store.set_marker("confirm", None)
+            return result
+
+    def _apply(self, config: Config, comment: str | None) -> CommitResult:
+        start = time.perf_counter()
+        old_plan = self.plan_of(self._running)
+        new_plan = compile_plan(self.lab, config)
+        ops = tuple(plan_diff(old_plan, new_plan))
+        self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
+        try:
+            self.fabric.apply(old_plan, new_plan)
+        finally:
+            self.store.set_marker("inflight", None)
+        number = self.store.save_commit(config, comment, summarize(list(ops)))
+        self._refresh()
+        self.candidate = self._running
+        self._plan_cache = (self._running, new_plan)
+        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start)
+
+    def expire_confirmed(self, number: int) -> bool:
+        """Roll back commit `number` if it is still pending confirmation."""
+        with self.store.lock():
+            self._refresh()
+            pending = self.store.marker("confirm")
+            if not pending or pending["number"] != number or self._number != number:
+                return False
+            previous = self.store.commit_config(int(pending["previous"]))
+            if previous is None:
+                return False
+            keep = self.candidate
+            self._apply(previous, f"rollback: commit {number} was not confirmed")
+            self.store.set_marker("confirm", None)
+            if keep != self._running:
+                self.candidate = keep
+            return True
+
+    def expire_if_overdue(self) -> None:
+        """On attach: a confirmed commit whose time ran out is rolled back now."""
+        pending = self.store.marker("confirm")
+        if pending and time.time() > float(pending["deadline"]):
+            try:
+                self.expire_confirmed(int(pending["number"]))
+            except VpclabError:
+                pass
+
+    def rollback(self, n: int = 1) -> CommitResult:
+        """Make the configuration of `n` commits ago running, as a new commit."""
+        target = self.number - n
+        config = self.store.commit_config(target) if target >= 0 else None
+        if config is None:
+            raise NotFoundError(f"rollback {n}: there is no commit {n} before the running one (running is commit {self.number})")
+        self.candidate = config
+        return self.commit(comment=f"rollback {n} (to commit {target})")
+
+    def history(self) -> list[CommitRecord]:
+        """Commits, newest first."""
+        return [CommitRecord(c.number, c.time, c.comment, c.user, c.counts) for c in self.store.history()]
+
+    def interrupted(self) -> dict[str, object] | None:
+        """The inflight marker of a process that died mid-commit, if any."""
+        marker = self.store.marker("inflight")
+        if marker and not _alive(int(marker.get("pid", 0))):
+            return marker
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return pid > 0

@@ -1,0 +1,167 @@
+"""Persistence of a lab's state under /run/vpclab/LAB/, shared by processes.
+
+Files: `running.json` (the committed config and its number),
+`history/NNNNNN.json` (every commit with its config, time, comment and
+change counts), `confirm.json` (a pending confirmed commit), `inflight.json`
+(written before a commit touches the kernel, removed after: if it is left,
+a process died mid-commit) and `lock` (flock, held while committing).
+Every write goes to a temporary file renamed into place, so a reader never
+sees half a file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import LockedError
+from engine.model import Config
+from engine.serial import from_data, to_data
+
+DEFAULT_ROOT = "/run/vpclab"
+
+
+def state_root() -> Path:
+    """Where labs keep their state (VPCLAB_STATE_DIR overrides, for tests)."""
+    return Path(os.environ.get("VPCLAB_STATE_DIR", DEFAULT_ROOT))
+
+
+def list_lab_names(root: Path | None = None) -> list[str]:
+    """Labs that have a state directory."""
+    base = root or state_root()
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir())
+
+
+@dataclass(frozen=True)
+class StoredCommit:
+    """One entry of the commit history."""
+
+    number: int
+    time: float
+    comment: str | None
+    user: str
+    counts: dict[str, int]
+    config: Config
+
+
+class LabStore:
+    """The state directory of one lab."""
+
+    def __init__(self, lab: str, root: Path | str | None = None):
+        self.lab = lab
+        self.dir = Path(root) / lab if root is not None else state_root() / lab
+
+    # low level ----------------------------------------------------------------
+
+    def _write(self, name: str, data: Any) -> None:
+        path = self.dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+
+    def _read(self, name: str) -> Any | None:
+        try:
+            return json.loads((self.dir / name).read_text())
+        except FileNotFoundError:
+            return None
+
+    def exists(self) -> bool:
+        """True when the lab has state on this host."""
+        return (self.dir / "running.json").exists()
+
+    def version(self) -> int:
+        """A cheap token that changes whenever running.json is replaced."""
+        try:
+            return (self.dir / "running.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    # running and history -----------------------------------------------------
+
+    def load_running(self) -> tuple[int, Config]:
+        """(commit number, config) of the running configuration."""
+        data = self._read("running.json")
+        if data is None:
+            return 0, Config()
+        return int(data["number"]), from_data(data["config"])
+
+    def save_commit(self, config: Config, comment: str | None, counts: dict[str, int]) -> int:
+        """Record a new commit and make it running; returns its number."""
+        number = self.load_running()[0] + 1
+        entry = {
+            "number": number,
+            "time": time.time(),
+            "comment": comment,
+            "user": os.environ.get("SUDO_USER") or os.environ.get("USER") or "root",
+            "counts": counts,
+            "config": to_data(config),
+        }
+        self._write(f"history/{number:06d}.json", entry)
+        self._write("running.json", {"number": number, "config": entry["config"]})
+        return number
+
+    def history(self) -> list[StoredCommit]:
+        """Every commit, newest first."""
+        folder = self.dir / "history"
+        if not folder.is_dir():
+            return []
+        out = []
+        for path in sorted(folder.glob("*.json"), reverse=True):
+            d = json.loads(path.read_text())
+            out.append(StoredCommit(d["number"], d["time"], d["comment"], d["user"], d["counts"], from_data(d["config"])))
+        return out
+
+    def commit_config(self, number: int) -> Config | None:
+        """The configuration that commit `number` made running (0: empty)."""
+        if number == 0:
+            return Config()
+        d = self._read(f"history/{number:06d}.json")
+        return from_data(d["config"]) if d else None
+
+    # markers -------------------------------------------------------------------
+
+    def set_marker(self, name: str, data: dict[str, Any] | None) -> None:
+        """Write (or, with None, remove) a marker file such as inflight or confirm."""
+        if data is None:
+            try:
+                (self.dir / f"{name}.json").unlink()
+            except FileNotFoundError:
+                pass
+        else:
+            self._write(f"{name}.json", data)
+
+    def marker(self, name: str) -> dict[str, Any] | None:
+        """A marker's content, or None."""
+        return self._read(f"{name}.json")  # type: ignore[no-any-return]
+
+    # lock and removal ----------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lab's commit lock; LockedError if another process has it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = (self.dir / "lock.pid").read_text().strip() if (self.dir / "lock.pid").exists() else "?"
+                raise LockedError(f"lab {self.lab} is locked: process {holder} is committing; try again") from None
+            (self.dir / "lock.pid").write_text(str(os.getpid()))
+            yield
+        finally:
+            os.close(fd)
+
+    def remove(self) -> None:
+        """Delete the whole state directory."""
+        shutil.rmtree(self.dir, ignore_errors=True)

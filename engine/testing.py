@@ -1,0 +1,48 @@
+"""A Fabric that records plans instead of touching the kernel.
+
+For pure tests of the engine and the shell (no root): it keeps the last
+applied plan, so a test can assert what a commit would have built. Lab
+tests use lab.fabric.LinuxFabric and real packets instead.
+"""
+
+from __future__ import annotations
+
+from engine.diff import plan_diff, summarize
+from engine.errors import CommitError
+from engine.plan import Plan
+from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
+
+
+class RecordingFabric:
+    """Keeps applied plans in memory; can be told to fail the next apply."""
+
+    def __init__(self) -> None:
+        self.plan = Plan()
+        self.applied: list[Plan] = []
+        self.fail_next = False
+
+    def apply(self, old: Plan, new: Plan) -> ApplyReport:
+        if self.fail_next:
+            self.fail_next = False
+            raise CommitError("commit failed (injected); the lab was restored to the running state")
+        counts = summarize(plan_diff(old, new))
+        self.plan = new
+        self.applied.append(new)
+        return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})
+
+    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
+        return {}
+
+    def drift(self, plan: Plan) -> list[Drift]:
+        return []
+
+    def destroy(self) -> int:
+        n = len(self.plan.namespaces())
+        self.plan = Plan()
+        return n
+
+    def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
+        return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")
+
+    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
+        return 1, "no kernel: the recording fabric runs nothing"

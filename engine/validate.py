@@ -1,0 +1,285 @@
+"""Validation: every problem of a Config at once, each naming its object.
+
+Messages follow CLI.md: `vpc api: cidr 10.1.0.0/16 overlaps vpc web
+(segment prod)`. The checks are grouped per kind; each returns its
+diagnostics and never stops at the first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Iterable
+
+from engine.errors import Diagnostic
+from engine.model import Config, Host, PolicyEntry, Vpc
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+FABRIC_RESERVED = ipaddress.ip_network("169.254.0.0/16")
+SERVICE_KINDS = ("dns", "http", "tcp-echo", "udp-echo")
+CLOUDS = ("aws", "azure", "gcp", "oci", "private")
+
+Net = ipaddress.IPv4Network
+
+
+def parse_prefix(text: str) -> Net | None:
+    """A strict IPv4 prefix (host bits must be zero), or None."""
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        return None
+    return net if isinstance(net, Net) and "/" in text else None
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address, or None."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr if isinstance(addr, ipaddress.IPv4Address) else None
+
+
+def validate(config: Config) -> list[Diagnostic]:
+    """Every diagnostic of `config`; an empty list means it can be committed."""
+    out: list[Diagnostic] = []
+    out += _names(config)
+    out += _cxps(config)
+    for vpc in config.vpcs:
+        out += _vpc(config, vpc)
+    out += _segment_overlaps(config)
+    out += _host_names(config)
+    out += _prefix_lists(config)
+    for seg in config.segments:
+        for entry in seg.policies:
+            out += _policy_entry(config, seg.name, entry)
+    out += _shares(config)
+    return out
+
+
+def _names(config: Config) -> Iterable[Diagnostic]:
+    from engine.model import KINDS
+
+    for kind in KINDS:
+        seen: set[str] = set()
+        for obj in config.objects(kind):
+            if not NAME_RE.match(obj.name):
+                yield Diagnostic(f"{kind} {obj.name}", "invalid name: use a letter, then letters, digits, _ . - (32 at most)")
+            if obj.name in seen:
+                yield Diagnostic(f"{kind} {obj.name}", "defined twice")
+            seen.add(obj.name)
+
+
+def _cxps(config: Config) -> Iterable[Diagnostic]:
+    for cxp in config.cxps:
+        if cxp.cloud is not None and cxp.cloud not in CLOUDS:
+            yield Diagnostic(f"cxp {cxp.name}", f"unknown cloud {cxp.cloud} (use {'|'.join(CLOUDS)})")
+
+
+def _vpc(config: Config, vpc: Vpc) -> Iterable[Diagnostic]:
+    where = f"vpc {vpc.name}"
+    if vpc.segment is None:
+        yield Diagnostic(where, "no segment: add 'segment NAME' (required)")
+    elif config.get("segment", vpc.segment) is None:
+        yield Diagnostic(where, f"segment {vpc.segment} does not exist: define 'segment {vpc.segment}' first")
+    if config.get("cxp", vpc.cxp) is None:
+        yield Diagnostic(where, f"cxp {vpc.cxp} does not exist: define 'cxp {vpc.cxp}' first")
+    cidrs = yield from _vpc_cidrs(where, vpc)
+    subnets = yield from _subnets(where, vpc, cidrs)
+    yield from _hosts(where, vpc, subnets)
+    yield from _services(where, vpc)
+
+
+def _vpc_cidrs(where: str, vpc: Vpc):  # type: ignore[no-untyped-def]
+    nets: list[Net] = []
+    for text in vpc.cidrs:
+        net = parse_prefix(text)
+        if net is None:
+            yield Diagnostic(where, f"cidr {text} is not a valid prefix (A.B.C.D/N with no host bits set)")
+            continue
+        if net.overlaps(FABRIC_RESERVED):
+            yield Diagnostic(where, f"cidr {text} overlaps 169.254.0.0/16, which the fabric's own links use")
+            continue
+        for other in nets:
+            if net.overlaps(other):
+                yield Diagnostic(where, f"cidr {text} overlaps cidr {other} of the same vpc")
+        nets.append(net)
+    return nets
+
+
+def _subnets(where: str, vpc: Vpc, cidrs: list[Net]):  # type: ignore[no-untyped-def]
+    seen: dict[str, Net] = {}
+    for sn in vpc.subnets:
+        net = parse_prefix(sn.prefix)
+        here = f"{where} subnet {sn.name}"
+        if not NAME_RE.match(sn.name):
+            yield Diagnostic(here, "invalid name: use a letter, then letters, digits, _ . - (32 at most)")
+        if net is None:
+            yield Diagnostic(here, f"{sn.prefix} is not a valid prefix (A.B.C.D/N with no host bits set)")
+            continue
+        if net.prefixlen > 29:
+            yield Diagnostic(here, f"{sn.prefix} is too small: a subnet needs at least /29")
+        if not any(net.subnet_of(c) for c in cidrs):
+            have = ", ".join(vpc.cidrs) or "none"
+            yield Diagnostic(here, f"{sn.prefix} is outside the vpc's cidrs ({have}): add a 'cidr' that holds it")
+        for name, other in seen.items():
+            if net.overlaps(other):
+                yield Diagnostic(here, f"{sn.prefix} overlaps subnet {name} ({other})")
+        if sn.name in seen:
+            yield Diagnostic(here, "defined twice")
+        seen[sn.name] = net
+    return seen
+
+
+def host_subnet(host: Host, subnets: dict[str, Net]) -> str | None:
+    """The subnet a host belongs to: the named one, or the one holding its address."""
+    if host.subnet is not None:
+        return host.subnet
+    addr = parse_address(host.address)
+    for name, net in subnets.items():
+        if addr is not None and addr in net:
+            return name
+    return None
+
+
+def _hosts(where: str, vpc: Vpc, subnets: dict[str, Net]) -> Iterable[Diagnostic]:
+    taken: dict[str, str] = {}
+    for host in vpc.hosts:
+        here = f"{where} host {host.name}"
+        addr = parse_address(host.address)
+        if addr is None:
+            yield Diagnostic(here, f"{host.address} is not a valid IPv4 address")
+            continue
+        name = host_subnet(host, subnets)
+        if name is None:
+            yield Diagnostic(here, f"{host.address} is in no subnet of the vpc: add a subnet that holds it")
+            continue
+        net = subnets.get(name)
+        if net is None:
+            yield Diagnostic(here, f"subnet {name} does not exist in vpc {vpc.name}")
+            continue
+        if addr not in net:
+            yield Diagnostic(here, f"{host.address} is outside its subnet {name} ({net})")
+        elif addr == net.network_address + 1:
+            yield Diagnostic(here, f"{host.address} is the gateway address of subnet {name}: use another address")
+        elif addr in (net.network_address, net.broadcast_address):
+            yield Diagnostic(here, f"{host.address} is the network or broadcast address of subnet {name}")
+        if host.address in taken:
+            yield Diagnostic(here, f"address {host.address} is already used by host {taken[host.address]}")
+        taken[host.address] = host.name
+
+
+def _services(where: str, vpc: Vpc) -> Iterable[Diagnostic]:
+    hosts = {h.name for h in vpc.hosts}
+    for svc in vpc.services:
+        here = f"{where} service {svc.name}"
+        if svc.kind not in SERVICE_KINDS:
+            yield Diagnostic(here, f"unknown kind {svc.kind} (use {'|'.join(SERVICE_KINDS)})")
+        if svc.host not in hosts:
+            yield Diagnostic(here, f"host {svc.host} is not a host of vpc {vpc.name}")
+        if svc.port is not None and not 1 <= svc.port <= 65535:
+            yield Diagnostic(here, f"port {svc.port} is out of range (1-65535)")
+
+
+def _segment_overlaps(config: Config) -> Iterable[Diagnostic]:
+    """Overlapping CIDRs inside one segment (allowed across segments)."""
+    by_segment: dict[str, list[tuple[Net, str]]] = {}
+    for vpc in config.vpcs:
+        for text in vpc.cidrs:
+            net = parse_prefix(text)
+            if net is None or vpc.segment is None:
+                continue
+            for other_net, other_vpc in by_segment.get(vpc.segment, []):
+                if other_vpc != vpc.name and net.overlaps(other_net):
+                    yield Diagnostic(
+                        f"vpc {vpc.name}",
+                        f"cidr {text} overlaps vpc {other_vpc} (segment {vpc.segment})",
+                    )
+            by_segment.setdefault(vpc.segment, []).append((net, vpc.name))
+
+
+def _host_names(config: Config) -> Iterable[Diagnostic]:
+    seen: dict[str, str] = {}
+    for vpc, host in config.hosts():
+        if not NAME_RE.match(host.name):
+            yield Diagnostic(f"vpc {vpc.name} host {host.name}", "invalid name: use a letter, then letters, digits, _ . - (32 at most)")
+        if host.name in seen:
+            yield Diagnostic(f"vpc {vpc.name} host {host.name}", f"host name already used in vpc {seen[host.name]} (host names are lab-wide)")
+        seen[host.name] = vpc.name
+
+
+def _prefix_lists(config: Config) -> Iterable[Diagnostic]:
+    for pl in config.prefix_lists:
+        seqs: set[int] = set()
+        for e in pl.entries:
+            here = f"prefix-list {pl.name} seq {e.seq}"
+            if e.seq in seqs:
+                yield Diagnostic(here, "seq used twice")
+            seqs.add(e.seq)
+            net = parse_prefix(e.prefix)
+            if net is None:
+                yield Diagnostic(here, f"{e.prefix} is not a valid prefix")
+                continue
+            ge = e.ge if e.ge is not None else net.prefixlen
+            le = e.le if e.le is not None else (32 if e.ge is not None else net.prefixlen)
+            if e.ge is not None and not net.prefixlen < e.ge <= 32:
+                yield Diagnostic(here, f"ge {e.ge} must be longer than /{net.prefixlen} and at most 32")
+            if e.le is not None and not (max(ge, net.prefixlen) <= e.le <= 32):
+                yield Diagnostic(here, f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
+            del le
+
+
+def _policy_entry(config: Config, segment: str, e: PolicyEntry) -> Iterable[Diagnostic]:
+    here = f"segment {segment} policy {e.seq}"
+    groups = config.groups()
+    for side in (e.src, e.dst):
+        kind, _, ref = side.partition(" ")
+        if kind == "group":
+            members = groups.get(ref)
+            if not members:
+                yield Diagnostic(here, f"group {ref} does not exist")
+            elif not any(_member_segment(config, m) == segment for m in members):
+                yield Diagnostic(here, f"group {ref} has no member in segment {segment}")
+        elif kind == "prefix-list" and config.get("prefix-list", ref) is None:
+            yield Diagnostic(here, f"prefix-list {ref} does not exist")
+    if e.ports and e.protocol not in ("tcp", "udp"):
+        yield Diagnostic(here, f"ports apply to tcp and udp only, not {e.protocol}")
+    if e.ports and e.ports.startswith("range"):
+        lo, hi = (int(x) for x in e.ports.split()[1:3])
+        if lo > hi:
+            yield Diagnostic(here, f"range {lo} {hi} is reversed")
+    if e.action == "inspect" and config.get("firewall", e.firewall or "") is None:
+        yield Diagnostic(here, f"firewall {e.firewall} does not exist")
+    seqs = [p.seq for s in config.segments if s.name == segment for p in s.policies]
+    if seqs.count(e.seq) > 1:
+        yield Diagnostic(here, "seq used twice")
+
+
+def _member_segment(config: Config, member: tuple[str, str]) -> str | None:
+    vpc = config.get("vpc", member[1].split("/")[0])
+    return vpc.segment if vpc else None
+
+
+def _shares(config: Config) -> Iterable[Diagnostic]:
+    for share in config.shares:
+        here = f"resource-share {share.name}"
+        ends = {"end-a": share.end_a, "end-b": share.end_b}
+        for label, end in ends.items():
+            if end is None:
+                yield Diagnostic(here, f"no {label}: add '{label} segment SEGMENT prefix-list NAME'")
+                continue
+            if config.get("segment", end.segment) is None:
+                yield Diagnostic(here, f"{label} segment {end.segment} does not exist")
+            if config.get("prefix-list", end.prefix_list) is None:
+                yield Diagnostic(here, f"{label} prefix-list {end.prefix_list} does not exist")
+        if share.end_a and share.end_b and share.end_a.segment == share.end_b.segment:
+            yield Diagnostic(here, f"both ends are in segment {share.end_a.segment}: a share joins two segments")
+        for nat in share.nat:
+            a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
+            if a is None or b is None:
+                yield Diagnostic(here, f"nat {nat.end} {nat.original} to {nat.translated}: not valid prefixes")
+            elif a.prefixlen != b.prefixlen:
+                yield Diagnostic(
+                    here,
+                    f"nat {nat.end} {nat.original} to {nat.translated}: sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length",
+                )

@@ -1,0 +1,112 @@
+"""Views: rows for the shell and the monitor, joined with intent names.
+
+Views take the running config, its plan and readings from the kernel, and
+return plain dicts with exactly the fields CLI.md's JSON output names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from engine.compile import naming
+from engine.model import Config
+from engine.plan import Plan, RouteItem
+from engine.ports import Drift, RouteReading
+
+
+def host_ns(lab: str, host: str) -> str:
+    """The namespace of a host."""
+    return naming.host_ns(lab, host)
+
+
+def _installed(item: RouteItem, readings: dict[str, list[RouteReading]]) -> bool:
+    for r in readings.get(item.ns, ()):
+        if r.dst == item.dst:
+            return r.gateway == item.gateway and r.dev == item.ifname and r.kind == item.type
+    return False
+
+
+def _prefix_filter(prefix: str | None):  # type: ignore[no-untyped-def]
+    if not prefix:
+        return lambda dst: True
+    if "/" in prefix:
+        want = ipaddress.ip_network(prefix, strict=False)
+        return lambda dst: ipaddress.ip_network(dst).overlaps(want)
+    addr = ipaddress.ip_address(prefix)
+    return lambda dst: addr in ipaddress.ip_network(dst)
+
+
+def route_rows(
+    config: Config,
+    plan: Plan,
+    readings: dict[str, list[RouteReading]],
+    segment: str | None = None,
+    cxp: str | None = None,
+    vpc: str | None = None,
+    prefix: str | None = None,
+) -> list[dict[str, Any]]:
+    """`show ip route`: the segment routers' tables, one row per route."""
+    match = _prefix_filter(prefix)
+    vpc_obj = config.get("vpc", vpc) if vpc else None
+    rows = []
+    for item in plan.of_kind("route"):
+        meta = getattr(item, "meta", None)
+        if meta is None or meta.segment is None:
+            continue
+        if segment and meta.segment != segment or cxp and meta.cxp != cxp:
+            continue
+        if vpc_obj is not None and (meta.segment != vpc_obj.segment or meta.cxp != vpc_obj.cxp):
+            continue  # the table that VPC sees: its segment on its hub
+        if not match(item.dst):  # type: ignore[union-attr]
+            continue
+        rows.append(
+            {
+                "segment": meta.segment,
+                "cxp": meta.cxp,
+                "prefix": item.dst,  # type: ignore[union-attr]
+                "origin": meta.origin,
+                "via": meta.via,
+                "group": meta.group,
+                "original_prefix": meta.original_prefix,
+                "translated_prefix": meta.translated_prefix,
+                "installed": _installed(item, readings),  # type: ignore[arg-type]
+            }
+        )
+    rows.sort(key=lambda r: (r["segment"], r["cxp"], ipaddress.ip_network(r["prefix"])))
+    return rows
+
+
+def lab_summary(plan: Plan) -> dict[str, int]:
+    """How many kernel objects of each kind the running plan holds."""
+    roles: dict[str, int] = {}
+    for item in plan.of_kind("ns"):
+        role = getattr(item, "role", "?")
+        roles[role] = roles.get(role, 0) + 1
+    counts = plan.counts()
+    return {
+        "namespaces": counts.get("ns", 0),
+        "hosts": roles.get("host", 0),
+        "vpc_routers": roles.get("vpc-router", 0),
+        "segment_routers": roles.get("segment-router", 0),
+        "links": counts.get("veth", 0) + counts.get("bridge", 0),
+        "addresses": counts.get("addr", 0),
+        "routes": counts.get("route", 0),
+    }
+
+
+@dataclass(frozen=True)
+class Health:
+    """`show lab health`: drift rows and the plan's size."""
+
+    drift: list[Drift]
+    summary: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift
+
+    def rows(self) -> list[dict[str, str]]:
+        """Drift as dicts, for JSON and tables."""
+        return [{"namespace": d.ns, "kind": d.kind, "name": d.name, "problem": d.problem} for d in self.drift]
