@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.plan import KIND_ORDER, Item, Key, Plan
+from engine.plan import KIND_ORDER, Item, Key, Plan, VethItem
 
 IN_PLACE = frozenset({"conf", "route"})  # changed by set/replace, not remove+add
 
@@ -87,8 +87,14 @@ def plan_diff(old: Plan, new: Plan) -> list[Op]:
 
 
 def _covered(item: Item, prov: dict[Key, Key], gone: set[Key]) -> bool:
-    """True when a dependency of `item` is itself removed (the kernel cascades)."""
-    return any(prov.get(dep) in gone and prov.get(dep) != item.key for dep in item.deps())
+    """True when the kernel removes `item` with a removed dependency.
+
+    A namespace is freed asynchronously, so a veth with one end in a
+    surviving namespace would linger there for a while: it is removed
+    explicitly unless both of its namespaces go.
+    """
+    hits = [prov.get(dep) in gone and prov.get(dep) != item.key for dep in item.deps()]
+    return all(hits) if isinstance(item, VethItem) else any(hits)
 
 
 def simulate(plan: Plan, ops: list[Op]) -> Plan:

@@ -89,6 +89,6 @@ class LinuxFabric:
 
     def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run a command in a namespace."""
-        from lab import probes
+        from lab import execns
 
-        return probes.exec_in(ns, argv, timeout)
+        return execns.exec_in(ns, argv, timeout)
