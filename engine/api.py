@@ -61,7 +61,7 @@ class LabApi:
 
     def validate(self, config: Config | None = None) -> list[Any]:
         """Every diagnostic of `config` (default: the candidate)."""
-        return validate(config if config is not None else self.candidate)
+        return validate(config if config is not None else self.candidate, self.running)
 
     def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
         """Validate, diff and apply the candidate; raises VpclabError."""

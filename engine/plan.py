@@ -151,13 +151,19 @@ class RouteItem:
     onlink: bool = False
     type: str = "unicast"  # unicast | unreachable
     meta: RouteMeta | None = field(default=None, compare=True)
+    on_address: str | None = None  # the local cidr the gateway is reached through
 
     @property
     def key(self) -> Key:
         return ("route", self.ns, self.dst)
 
     def deps(self) -> tuple[Key, ...]:
-        return (("link", self.ns, self.ifname),) if self.ifname else (("ns", self.ns),)
+        """The link, and the address that makes the gateway reachable: the
+        kernel flushes a gateway route when that address goes away."""
+        if not self.ifname:
+            return (("ns", self.ns),)
+        link: Key = ("link", self.ns, self.ifname)
+        return (link, ("addr", self.ns, self.ifname, self.on_address)) if self.on_address else (link,)
 
     def provides(self) -> tuple[Key, ...]:
         return (self.key,)

@@ -148,7 +148,7 @@ class Session:
         return PlanChanges(tuple(plan_diff(self.running_plan(), compile_plan(self.lab, self.candidate))))
 
     def _validate(self, config: Config) -> None:
-        diagnostics = validate(config)
+        diagnostics = validate(config, self._running)
         if diagnostics:
             raise ValidationError(diagnostics)
 

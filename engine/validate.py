@@ -40,15 +40,19 @@ def parse_address(text: str) -> ipaddress.IPv4Address | None:
     return addr if isinstance(addr, ipaddress.IPv4Address) else None
 
 
-def validate(config: Config) -> list[Diagnostic]:
-    """Every diagnostic of `config`; an empty list means it can be committed."""
+def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]:
+    """Every diagnostic of `config`; an empty list means it can be committed.
+
+    With `previous` (the running config), a conflict between an old and a
+    new object is reported on the new one, which is what the user just typed.
+    """
     out: list[Diagnostic] = []
     out += _names(config)
     out += _cxps(config)
     for vpc in config.vpcs:
         out += _vpc(config, vpc)
-    out += _segment_overlaps(config)
-    out += _host_names(config)
+    out += _segment_overlaps(config, previous or Config())
+    out += _host_names(config, previous or Config())
     out += _prefix_lists(config)
     for seg in config.segments:
         for entry in seg.policies:
@@ -181,26 +185,28 @@ def _services(where: str, vpc: Vpc) -> Iterable[Diagnostic]:
             yield Diagnostic(here, f"port {svc.port} is out of range (1-65535)")
 
 
-def _segment_overlaps(config: Config) -> Iterable[Diagnostic]:
+def _segment_overlaps(config: Config, previous: Config) -> Iterable[Diagnostic]:
     """Overlapping CIDRs inside one segment (allowed across segments)."""
-    by_segment: dict[str, list[tuple[Net, str]]] = {}
-    for vpc in config.vpcs:
+    old = {(v.name, v.segment, c) for v in previous.vpcs for c in v.cidrs}
+    by_segment: dict[str, list[tuple[Net, str, str]]] = {}
+    for vpc in sorted(config.vpcs, key=lambda v: [(v.name, v.segment, c) in old for c in v.cidrs] != [True] * len(v.cidrs)):
         for text in vpc.cidrs:
             net = parse_prefix(text)
             if net is None or vpc.segment is None:
                 continue
-            for other_net, other_vpc in by_segment.get(vpc.segment, []):
+            for other_net, other_vpc, _text in by_segment.get(vpc.segment, []):
                 if other_vpc != vpc.name and net.overlaps(other_net):
                     yield Diagnostic(
                         f"vpc {vpc.name}",
                         f"cidr {text} overlaps vpc {other_vpc} (segment {vpc.segment})",
                     )
-            by_segment.setdefault(vpc.segment, []).append((net, vpc.name))
+            by_segment.setdefault(vpc.segment, []).append((net, vpc.name, text))
 
 
-def _host_names(config: Config) -> Iterable[Diagnostic]:
+def _host_names(config: Config, previous: Config) -> Iterable[Diagnostic]:
+    old = {(v.name, h.name) for v, h in previous.hosts()}
     seen: dict[str, str] = {}
-    for vpc, host in config.hosts():
+    for vpc, host in sorted(config.hosts(), key=lambda vh: (vh[0].name, vh[1].name) not in old):
         if not NAME_RE.match(host.name):
             yield Diagnostic(f"vpc {vpc.name} host {host.name}", "invalid name: use a letter, then letters, digits, _ . - (32 at most)")
         if host.name in seen:
@@ -221,12 +227,10 @@ def _prefix_lists(config: Config) -> Iterable[Diagnostic]:
                 yield Diagnostic(here, f"{e.prefix} is not a valid prefix")
                 continue
             ge = e.ge if e.ge is not None else net.prefixlen
-            le = e.le if e.le is not None else (32 if e.ge is not None else net.prefixlen)
             if e.ge is not None and not net.prefixlen < e.ge <= 32:
                 yield Diagnostic(here, f"ge {e.ge} must be longer than /{net.prefixlen} and at most 32")
             if e.le is not None and not (max(ge, net.prefixlen) <= e.le <= 32):
                 yield Diagnostic(here, f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
-            del le
 
 
 def _policy_entry(config: Config, segment: str, e: PolicyEntry) -> Iterable[Diagnostic]:

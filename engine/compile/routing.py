@@ -26,7 +26,8 @@ def build_host_routes(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
         if subnet is None or nets.get(subnet.name) is None:
             continue
         ns = naming.host_ns(fab.lab, host.name)
-        out.add(RouteItem(ns, DEFAULT, gateway_of(subnet.prefix), naming.HOST_IF))
+        on = f"{host.address}/{nets[subnet.name].prefixlen}"  # type: ignore[union-attr]
+        out.add(RouteItem(ns, DEFAULT, gateway_of(subnet.prefix), naming.HOST_IF, on_address=on))
 
 
 def build_vpc_routes(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
