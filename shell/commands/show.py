@@ -1,0 +1,175 @@
+"""`show` commands: tables of the running configuration, routes, lab health, history."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+from engine.errors import NotFoundError
+from engine.model import Config, Host, Vpc
+from shell.commands.session import counts_text
+from shell.grammar.registry import Command
+from shell.render import detail_result, rows_result
+from shell.state import Result
+
+
+def _running(sh: Any) -> Config:
+    return sh.state.api.running  # type: ignore[no-any-return]
+
+
+def host_subnet(vpc: Vpc, host: Host) -> str | None:
+    """The subnet a host sits in: declared, or the one holding its address."""
+    if host.subnet:
+        return host.subnet
+    for sn in vpc.subnets:
+        try:
+            if ipaddress.IPv4Address(host.address) in ipaddress.IPv4Network(sn.prefix, strict=False):
+                return sn.name
+        except ValueError:
+            continue
+    return None
+
+
+def _cxps(sh: Any, _v: dict[str, str]) -> Result:
+    cfg = _running(sh)
+    rows = [{"name": c.name, "cloud": c.cloud, "region": c.region,
+             "vpcs": sum(1 for v in cfg.vpcs if v.cxp == c.name), "description": c.description}
+            for c in cfg.objects("cxp")]
+    return rows_result(rows)
+
+
+def _segments(sh: Any, _v: dict[str, str]) -> Result:
+    cfg = _running(sh)
+    rows = [{"name": s.name, "default_action": s.default_action, "policies": len(s.policies),
+             "vpcs": sum(1 for v in cfg.vpcs if v.segment == s.name),
+             "cxps": sorted({v.cxp for v in cfg.vpcs if v.segment == s.name}), "description": s.description}
+            for s in cfg.segments]
+    return rows_result(rows)
+
+
+def _vpc_row(v: Vpc) -> dict[str, Any]:
+    return {"name": v.name, "cxp": v.cxp, "segment": v.segment, "group": v.group, "cidrs": list(v.cidrs),
+            "subnets": len(v.subnets), "hosts": len(v.hosts), "micro_segmentation": v.micro_segmentation}
+
+
+def _vpcs(sh: Any, _v: dict[str, str]) -> Result:
+    return rows_result([_vpc_row(v) for v in _running(sh).vpcs])
+
+
+def _host_rows(cfg: Config, vpc_name: str | None = None) -> list[dict[str, Any]]:
+    return [{"name": h.name, "address": h.address, "vpc": v.name, "subnet": host_subnet(v, h),
+             "segment": v.segment, "cxp": v.cxp}
+            for v, h in cfg.hosts() if vpc_name in (None, v.name)]
+
+
+def _hosts(sh: Any, _v: dict[str, str]) -> Result:
+    return rows_result(sorted(_host_rows(_running(sh)), key=lambda r: r["name"]))
+
+
+def _groups(sh: Any, _v: dict[str, str]) -> Result:
+    rows = [{"group": g, "members": [f"{k} {n}" for k, n in members]}
+            for g, members in sorted(_running(sh).groups().items())]
+    return rows_result(rows, empty="No groups configured.")
+
+
+def _prefix_lists(sh: Any, _v: dict[str, str]) -> Result:
+    rows = [{"name": p.name, "seq": e.seq, "action": e.action, "prefix": e.prefix, "ge": e.ge, "le": e.le}
+            for p in _running(sh).prefix_lists for e in p.entries]
+    return rows_result(rows)
+
+
+def _end(end: Any) -> str | None:
+    return f"{end.segment} ({end.prefix_list})" if end else None
+
+
+def _shares(sh: Any, _v: dict[str, str]) -> Result:
+    rows = [{"name": s.name, "end_a": _end(s.end_a), "end_b": _end(s.end_b), "direction": s.direction,
+             "nat": [f"{n.end} {n.original}->{n.translated}" for n in s.nat], "firewall": s.firewall}
+            for s in _running(sh).shares]
+    return rows_result(rows)
+
+
+def _get(cfg: Config, kind: str, name: str) -> Any:
+    obj = cfg.get(kind, name)
+    if obj is None:
+        raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
+    return obj
+
+
+def _vpc(sh: Any, v: dict[str, str]) -> Result:
+    cfg = _running(sh)
+    vpc = _get(cfg, "vpc", v["name"])
+    subnets = [{"name": s.name, "prefix": s.prefix, "group": s.group} for s in vpc.subnets]
+    services = [{"name": s.name, "kind": s.kind, "host": s.host, "port": s.port} for s in vpc.services]
+    hosts = _host_rows(cfg, vpc.name)
+    head = {k: val for k, val in _vpc_row(vpc).items() if k not in ("subnets", "hosts")}
+    head["description"] = vpc.description
+    data = {**head, "subnets": subnets, "hosts": hosts, "services": services}
+    return detail_result(head, [("Subnets", subnets), ("Hosts", hosts), ("Services", services)], data)
+
+
+def _segment(sh: Any, v: dict[str, str]) -> Result:
+    cfg = _running(sh)
+    seg = _get(cfg, "segment", v["name"])
+    vpcs = [_vpc_row(x) for x in cfg.vpcs if x.segment == seg.name]
+    policy = [{"seq": p.seq, "action": p.action + (f" {p.firewall}" if p.firewall else ""), "protocol": p.protocol,
+               "src": p.src, "dst": p.dst, "ports": p.ports, "log": p.log} for p in seg.policies]
+    shares = [{"name": s.name, "end_a": _end(s.end_a), "end_b": _end(s.end_b), "direction": s.direction}
+              for s in cfg.shares if seg.name in (getattr(s.end_a, "segment", None), getattr(s.end_b, "segment", None))]
+    head = {"name": seg.name, "default_action": seg.default_action, "description": seg.description}
+    data = {**head, "vpcs": vpcs, "policy": policy, "shares": shares}
+    return detail_result(head, [("VPCs", vpcs), ("Policy", policy), ("Shares", shares)], data)
+
+
+def _share(sh: Any, v: dict[str, str]) -> Result:
+    s = _get(_running(sh), "resource-share", v["name"])
+    head = {"name": s.name, "end_a": _end(s.end_a), "end_b": _end(s.end_b), "direction": s.direction,
+            "firewall": s.firewall, "description": s.description}
+    nat = [{"end": n.end, "original": n.original, "translated": n.translated} for n in s.nat]
+    return detail_result(head, [("NAT", nat)], {**head, "nat": nat})
+
+
+ROUTE_COLUMNS = ("segment", "cxp", "prefix", "origin", "via", "group", "original_prefix", "installed")
+
+
+def _routes(sh: Any, v: dict[str, str]) -> Result:
+    rows = sh.state.api.routes(segment=v.get("segment"), cxp=v.get("cxp"), vpc=v.get("vpc"), prefix=v.get("prefix"))
+    return rows_result(rows, ROUTE_COLUMNS, empty="No routes.")
+
+
+def _lab(sh: Any, v: dict[str, str]) -> Result:
+    api = sh.state.api
+    health = api.health()
+    summary = {"lab": api.name, "commits": len(api.history()), **health.summary}
+    if "health" not in v:
+        return detail_result(summary, [], summary)
+    rows = health.rows()
+    head = {**summary, "health": "ok" if health.ok else f"{len(rows)} problem(s)"}
+    return detail_result(head, [("Drift", rows)], {"ok": health.ok, "drift": rows, "summary": health.summary})
+
+
+def _history(sh: Any, _v: dict[str, str]) -> Result:
+    rows = [{"commit": r.number, "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time)),
+             "user": r.user, "comment": r.comment, "changes": counts_text(r.counts)}
+            for r in sh.state.api.history()]
+    return rows_result(rows, empty="No commits yet.")
+
+
+LISTS = {"cxps": _cxps, "segments": _segments, "vpcs": _vpcs, "hosts": _hosts, "groups": _groups,
+         "prefix-lists": _prefix_lists, "shares": _shares}
+
+
+def commands() -> list[Command]:
+    """The show commands."""
+    out = [Command(f"show {word}", handler, ("exec",)) for word, handler in LISTS.items()]
+    out += [
+        Command("show vpc name=VPC", _vpc, ("exec",), "Details of one VPC"),
+        Command("show segment name=SEGMENT", _segment, ("exec",), "Details of one segment"),
+        Command("show share name=SHARE", _share, ("exec",), "Details of one resource share"),
+        Command("show ip route [segment segment=SEGMENT|cxp cxp=CXP|vpc vpc=VPC|prefix=ADDRESS-OR-PREFIX]*",
+                _routes, ("exec",), {"segment": "Only this segment", "cxp": "Only this hub", "vpc": "Only routes of this VPC"}),
+        Command("show lab [health=health]", _lab, ("exec",)),
+        Command("show commit history", _history, ("exec",)),
+    ]
+    return out

@@ -1,0 +1,171 @@
+"""Run one line: parse in the mode (falling back to parent modes), filter, print.
+
+This is the one place where a line meets the grammar, so the REPL, batch
+files, `-c`, `do` and `load` all behave alike. An error restores the
+candidate and the mode as they were: an error changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import VpclabError
+from shell.grammar import matcher
+from shell.grammar.matcher import Choice, Parsed, SyntaxFault
+from shell.grammar.registry import Grammar
+from shell.output import apply_filter, render_text, to_json
+from shell.state import Result, ShellState
+
+PIPE_MODE = "pipe"
+
+
+class Interpreter:
+    """Parses and runs lines for one shell session."""
+
+    def __init__(self, state: ShellState, grammar: Grammar | None = None):
+        from shell.language import GRAMMAR
+
+        self.state = state
+        self.grammar = grammar or GRAMMAR
+        self.edits_only = False  # set by `load`: only configuration lines
+
+    # parsing ----------------------------------------------------------------------
+
+    def _fallback(self, mode: str) -> list[str]:
+        """Modes to try: the mode, then its ancestors short of exec (IOS)."""
+        chain = self.grammar.chain(mode)
+        return chain if mode == "exec" else [m for m in chain if m != "exec"]
+
+    def parse(self, line: str, mode: str | None = None) -> tuple[str, Parsed] | SyntaxFault:
+        """The mode that accepts `line` and its match, or the most telling fault."""
+        faults: list[SyntaxFault] = []
+        for m in self._fallback(mode or self.state.mode):
+            got = matcher.parse(self.grammar.roots[m], line)
+            if isinstance(got, Parsed) and (got.command.edits or not self.edits_only):
+                return m, got
+            if isinstance(got, SyntaxFault):
+                faults.append(got)
+        if not faults:
+            return SyntaxFault("invalid", line, 0, line.split()[0] if line.split() else "", (), 0)
+        return max(faults, key=lambda f: f.depth)  # first (innermost) wins ties
+
+    @staticmethod
+    def split_pipe(line: str) -> tuple[str, list[str]]:
+        """`show x | include y | count` -> ("show x", ["include y", "count"])."""
+        parts = [p.strip() for p in (" " + line + " ").split(" | ")]
+        return parts[0], parts[1:]
+
+    # running ----------------------------------------------------------------------
+
+    def run(self, line: str) -> bool:
+        """Run one line and print its output or error; True when it succeeded."""
+        text = line.strip()
+        if not text or text[0] in "!#":
+            return True
+        if text.endswith("?"):
+            self.state.emit("\n".join(self.help_lines(line.rstrip()[:-1])))
+            return True
+        try:
+            result = self._execute(text)
+        except VpclabError as err:
+            self.report(err.lines())
+            return False
+        if result:
+            self.state.emit(result)
+        return True
+
+    def _execute(self, text: str) -> str | None:
+        """Run a line; raise VpclabError (having restored state) on failure."""
+        got = self.parse(text)
+        pipes: list[str] = []
+        if isinstance(got, SyntaxFault) or not got[1].command.edits:
+            head, pipes = self.split_pipe(text)
+            if pipes:
+                got = self.parse(head)
+        if isinstance(got, SyntaxFault):
+            raise _SyntaxError(got)
+        mode, parsed = got
+        filters = [self._pipe(p) for p in pipes]
+        result = self.call(mode, parsed)
+        return None if result is None else self._finish(result, filters)
+
+    def call(self, mode: str, parsed: Parsed) -> Result | None:
+        """Run a parsed command in `mode`, restoring everything if it fails."""
+        st = self.state
+        saved = (st.api.candidate, st.mode, st.kind, st.name)
+        if mode != st.mode:  # fell back to a parent mode: IOS leaves the object mode
+            st.enter(mode)
+        try:
+            out: Result | None = parsed.command.handler(self, parsed.values)
+            return out
+        except VpclabError:
+            if st.api.candidate is not saved[0]:
+                st.api.set_candidate(saved[0])
+            st.mode, st.kind, st.name = saved[1:]
+            raise
+
+    def _pipe(self, text: str) -> tuple[str, str | None]:
+        got = matcher.parse(self.grammar.roots[PIPE_MODE], text)
+        if isinstance(got, SyntaxFault):
+            raise _SyntaxError(got)
+        return got.command.syntax.split()[0], got.values.get("pattern")
+
+    def _finish(self, result: Result, filters: list[tuple[str, str | None]]) -> str:
+        if self.state.json or any(f[0] == "json" for f in filters):
+            text = to_json(result)
+        else:
+            text = render_text(result, self.state.width, color=self.state.interactive)
+        for how, pattern in filters:
+            if how != "json":
+                text = apply_filter(text, how, pattern)
+        return text
+
+    def report(self, lines: list[str]) -> None:
+        """Print error lines; in a batch the first says FILE:LINE."""
+        if self.state.where:
+            first = next((i for i, ln in enumerate(lines) if ln.startswith("%")), 0)
+            lines = [f"{self.state.where}: {lines[first]}", *lines[:first], *lines[first + 1:]]
+        self.state.emit("\n".join(lines))
+
+    # help and completion ------------------------------------------------------------
+
+    def _context(self, line: str) -> tuple[list[Any], str]:
+        """The graph roots and the text to match for a line being typed."""
+        bar = line.rfind(" |")
+        if bar >= 0 and (bar + 2 == len(line) or line[bar + 2] == " "):
+            return self.grammar.roots[PIPE_MODE], line[bar + 2:].lstrip()
+        words = line.split()
+        if self.state.mode != "exec" and words and words[0] == "do" and (len(words) > 1 or line.endswith(" ")):
+            return self.grammar.roots["exec"], line.lstrip()[2:].lstrip()
+        return self.grammar.roots[self.state.mode], line
+
+    def choices(self, line: str) -> list[Choice] | SyntaxFault:
+        """What may come next (for `?`)."""
+        roots, text = self._context(line)
+        return matcher.choices(roots, text, self.state)
+
+    def help_lines(self, line: str) -> list[str]:
+        """The `?` answer as lines, IOS style."""
+        got = self.choices(line)
+        if isinstance(got, SyntaxFault):
+            return got.lines()
+        if not got:
+            return ["% Unrecognized command"]
+        width = max(len(c.text) for c in got) + 2
+        return [f"  {c.text:<{width}}{c.help}".rstrip() for c in got]
+
+    def completions(self, line: str) -> tuple[str, list[Choice]]:
+        """The partial word and what TAB may make of it."""
+        roots, text = self._context(line)
+        return matcher.completions(roots, text, self.state)
+
+
+class _SyntaxError(VpclabError):
+    """A syntax fault carried as an error (printed with its caret)."""
+
+    def __init__(self, fault: SyntaxFault):
+        self.fault = fault
+        super().__init__(fault.lines()[-1])
+
+    def lines(self) -> list[str]:
+        return self.fault.lines()

@@ -1,0 +1,51 @@
+"""Rich tables for people; the same rows are the `| json` data."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+
+from shell.state import Result
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def table(rows: list[dict[str, Any]], columns: Iterable[str] | None = None, title: str | None = None) -> Table:
+    """A compact table of rows (dicts) with the given columns."""
+    cols = list(columns) if columns is not None else list(rows[0]) if rows else []
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False)
+    for c in cols:
+        t.add_column(c.replace("_", " "), overflow="fold")
+    for row in rows:
+        t.add_row(*(_cell(row.get(c)) for c in cols))
+    return t
+
+
+def rows_result(rows: list[dict[str, Any]], columns: Iterable[str] | None = None, empty: str = "Nothing configured.") -> Result:
+    """A table result, or a one-line note when there are no rows."""
+    if not rows:
+        return Result(empty, data=[])
+    return Result(renderable=table(rows, columns), data=rows)
+
+
+def detail_result(fields: dict[str, Any], sections: list[tuple[str, list[dict[str, Any]]]], data: Any) -> Result:
+    """A key/value head and titled tables under it (`show vpc NAME`)."""
+    head = Table.grid(padding=(0, 2))
+    for k, v in fields.items():
+        head.add_row(k, _cell(v))
+    parts: list[Any] = [head]
+    for title, rows in sections:
+        if rows:
+            parts.append(table(rows, title=title))
+    return Result(renderable=Group(*parts), data=data)

@@ -1,0 +1,144 @@
+"""The configuration language, declared once: object kinds and their lines.
+
+Everything about a configuration line lives here: its syntax (with captures
+named after model fields), the help of words particular to it, and an
+optional check against the rest of the configuration. Parsing, `no`, `?`,
+TAB and the running-config printer are all derived from these declarations
+(see `shell.commands.configure` and `shell.printer`). Later capabilities
+(firewall, internet, endpoint-service) add an `ObjectKind` here and nothing
+else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine import model
+from engine.model import Config
+from shell.binding import Binding
+
+LineCheck = Callable[[Config, Any, dict[str, str]], str | None]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of an object's mode (or an object's one-line form)."""
+
+    syntax: str
+    help: dict[str, str] | str = field(default_factory=dict)
+    field: str | None = None
+    check: LineCheck | None = None
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    """A configuration object kind: its header, its mode's lines, its model.
+
+    A kind with `inline` set has no mode: the header line itself carries one
+    item (a prefix-list entry), as IOS's `ip prefix-list` does.
+    """
+
+    kind: str
+    model: type
+    help: str
+    lines: tuple[Line, ...] = ()
+    inline: Line | None = None
+
+    @property
+    def mode(self) -> str | None:
+        """Name of the object's configuration mode."""
+        return None if self.inline else f"config-{self.kind}"
+
+    @property
+    def ref(self) -> str:
+        """The argument type that names an object of this kind."""
+        return REF_TYPES[self.kind]
+
+    @property
+    def header(self) -> str:
+        """Syntax of the line that names (and enters) an object."""
+        return self.inline.syntax if self.inline else f"{self.kind} name={self.ref}"
+
+    def bindings(self) -> list[tuple[Line, Binding]]:
+        """Each line with its model binding, in printing order."""
+        return [(ln, _binding(ln, self.model)) for ln in self.lines]
+
+    def inline_binding(self) -> Binding | None:
+        """The binding of an inline kind's header."""
+        return _binding(self.inline, self.model, inline=True) if self.inline else None
+
+
+_BINDINGS: dict[tuple[str, type, bool], Binding] = {}
+
+
+def _binding(line: Line, owner: type, inline: bool = False) -> Binding:
+    key = (line.syntax, owner, inline)
+    if key not in _BINDINGS:
+        _BINDINGS[key] = Binding(line.syntax, owner, line.field)
+    return _BINDINGS[key]
+
+
+def _host_name_free(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+    """Host names are unique lab-wide, not just per VPC."""
+    name = values.get("name")
+    for other, host in config.hosts():
+        if host.name == name and other.name != vpc.name:
+            return f"vpc {vpc.name}: host {name} already exists in vpc {other.name}"
+    return None
+
+
+REF_TYPES = {"cxp": "CXP", "segment": "SEGMENT", "vpc": "VPC", "prefix-list": "PREFIX-LIST",
+             "resource-share": "SHARE", "firewall": "FIREWALL", "internet": "INTERNET",
+             "endpoint-service": "ENDPOINT-SERVICE"}
+ENDPOINT = "{any|host ADDRESS|PREFIX|group GROUP|prefix-list PREFIX-LIST}"
+PORTS = "{eq PORT|range PORT PORT}"
+
+OBJECT_KINDS: tuple[ObjectKind, ...] = (
+    ObjectKind("cxp", model.Cxp, "A hub in one cloud region ('core' always exists)", (
+        Line("cloud cloud={aws|azure|gcp|oci|private}"),
+        Line("region region=WORD", {"region": "Region name, e.g. us-east-1"}),
+        Line("description description=LINE"),
+    )),
+    ObjectKind("segment", model.Segment, "An isolated routing and policy domain", (
+        Line("description description=LINE"),
+        Line("default-action default_action={permit|deny}"),
+        Line(f"policy seq=SEQ {{action=permit|action=deny|action=inspect firewall=FIREWALL}} "
+             f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
+             {"src": "Source", "dst": "Destination", "firewall": "Firewall that inspects the traffic"},
+             field="policies"),
+    )),
+    ObjectKind("prefix-list", model.PrefixList, "An ordered list of prefix matches",
+               inline=Line("prefix-list name=PREFIX-LIST [seq seq=SEQ] action={permit|deny} prefix=PREFIX "
+                           "[ge ge=LEN] [le le=LEN]", field="entries")),
+    ObjectKind("vpc", model.Vpc, "A VPC or VNet attached to a hub", (
+        Line("description description=LINE"),
+        Line("cxp cxp=CXP", "Hub this VPC attaches to (default core)"),
+        Line("segment segment=SEGMENT", "Segment of this VPC (required)"),
+        Line("group group=GROUP", "Group of the whole VPC"),
+        Line("cidr cidrs=PREFIX", "An address range of this VPC (one or more)"),
+        Line("subnet name=NAME prefix=PREFIX [group group=GROUP]", {"group": "Group of this subnet"},
+             field="subnets"),
+        Line("host name=NAME address=ADDRESS [subnet subnet=SUBNET]",
+             {"subnet": "Subnet (default: the one holding the address)"}, field="hosts",
+             check=_host_name_free),
+        Line("service name=NAME kind={dns|http|tcp-echo|udp-echo} on host=VPC-HOST [port port=PORT]",
+             field="services"),
+        Line("micro-segmentation", field="micro_segmentation"),
+    )),
+    ObjectKind("resource-share", model.ResourceShare, "Open chosen prefixes between two segments", (
+        Line("description description=LINE"),
+        Line("end-a segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_a"),
+        Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_b"),
+        Line("direction direction={bidirectional|a-to-b|b-to-a}"),
+        Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat"),
+        Line("inspect firewall firewall=FIREWALL", "Send shared traffic through a firewall"),
+    )),
+)
+
+KIND_BY_NAME: dict[str, ObjectKind] = {k.kind: k for k in OBJECT_KINDS}
+
+
+def printing_order() -> list[ObjectKind]:
+    """Declared kinds in the model's running-config order."""
+    return [KIND_BY_NAME[k] for k in model.KINDS if k in KIND_BY_NAME]
