@@ -125,7 +125,7 @@ class Interpreter:
         if self.state.where:
             first = next((i for i, ln in enumerate(lines) if ln.startswith("%")), 0)
             lines = [f"{self.state.where}: {lines[first]}", *lines[:first], *lines[first + 1:]]
-        self.state.emit("\n".join(lines))
+        (self.state.emit_error or self.state.emit)("\n".join(lines))
 
     # help and completion ------------------------------------------------------------
 

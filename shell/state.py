@@ -36,6 +36,7 @@ class ShellState:
     name: str | None = None
     done: bool = False
     emit: Callable[[str], None] = print
+    emit_error: Callable[[str], None] | None = None  # errors (stderr in batch runs)
     ask: Callable[[str], str] | None = None  # interactive questions; None in batch
     where: str = ""  # "FILE:LINE" of the batch line being run
     extra: dict[str, Any] = field(default_factory=dict)
