@@ -129,20 +129,26 @@ class Interpreter:
 
     # help and completion ------------------------------------------------------------
 
-    def _context(self, line: str) -> tuple[list[Any], str]:
-        """The graph roots and the text to match for a line being typed."""
+    def _contexts(self, line: str) -> list[tuple[list[Any], str]]:
+        """Graph roots to try, in order, and the text to match, for a line being typed."""
         bar = line.rfind(" |")
         if bar >= 0 and (bar + 2 == len(line) or line[bar + 2] == " "):
-            return self.grammar.roots[PIPE_MODE], line[bar + 2:].lstrip()
+            return [(self.grammar.roots[PIPE_MODE], line[bar + 2:].lstrip())]
         words = line.split()
         if self.state.mode != "exec" and words and words[0] == "do" and (len(words) > 1 or line.endswith(" ")):
-            return self.grammar.roots["exec"], line.lstrip()[2:].lstrip()
-        return self.grammar.roots[self.state.mode], line
+            return [(self.grammar.roots["exec"], line.lstrip()[2:].lstrip())]
+        modes = self._fallback(self.state.mode) if line.strip() else [self.state.mode]
+        return [(self.grammar.roots[m], line) for m in modes]
 
     def choices(self, line: str) -> list[Choice] | SyntaxFault:
-        """What may come next (for `?`)."""
-        roots, text = self._context(line)
-        return matcher.choices(roots, text, self.state)
+        """What may come next (for `?`): from the first mode that knows the line."""
+        first: list[Choice] | SyntaxFault | None = None
+        for roots, text in self._contexts(line):
+            got = matcher.choices(roots, text, self.state)
+            if isinstance(got, list) and got:
+                return got
+            first = got if first is None else first
+        return first if first is not None else []
 
     def help_lines(self, line: str) -> list[str]:
         """The `?` answer as lines, IOS style."""
@@ -155,9 +161,13 @@ class Interpreter:
         return [f"  {c.text:<{width}}{c.help}".rstrip() for c in got]
 
     def completions(self, line: str) -> tuple[str, list[Choice]]:
-        """The partial word and what TAB may make of it."""
-        roots, text = self._context(line)
-        return matcher.completions(roots, text, self.state)
+        """The partial word and what TAB may make of it (first mode with an answer)."""
+        partial = ""
+        for roots, text in self._contexts(line):
+            partial, got = matcher.completions(roots, text, self.state)
+            if got:
+                return partial, got
+        return partial, []
 
 
 class _SyntaxError(VpclabError):

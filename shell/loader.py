@@ -1,7 +1,10 @@
 """Read configuration text (a saved running-config, an `apply` file) into a Config.
 
 Lines run through the same interpreter as typed lines, in configuration
-mode, against a scratch candidate, so a file loads exactly as if pasted;
+mode, against a scratch candidate, so a file loads exactly as if pasted
+(one difference: a `!` in the first column, the printer's block separator,
+returns to configuration mode, so `segment prod` after a vpc block names a
+segment rather than the vpc's segment);
 only configuration lines are accepted, and the first bad line stops the
 load with `FILE:LINE: % ...` and leaves the real candidate untouched.
 """
@@ -51,6 +54,9 @@ def parse_config(text: str, base: Config | None = None, source: str = "<config>"
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() in ("configure", "configure terminal", "end", "exit"):
             continue  # the wrapping a hand-written file may carry
+        if line.startswith("!"):  # the printer's block separator closes the object
+            state.enter("config")
+            continue
         state.where = f"{source}:{number}"
         if not interp.run(line):
             raise LoadError("\n".join(errors).splitlines())
