@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterable
 
 from prompt_toolkit.application import run_in_terminal
@@ -26,8 +27,28 @@ class GrammarCompleter(Completer):
 
 
 def help_key_bindings(interp: Interpreter, prompt: Callable[[], str], emit: Callable[[str], None]) -> KeyBindings:
-    """`?` answers at once, above the prompt, and leaves the line as it was (IOS)."""
+    """`?` answers at once, above the prompt, and leaves the line as it was (IOS).
+
+    TAB completes at once too: a unique word is finished (with a blank), a
+    common prefix is extended, and only a real choice opens the menu. Doing
+    it in the key handler, not in prompt-toolkit's asynchronous completion,
+    keeps typed-ahead keys (and pasted lines) in order.
+    """
     kb = KeyBindings()
+
+    @kb.add("tab")
+    def _tab(event: KeyPressEvent) -> None:
+        buf = event.app.current_buffer
+        partial, choices = interp.completions(buf.document.text_before_cursor)
+        if not choices:
+            return
+        common = os.path.commonprefix([c.text for c in choices])
+        if len(choices) == 1:
+            buf.insert_text(common[len(partial):] + " ")
+        elif len(common) > len(partial):
+            buf.insert_text(common[len(partial):])
+        else:
+            buf.start_completion(select_first=False)
 
     @kb.add("?")
     def _(event: KeyPressEvent) -> None:
