@@ -41,28 +41,35 @@ def _providers(plan: Plan) -> dict[Key, Key]:
     return out
 
 
-def _dependents(plan: Plan) -> dict[Key, list[Key]]:
-    """item key -> keys of items that depend on it directly."""
-    prov = _providers(plan)
-    out: dict[Key, list[Key]] = {}
-    for key, item in plan.items.items():
-        for dep in item.deps():
-            owner = prov.get(dep)
-            if owner is not None and owner != key:
-                out.setdefault(owner, []).append(key)
-    return out
+def _by_ns(plan: Plan) -> dict[str, list[Item]]:
+    """Items per namespace (a veth in both), cached on the immutable plan:
+    whatever depends on an item lives in one of its namespaces."""
+    cached = plan.__dict__.get("_by_ns")
+    if cached is None:
+        cached = {}
+        for item in plan.items.values():
+            cached.setdefault(item.ns, []).append(item)
+            peer = getattr(item, "peer_ns", None)
+            if peer:
+                cached.setdefault(peer, []).append(item)
+        object.__setattr__(plan, "_by_ns", cached)
+    return cached  # type: ignore[no-any-return]
 
 
 def _cascade(plan: Plan, roots: set[Key]) -> set[Key]:
     """Every key of `plan` that goes away when `roots` are removed."""
-    deps = _dependents(plan)
+    by_ns = _by_ns(plan)
     gone = set(roots)
     stack = list(roots)
     while stack:
-        for child in deps.get(stack.pop(), ()):
-            if child not in gone:
-                gone.add(child)
-                stack.append(child)
+        item = plan.items[stack.pop()]
+        provided = set(item.provides())
+        spaces = {item.ns, getattr(item, "peer_ns", None) or item.ns}
+        for ns in spaces:
+            for child in by_ns.get(ns, ()):
+                if child.key not in gone and provided.intersection(child.deps()):
+                    gone.add(child.key)
+                    stack.append(child.key)
     return gone
 
 
@@ -73,10 +80,13 @@ def _order(ops: list[Op], reverse: bool) -> list[Op]:
 
 def plan_diff(old: Plan, new: Plan) -> list[Op]:
     """Operations that turn `old` into `new`: removals first, then additions."""
-    changed = {k for k, v in old.items.items() if k in new.items and new.items[k] != v}
+    new_items = new.items
+    # unchanged VPCs come from the compiler's memo as the very same objects,
+    # so an identity test settles most items without comparing fields
+    changed = {k for k, v in old.items.items() if k in new_items and new_items[k] is not v and new_items[k] != v}
     roots = {k for k in old.items if k not in new.items} | {k for k in changed if k[0] not in IN_PLACE}
-    gone = _cascade(old, roots)
-    prov = _providers(old)
+    gone = _cascade(old, roots) if roots else set()
+    prov = _providers(old) if roots else {}
     removals = [Op("remove", old.items[k]) for k in roots if not _covered(old.items[k], prov, gone)]
     adds = [
         Op("add", item)

@@ -156,7 +156,9 @@ class Session:
 
     def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
         """Apply the candidate; success whole, or the lab as it was and an error."""
-        self._validate(self.candidate)
+        self._refresh()
+        if self.candidate != self._running:
+            self._validate(self.candidate)
         with self.store.lock():
             self._refresh()
             pending = self.store.marker("confirm")
@@ -185,8 +187,8 @@ class Session:
             self.fabric.apply(old_plan, new_plan)
         finally:
             self.store.set_marker("inflight", None)
-        number = self.store.save_commit(config, comment, summarize(list(ops)))
-        self._refresh()
+        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1)
+        self._running, self._number, self._version = config, number, self.store.version()
         self.candidate = self._running
         self._plan_cache = (self._running, new_plan)
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start)

@@ -63,10 +63,13 @@ class LabStore:
     # low level ----------------------------------------------------------------
 
     def _write(self, name: str, data: Any) -> None:
+        self._write_text(name, json.dumps(data, separators=(",", ":")))
+
+    def _write_text(self, name: str, text: str) -> None:
         path = self.dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.write_text(text)
         os.replace(tmp, path)
 
     def _read(self, name: str) -> Any | None:
@@ -95,9 +98,8 @@ class LabStore:
             return 0, Config()
         return int(data["number"]), from_data(data["config"])
 
-    def save_commit(self, config: Config, comment: str | None, counts: dict[str, int]) -> int:
-        """Record a new commit and make it running; returns its number."""
-        number = self.load_running()[0] + 1
+    def save_commit(self, config: Config, comment: str | None, counts: dict[str, int], number: int) -> int:
+        """Record commit `number` (the caller holds the lock) and make it running."""
         entry = {
             "number": number,
             "time": time.time(),
@@ -106,8 +108,10 @@ class LabStore:
             "counts": counts,
             "config": to_data(config),
         }
-        self._write(f"history/{number:06d}.json", entry)
-        self._write("running.json", {"number": number, "config": entry["config"]})
+        config_json = json.dumps(entry.pop("config"), separators=(",", ":"))
+        head = json.dumps(entry, separators=(",", ":"))[:-1]
+        self._write_text(f"history/{number:06d}.json", f'{head},"config":{config_json}}}')
+        self._write_text("running.json", f'{{"number":{number},"config":{config_json}}}')
         return number
 
     def history(self) -> list[StoredCommit]:

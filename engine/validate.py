@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from engine.errors import Diagnostic
@@ -22,6 +23,7 @@ CLOUDS = ("aws", "azure", "gcp", "oci", "private")
 Net = ipaddress.IPv4Network
 
 
+@lru_cache(maxsize=65536)
 def parse_prefix(text: str) -> Net | None:
     """A strict IPv4 prefix (host bits must be zero), or None."""
     try:
@@ -31,6 +33,7 @@ def parse_prefix(text: str) -> Net | None:
     return net if isinstance(net, Net) and "/" in text else None
 
 
+@lru_cache(maxsize=65536)
 def parse_address(text: str) -> ipaddress.IPv4Address | None:
     """An IPv4 address, or None."""
     try:
@@ -186,21 +189,34 @@ def _services(where: str, vpc: Vpc) -> Iterable[Diagnostic]:
 
 
 def _segment_overlaps(config: Config, previous: Config) -> Iterable[Diagnostic]:
-    """Overlapping CIDRs inside one segment (allowed across segments)."""
+    """Overlapping CIDRs inside one segment (allowed across segments).
+
+    A sweep over cidrs sorted by start address: O(n log n), so a lab of
+    thousands of VPCs validates in milliseconds. Each conflict is reported
+    once, on the VPC that is new (not in `previous`), else the later one.
+    """
     old = {(v.name, v.segment, c) for v in previous.vpcs for c in v.cidrs}
-    by_segment: dict[str, list[tuple[Net, str, str]]] = {}
-    for vpc in sorted(config.vpcs, key=lambda v: [(v.name, v.segment, c) in old for c in v.cidrs] != [True] * len(v.cidrs)):
+    by_segment: dict[str, list[tuple[int, int, bool, str, str]]] = {}
+    for vpc in config.vpcs:
+        if vpc.segment is None:
+            continue
         for text in vpc.cidrs:
             net = parse_prefix(text)
-            if net is None or vpc.segment is None:
-                continue
-            for other_net, other_vpc, _text in by_segment.get(vpc.segment, []):
-                if other_vpc != vpc.name and net.overlaps(other_net):
-                    yield Diagnostic(
-                        f"vpc {vpc.name}",
-                        f"cidr {text} overlaps vpc {other_vpc} (segment {vpc.segment})",
-                    )
-            by_segment.setdefault(vpc.segment, []).append((net, vpc.name, text))
+            if net is not None:
+                start = int(net.network_address)
+                is_new = (vpc.name, vpc.segment, text) not in old
+                by_segment.setdefault(vpc.segment, []).append((start, start + net.num_addresses - 1, is_new, vpc.name, text))
+    for segment, spans in sorted(by_segment.items()):
+        spans.sort()
+        active: list[tuple[int, int, bool, str, str]] = []
+        for span in spans:
+            active = [a for a in active if a[1] >= span[0]]
+            for other in active:
+                if other[3] == span[3]:
+                    continue
+                new, old_one = (other, span) if other[2] and not span[2] else (span, other)
+                yield Diagnostic(f"vpc {new[3]}", f"cidr {new[4]} overlaps vpc {old_one[3]} (segment {segment})")
+            active.append(span)
 
 
 def _host_names(config: Config, previous: Config) -> Iterable[Diagnostic]:

@@ -1,14 +1,18 @@
 """Intent to Plan: one pure stage per concern, each adding to a PlanBuilder.
 
 The compiler assumes a Config that `validate` accepted; on anything else it
-skips what it cannot place rather than guess.
+skips what it cannot place rather than guess. A VPC's items depend only on
+the VPC itself and the routers of its segment, so they are memoised on
+exactly that: recompiling a lab after a one-VPC change recomputes one VPC.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.compile import routing, topology
-from engine.model import Config
-from engine.plan import Plan, PlanBuilder
+from engine.model import Config, Vpc
+from engine.plan import Item, Plan, PlanBuilder
 
 
 def compile_plan(lab: str, config: Config) -> Plan:
@@ -16,11 +20,22 @@ def compile_plan(lab: str, config: Config) -> Plan:
     out = PlanBuilder()
     fab = topology.fabric_of(lab, config)
     topology.build_segment_routers(fab, out)
+    by_segment: dict[str, list[tuple[str, str]]] = {}
+    for (seg, cxp), addr in sorted(fab.routers.items()):
+        by_segment.setdefault(seg, []).append((cxp, addr))
     for vpc in config.vpcs:
-        if vpc.segment is None:
-            continue
-        topology.build_vpc(fab, vpc, out)
-        routing.build_vpc_routes(fab, vpc, out)
-        routing.build_host_routes(fab, vpc, out)
-    routing.build_segment_routes(fab, config, out)
+        if vpc.segment is not None:
+            out.extend(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
     return out.build()
+
+
+@lru_cache(maxsize=16384)
+def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> tuple[Item, ...]:
+    """Everything one VPC contributes: its router, hosts and segment routes."""
+    fab = topology.Fabric(lab, {(vpc.segment or "", cxp): addr for cxp, addr in routers})
+    out = PlanBuilder()
+    topology.build_vpc(fab, vpc, out)
+    routing.build_vpc_routes(fab, vpc, out)
+    routing.build_host_routes(fab, vpc, out)
+    routing.build_segment_routes(fab, vpc, out)
+    return tuple(out.build())

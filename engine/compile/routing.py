@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engine.compile import naming
 from engine.compile.topology import Fabric, gateway_of, vpc_router_address
-from engine.model import Config, Vpc
+from engine.model import Vpc
 from engine.plan import PlanBuilder, RouteItem, RouteMeta
 from engine.validate import host_subnet, parse_prefix
 
@@ -43,21 +43,20 @@ def build_vpc_routes(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
             out.add(RouteItem(ns, cidr, type="unreachable"))
 
 
-def build_segment_routes(fab: Fabric, config: Config, out: PlanBuilder) -> None:
-    """Segment routers: each VPC of the segment, locally or over the backbone."""
-    for vpc in config.vpcs:
-        own = vpc_router_address(vpc)
-        if vpc.segment is None or own is None:
-            continue
-        for cxp in fab.segment_cxps(vpc.segment):
-            ns = naming.segment_ns(fab.lab, vpc.segment, cxp)
-            for cidr in vpc.cidrs:
-                if parse_prefix(cidr) is None:
-                    continue
-                if cxp == vpc.cxp:
-                    meta = RouteMeta(vpc.segment, cxp, "vpc", f"vpc {vpc.name}", vpc.group, vpc=vpc.name)
-                    out.add(RouteItem(ns, cidr, own, naming.vpc_port_if(vpc.name), True, meta=meta))
-                else:
-                    peer = fab.routers[(vpc.segment, vpc.cxp)]
-                    meta = RouteMeta(vpc.segment, cxp, "backbone", f"cxp {vpc.cxp}", vpc.group, vpc=vpc.name)
-                    out.add(RouteItem(ns, cidr, peer, naming.backbone_if(vpc.cxp), True, meta=meta))
+def build_segment_routes(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
+    """Segment routers: routes to one VPC, locally or over the backbone."""
+    own = vpc_router_address(vpc)
+    if vpc.segment is None or own is None:
+        return
+    for cxp in fab.segment_cxps(vpc.segment):
+        ns = naming.segment_ns(fab.lab, vpc.segment, cxp)
+        for cidr in vpc.cidrs:
+            if parse_prefix(cidr) is None:
+                continue
+            if cxp == vpc.cxp:
+                meta = RouteMeta(vpc.segment, cxp, "vpc", f"vpc {vpc.name}", vpc.group, vpc=vpc.name)
+                out.add(RouteItem(ns, cidr, own, naming.vpc_port_if(vpc.name), True, meta=meta))
+            else:
+                peer = fab.routers[(vpc.segment, vpc.cxp)]
+                meta = RouteMeta(vpc.segment, cxp, "backbone", f"cxp {vpc.cxp}", vpc.group, vpc=vpc.name)
+                out.add(RouteItem(ns, cidr, peer, naming.backbone_if(vpc.cxp), True, meta=meta))
