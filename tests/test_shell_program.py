@@ -1,0 +1,76 @@
+"""The vpclab program: -c, -f, apply, exit codes, --json; examples run as far as the engine goes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shell import main as program
+from tests.test_shell_support import make_api
+
+EXAMPLES = Path("/work/shared/examples")
+
+
+def run(tmp_path: Path, *argv: str) -> int:
+    return program.main(list(argv), make_api=lambda name: make_api(tmp_path, name))
+
+
+def test_commands_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "-c", "configure", "-c", "segment prod", "-c", "commit") == 0
+    assert run(tmp_path, "--json", "-c", "show segments") == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("["):])[0]["name"] == "prod"
+
+
+def test_script_stops_at_first_failing_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "s.cli"
+    script.write_text("show vpcs\nshow bogus\nconfigure\n")
+    assert run(tmp_path, "-f", str(script)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{script}:2: % Invalid input detected at '^' marker.")
+    assert run(tmp_path, "--continue", "-f", str(script), "--lab", "other") == 1
+
+
+def test_apply_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "lab.cfg"
+    cfg.write_text("segment prod\n!\nvpc a\n segment prod\n cidr 10.1.0.0/16\n subnet s 10.1.1.0/24\n host h 10.1.1.10\n!\n")
+    assert run(tmp_path, "apply", str(cfg)) == 0
+    assert "Commit 1" in capsys.readouterr().out
+    assert run(tmp_path, "apply", str(cfg)) == 0
+    assert "No changes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--lab", "Bad"], ["apply"], ["destroy", "x"], ["-c", "show", "demo"], ["nope"]])
+def test_bad_arguments_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run(tmp_path, *argv)
+    assert exc.value.code == 2
+
+
+def test_missing_privilege_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert program.main(["-c", "show vpcs"]) == 3
+    assert "sudo" in capsys.readouterr().err
+
+
+def test_missing_package_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(program.shutil, "which", lambda tool: None if tool == "traceroute" else "/bin/x")
+    assert program.main(["-c", "show vpcs"]) == 3
+    assert "apt-get install -y traceroute" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["shared-services.cli", "overlapping-tenants.cli"])
+def test_examples_run_until_the_first_assert(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a kernel every probe fails, so the first `assert reachable` fails with its line."""
+    path = EXAMPLES / name
+    if not path.exists():
+        pytest.skip("shared examples not present")
+    lines = path.read_text().splitlines()
+    first_assert = next(i for i, ln in enumerate(lines, 1) if ln.startswith("assert reachable"))
+    assert run(tmp_path, "-f", str(path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:{first_assert}: % assert failed"), err
