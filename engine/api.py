@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
 from engine.ports import Fabric, ProbeResult
-from engine.session import CommitRecord, CommitResult, PlanChanges, Session
+from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
 from engine.validate import validate
 from engine import views
@@ -34,10 +34,10 @@ class Target:
 class LabApi:
     """Everything a user can do to one lab, as Python calls."""
 
-    def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None):
+    def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None, watcher: Watcher | None = None):
         self.name = name
         self.fabric = fabric
-        self.session = Session(name, fabric, store or LabStore(name))
+        self.session = Session(name, fabric, store or LabStore(name), watcher)
 
     # configuration session ---------------------------------------------------
 

@@ -43,7 +43,9 @@ def real_api(lab: str) -> Any:
     from engine.api import LabApi
     from lab.fabric import LinuxFabric
 
-    return LabApi(lab, LinuxFabric(lab))
+    from shell.confirm_watch import spawn
+
+    return LabApi(lab, LinuxFabric(lab), watcher=spawn)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -103,3 +103,26 @@ def _show_diff(left: dict[str, object], right: dict[str, object]) -> str:  # deb
         if left.get(k) != right.get(k):
             out.append(f"{k}:\n  incremental {left.get(k)}\n  scratch     {right.get(k)}")
     return "\n".join(out)
+
+
+def test_confirmed_commit_from_a_batch_rolls_back_after_the_process_exits(state_dir: Path, tmp_path: Path):
+    lab = new_lab_name()
+    script = tmp_path / "confirmed.cli"
+    script.write_text(
+        "configure\nsegment prod\nvpc a\n segment prod\n cidr 10.1.0.0/16\n subnet s 10.1.1.0/24\n"
+        " host ha 10.1.1.10\ncommit\nvpc b\n segment prod\n cidr 10.2.0.0/16\n subnet s 10.2.1.0/24\n"
+        " host hb 10.2.1.10\ncommit confirmed 2\nend\n"
+    )
+    vpclab = str(Path(sys.executable).parent / "vpclab")
+    try:
+        proc = subprocess.run([vpclab, "--lab", lab, "-f", str(script)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert netns.exists(f"{lab}-h-hb")  # the batch has exited; the confirmed commit is live
+        deadline = time.time() + 10
+        while netns.exists(f"{lab}-h-hb") and time.time() < deadline:
+            time.sleep(0.1)
+        assert not netns.exists(f"{lab}-h-hb") and netns.exists(f"{lab}-h-ha")
+        history = LabApi(lab, LinuxFabric(lab)).history()
+        assert history[0].comment == "rollback: commit 2 was not confirmed"
+    finally:
+        LabApi(lab, LinuxFabric(lab)).destroy()
