@@ -8,6 +8,7 @@ state back to the old plan is applied, which restores the kernel exactly.
 from __future__ import annotations
 
 import resource
+import time
 
 from engine.compile.naming import lab_prefix
 from engine.diff import plan_diff, simulate, summarize
@@ -36,8 +37,6 @@ class LinuxFabric:
 
     def apply(self, old: Plan, new: Plan) -> ApplyReport:
         """Go from `old` to `new`, or restore `old` and raise CommitError."""
-        import time
-
         start = time.perf_counter()
         ops = plan_diff(old, new)
         try:

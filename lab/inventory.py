@@ -7,7 +7,6 @@ addresses, routes we own), so drift is a plain comparison.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 
 from engine.plan import AddressItem, BridgeItem, LinkConfItem, Plan, RouteItem, VethItem
@@ -136,4 +135,4 @@ def _link_drift(states: dict[str, NsState], ns: str, ifname: str, kind: str) -> 
     return []
 
 
-__all__ = ["NsState", "drift", "read_ns", "read_routes", "route_matches", "socket"]
+__all__ = ["NsState", "drift", "read_ns", "read_routes", "route_matches"]

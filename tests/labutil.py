@@ -52,6 +52,6 @@ def kernel_state(prefix: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for ns in netns.list_names(prefix):
         st = inventory.read_ns(ns)
-        links = {k: {kk: vv for kk, vv in v.items()} for k, v in st.links.items()}
+        links = {k: dict(v) for k, v in st.links.items()}
         out[ns] = (links, sorted(st.addrs), sorted(st.routes.items()))
     return out

@@ -211,3 +211,25 @@ def test_two_labs_with_the_same_addresses_do_not_see_each_other(make_lab):
     one.destroy()
     assert not netns.list_names(one.name + "-")
     assert two.probe("hb", "ha").reachable
+
+
+def test_health_and_routes_report_drift_in_the_kernel(make_lab):
+    import subprocess
+
+    api = make_lab()
+    api.set_candidate(fabric(["prod"], ["core", "east"], [
+        vpc("a", "prod", "10.1.0.0/16", {"ha": "10.1.1.10"}),
+        vpc("b", "prod", "10.2.0.0/16", {"hb": "10.2.1.10"}, "east"),
+    ]))
+    api.commit()
+    assert api.health().ok
+    seg = f"{api.name}-s-prod@core"
+    subprocess.run(["ip", "-n", seg, "route", "del", "10.2.0.0/16"], check=True)
+    subprocess.run(["ip", "-n", f"{api.name}-v-b", "link", "set", "b.s1", "down"], check=True)
+    health = api.health()
+    problems = {(d.ns, d.kind, d.name, d.problem) for d in health.drift}
+    assert (seg, "route", "10.2.0.0/16", "missing") in problems
+    assert any(d.ns == f"{api.name}-v-b" and d.name == "b.s1" for d in health.drift)
+    rows = {(r["cxp"], r["prefix"]): r["installed"] for r in api.routes(segment="prod")}
+    assert rows[("core", "10.2.0.0/16")] is False and rows[("east", "10.2.0.0/16")] is True
+    assert not api.probe("hb", "ha", timeout=0.5).reachable

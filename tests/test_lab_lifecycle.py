@@ -41,9 +41,8 @@ SLOW_COMMIT = textwrap.dedent(
 
 
 def test_destroy_after_kill_minus_9_in_the_middle_of_a_commit(state_dir: Path):
-    other = LabApi(new_lab_name(), LinuxFabric(new_lab_name()))
-    victim = new_lab_name()
-    other = LabApi(other.name, LinuxFabric(other.name))
+    other_name, victim = new_lab_name(), new_lab_name()
+    other = LabApi(other_name, LinuxFabric(other_name))
     try:
         other.set_candidate(fabric(["prod"], ["core"], [vpc("a", "prod", "10.1.0.0/16", {"ha": "10.1.1.10"})]))
         other.commit()
