@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.plan import KIND_ORDER, Item, Key, Plan, VethItem
+from engine.plan import KIND_ORDER, Item, Key, Plan, ServiceItem, VethItem
 
-IN_PLACE = frozenset({"conf", "route"})  # changed by set/replace, not remove+add
+IN_PLACE = frozenset({"conf", "route", "nft", "svc"})  # changed by set/replace/reload/restart, not remove+add
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,11 @@ def _covered(item: Item, prov: dict[Key, Key], gone: set[Key]) -> bool:
 
     A namespace is freed asynchronously, so a veth with one end in a
     surviving namespace would linger there for a while: it is removed
-    explicitly unless both of its namespaces go.
+    explicitly unless both of its namespaces go. A process keeps its
+    namespace alive, so a service is always stopped explicitly.
     """
+    if isinstance(item, ServiceItem):
+        return False
     hits = [prov.get(dep) in gone and prov.get(dep) != item.key for dep in item.deps()]
     return all(hits) if isinstance(item, VethItem) else any(hits)
 

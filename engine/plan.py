@@ -169,10 +169,68 @@ class RouteItem:
         return (self.key,)
 
 
-Item = Union[NetnsItem, VethItem, BridgeItem, LinkConfItem, AddressItem, RouteItem]
+@dataclass(frozen=True)
+class NftItem:
+    """The whole nftables table of one namespace, as nft script text.
+
+    One item per namespace because the table is loaded as one atomic
+    transaction: a changed policy entry replaces the table, which keeps
+    conntrack (so admitted connections survive) but swaps every rule at once.
+    `sources` names the config objects that contributed, for views.
+    """
+
+    ns: str
+    ruleset: str
+    sources: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> Key:
+        return ("nft", self.ns)
+
+    def deps(self) -> tuple[Key, ...]:
+        return (("ns", self.ns),)
+
+    def provides(self) -> tuple[Key, ...]:
+        return (self.key,)
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    """A supervised process in a namespace: a host's service, or a router's
+    policy-log collector.
+
+    `argv` is complete except for the lab's runtime paths, which the lab
+    layer fills in; `tag` is unique in the lab and ends up on the process's
+    command line, which is how a running service is found again.
+    """
+
+    ns: str
+    name: str
+    kind: str  # dns | http | tcp-echo | udp-echo | policy-log
+    port: int | None
+    tag: str
+    address: str | None = None
+    on_address: tuple[str, str] | None = None  # (ifname, cidr) the service listens on
+    data: str = ""  # dns: the hosts file; http: the page
+    origin: str = ""
+
+    @property
+    def key(self) -> Key:
+        return ("svc", self.ns, self.name)
+
+    def deps(self) -> tuple[Key, ...]:
+        if self.on_address:
+            return (("ns", self.ns), ("addr", self.ns, *self.on_address))
+        return (("ns", self.ns),)
+
+    def provides(self) -> tuple[Key, ...]:
+        return (self.key,)
+
+
+Item = Union[NetnsItem, VethItem, BridgeItem, LinkConfItem, AddressItem, RouteItem, NftItem, ServiceItem]
 
 # Order in which kinds are created; removal goes the other way.
-KIND_ORDER = ("ns", "bridge", "veth", "conf", "addr", "route")
+KIND_ORDER = ("ns", "bridge", "veth", "conf", "addr", "route", "nft", "svc")
 
 
 @dataclass(frozen=True)

@@ -92,5 +92,20 @@ class Fabric(Protocol):
     def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run a command inside a namespace; (exit status, combined output)."""
 
+    def heal(self, plan: Plan) -> list[str]:
+        """Restart the services of `plan` whose process is gone; what was done."""
+
+    def service_status(self, plan: Plan) -> dict[str, int | None]:
+        """`ns/name` -> PID of each service of `plan`, None when not running."""
+
+    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        """The lab's nftables table of each namespace, as nft JSON objects."""
+
+    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
+        """Zero the policy counters of these namespaces (verdicts unchanged)."""
+
+    def read_log(self, count: int) -> list[str]:
+        """The newest `count` lines written by `log` policy entries."""
+
 
 __all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading"]

@@ -166,7 +166,8 @@ class Session:
                 if pending and confirmed is None:
                     self.store.set_marker("confirm", None)
                     return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
-                return CommitResult(None, PlanChanges(), messages=("No configuration changes to commit.",))
+                healed = tuple(self.fabric.heal(self.running_plan()))
+                return CommitResult(None, PlanChanges(), messages=healed or ("No configuration changes to commit.",))
             result = self._apply(self.candidate, comment)
             if confirmed is not None:
                 deadline = time.time() + confirmed

@@ -30,6 +30,21 @@ class RecordingFabric:
         self.applied.append(new)
         return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})
 
+    def heal(self, plan: Plan) -> list[str]:
+        return []
+
+    def service_status(self, plan: Plan) -> dict[str, int | None]:
+        return {f"{i.ns}/{i.name}": None for i in plan.of_kind("svc")}  # type: ignore[attr-defined]
+
+    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        return {}
+
+    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
+        return None
+
+    def read_log(self, count: int) -> list[str]:
+        return []
+
     def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
         return {}
 

@@ -61,6 +61,7 @@ def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]
         for entry in seg.policies:
             out += _policy_entry(config, seg.name, entry)
     out += _shares(config)
+    out += _share_imports(config, previous or Config())
     return out
 
 
@@ -259,20 +260,77 @@ def _policy_entry(config: Config, segment: str, e: PolicyEntry) -> Iterable[Diag
             if not members:
                 yield Diagnostic(here, f"group {ref} does not exist")
             elif not any(_member_segment(config, m) == segment for m in members):
-                yield Diagnostic(here, f"group {ref} has no member in segment {segment}")
+                homes = sorted({s for m in members if (s := _member_segment(config, m))})
+                yield Diagnostic(
+                    here, f"group {ref} belongs to segment {', '.join(homes) or '?'}, not {segment}: a policy can use only its own segment's groups"
+                )
         elif kind == "prefix-list" and config.get("prefix-list", ref) is None:
             yield Diagnostic(here, f"prefix-list {ref} does not exist")
     if e.ports and e.protocol not in ("tcp", "udp"):
         yield Diagnostic(here, f"ports apply to tcp and udp only, not {e.protocol}")
-    if e.ports and e.ports.startswith("range"):
-        lo, hi = (int(x) for x in e.ports.split()[1:3])
-        if lo > hi:
-            yield Diagnostic(here, f"range {lo} {hi} is reversed")
+    if e.ports:
+        numbers = [int(x) for x in e.ports.split()[1:]]
+        for n in numbers:
+            if not 1 <= n <= 65535:
+                yield Diagnostic(here, f"port {n} is out of range (1-65535)")
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            yield Diagnostic(here, f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
     if e.action == "inspect" and config.get("firewall", e.firewall or "") is None:
         yield Diagnostic(here, f"firewall {e.firewall} does not exist")
     seqs = [p.seq for s in config.segments if s.name == segment for p in s.policies]
     if seqs.count(e.seq) > 1:
         yield Diagnostic(here, "seq used twice")
+
+
+def _share_imports(config: Config, previous: Config) -> Iterable[Diagnostic]:
+    """A share may not import into a segment what overlaps one of its VPCs or
+    another share's import: the segment router could not tell them apart.
+    Reported on the share that is new (else the later one), with the `nat`
+    line that would fix it."""
+    from engine.shares import imports
+
+    old_shares = {s.name: s for s in previous.shares}
+    by_segment: dict[str, list[tuple[int, int, str, object]]] = {}
+    for vpc in config.vpcs:
+        for text in vpc.cidrs:
+            net = parse_prefix(text)
+            if vpc.segment and net is not None:
+                by_segment.setdefault(vpc.segment, []).append((int(net.network_address), int(net.broadcast_address), f"vpc {vpc.name}", net))
+    for imp in imports(config):
+        net = imp.offer.seen
+        by_segment.setdefault(imp.segment, []).append((int(net.network_address), int(net.broadcast_address), f"resource-share {imp.share}", imp))
+    for segment, spans in sorted(by_segment.items()):
+        spans.sort(key=lambda s: (s[0], s[1], s[2]))
+        used = [s[3].offer.seen if not isinstance(s[3], Net) else s[3] for s in spans]  # type: ignore[attr-defined]
+        active: list[tuple[int, int, str, object]] = []
+        for span in spans:
+            active = [a for a in active if a[1] >= span[0]]
+            for prior in active:
+                both_vpcs = isinstance(prior[3], Net) and isinstance(span[3], Net)  # _segment_overlaps reports those
+                if prior[2] == span[2] or both_vpcs:
+                    continue
+                yield _import_conflict(config, segment, prior, span, old_shares, used)
+            active.append(span)
+
+
+def _import_conflict(config: Config, segment: str, a: tuple, b: tuple, old: dict, used: list) -> Diagnostic:  # type: ignore[type-arg]
+    """The diagnostic for two overlapping spans, at least one an import."""
+    from engine.prefixes import free_prefix
+
+    def is_new(span: tuple) -> bool:  # type: ignore[type-arg]
+        return not isinstance(span[3], Net) and config.get("resource-share", span[3].share) != old.get(span[3].share)
+
+    imps = [s for s in (a, b) if not isinstance(s[3], Net)]
+    blame = next((s for s in reversed(imps) if is_new(s)), imps[-1])
+    other = a if blame is b else b
+    imp = blame[3]
+    what = other[3].offer.seen if not isinstance(other[3], Net) else other[3]
+    fix = free_prefix(imp.offer.original.prefixlen, used)
+    hint = f"; add 'nat {imp.end} {imp.offer.original} to {fix}' to resource-share {imp.share}" if fix else ""
+    return Diagnostic(
+        f"resource-share {imp.share}",
+        f"imports {imp.offer.seen} into segment {segment}, overlapping {what} of {other[2]}{hint}",
+    )
 
 
 def _member_segment(config: Config, member: tuple[str, str]) -> str | None:
@@ -294,11 +352,23 @@ def _shares(config: Config) -> Iterable[Diagnostic]:
                 yield Diagnostic(here, f"{label} prefix-list {end.prefix_list} does not exist")
         if share.end_a and share.end_b and share.end_a.segment == share.end_b.segment:
             yield Diagnostic(here, f"both ends are in segment {share.end_a.segment}: a share joins two segments")
+        ends_seen: set[tuple[str, str]] = set()
         for nat in share.nat:
             a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
+            line = f"nat {nat.end} {nat.original} to {nat.translated}"
+            if (nat.end, nat.original) in ends_seen:
+                yield Diagnostic(here, f"{line}: {nat.original} of {nat.end} is translated twice")
+            ends_seen.add((nat.end, nat.original))
             if a is None or b is None:
-                yield Diagnostic(here, f"nat {nat.end} {nat.original} to {nat.translated}: not valid prefixes")
-            elif a.prefixlen != b.prefixlen:
+                yield Diagnostic(here, f"{line}: not valid prefixes")
+            elif b.overlaps(FABRIC_RESERVED):
+                yield Diagnostic(here, f"{line}: {nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
+            elif a.prefixlen == b.prefixlen and share.end_a and share.end_b:
+                from engine.shares import nat_straddles
+
+                for net in nat_straddles(config, share, nat):
+                    yield Diagnostic(here, f"{line}: cuts through offered prefix {net}; translate the whole prefix ('nat {nat.end} {net} to ...')")
+            if a is not None and b is not None and a.prefixlen != b.prefixlen:
                 yield Diagnostic(
                     here,
                     f"nat {nat.end} {nat.original} to {nat.translated}: sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length",

@@ -13,9 +13,9 @@ import time
 from engine.compile.naming import lab_prefix
 from engine.diff import plan_diff, simulate, summarize
 from engine.errors import CommitError
-from engine.plan import Plan
+from engine.plan import NftItem, Plan, ServiceItem
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
-from lab import inventory, netns
+from lab import inventory, netns, nft, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -43,6 +43,7 @@ class LinuxFabric:
             apply_ops(ops, self.fault)
         except ApplyFailure as failure:
             self._undo(old, failure)
+        self.heal(new)
         counts = summarize(ops)
         report = ApplyReport(
             created={k[1:]: v for k, v in counts.items() if k[0] == "+"},
@@ -71,9 +72,46 @@ class LinuxFabric:
         """Differences between the kernel and the plan."""
         return inventory.drift(plan, self.prefix)
 
+    def heal(self, plan: Plan) -> list[str]:
+        """Restart the services of `plan` whose process is gone."""
+        items = [i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)]
+        state = services.status(items)
+        out = []
+        for item in (i for i in items if state[f"{i.ns}/{i.name}"] is None):
+            try:
+                services.start([item])
+                out.append(f"restarted service {item.name} ({item.kind}) in {item.ns}")
+            except OSError as exc:
+                out.append(f"% service {item.name} could not be restarted: {exc}")
+        return out
+
+    def service_status(self, plan: Plan) -> dict[str, int | None]:
+        """ns/name -> PID of every service of `plan` (None: not running)."""
+        return services.status([i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)])
+
+    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        """The lab table of each namespace, as nft JSON objects."""
+        return {ns: nft.read(ns) for ns in namespaces if netns.exists(ns)}
+
+    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
+        """Zero counters by reloading the tables (conntrack and verdicts stay)."""
+        for item in plan.of_kind("nft"):
+            if isinstance(item, NftItem) and item.ns in namespaces:
+                nft.load(item.ns, item.ruleset)
+
+    def read_log(self, count: int) -> list[str]:
+        """The last `count` lines of the policy log."""
+        try:
+            with open(services.log_path(self.lab)) as fh:
+                return fh.readlines()[-count:] if count > 0 else []
+        except OSError:
+            return []
+
     def destroy(self) -> int:
-        """Remove every namespace with the lab's prefix (veths go with them)."""
+        """Stop the lab's processes, then remove every namespace with its
+        prefix (veths go with them)."""
         names = netns.list_names(self.prefix)
+        services.stop_lab(self.lab, names)
         for name in names:
             netns.delete(name)
         return len(names)

@@ -14,8 +14,8 @@ import os
 from typing import Any, Callable, Iterable
 
 from engine.diff import Op
-from engine.plan import AddressItem, LinkConfItem, NetnsItem, RouteItem, VethItem, ifindex_of
-from lab import netns, rtnl
+from engine.plan import AddressItem, LinkConfItem, NetnsItem, NftItem, RouteItem, VethItem, ifindex_of
+from lab import netns, nft, rtnl, services
 
 FaultHook = Callable[[Op], None]
 
@@ -78,6 +78,10 @@ class Realiser:
             batch = list(phase)
             if kind == "ns":
                 self._namespaces(action, batch, done)
+            elif kind == "nft":
+                self._tables(action, batch, done)
+            elif kind == "svc":
+                self._services(action, batch, done)
             else:
                 self._netlink_phase(batch, done)
         return done
@@ -106,6 +110,36 @@ class Realiser:
                     done.append(op)  # created, but its sysctls failed: undo must remove it
                 raise ApplyFailure(op, exc, done) from exc
             done.append(op)
+
+    def _tables(self, action: str, ops: list[Op], done: list[Op]) -> None:
+        """Each namespace's table in one nft transaction (a reload replaces it)."""
+        for op in ops:
+            self._check_fault(op, done)
+            item = op.item
+            assert isinstance(item, NftItem)
+            try:
+                if action == "add":
+                    nft.load(item.ns, item.ruleset)
+                elif netns.exists(item.ns):
+                    nft.remove(item.ns)
+            except (nft.NftError, OSError) as exc:
+                raise ApplyFailure(op, exc, done) from exc
+            done.append(op)
+
+    def _services(self, action: str, ops: list[Op], done: list[Op]) -> None:
+        """Start (or restart) or stop service processes, all of a phase at once."""
+        for op in ops:
+            self._check_fault(op, done)
+        items = [op.item for op in ops]
+        try:
+            if action == "add":
+                services.start(items)  # type: ignore[arg-type]
+            else:
+                services.stop(items)  # type: ignore[arg-type]
+        except OSError as exc:
+            # started ones count as done so that undo stops them
+            raise ApplyFailure(ops[0], exc, done + ops) from exc
+        done.extend(ops)
 
     def _netlink_phase(self, ops: list[Op], done: list[Op]) -> None:
         by_ns: dict[str, list[rtnl.Request]] = {}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from engine.compile import routing, topology
+from engine.compile import policy, routing, services, shares, topology
+from engine.compile.nft import Rulesets
 from engine.model import Config, Vpc
-from engine.plan import Item, Plan, PlanBuilder
+from engine.plan import Item, NftItem, Plan, PlanBuilder
 
 
 def compile_plan(lab: str, config: Config) -> Plan:
@@ -26,6 +27,15 @@ def compile_plan(lab: str, config: Config) -> Plan:
     for vpc in config.vpcs:
         if vpc.segment is not None:
             out.extend(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
+    rules = Rulesets()
+    shares.build_shares(fab, config, out, rules)
+    policy.build_policy(fab, config, rules)
+    tables = PlanBuilder()
+    rules.emit(tables)
+    built = [i for i in tables.build() if isinstance(i, NftItem)]
+    out.extend(built)
+    services.build_services(lab, config, out)
+    services.build_log_collectors(lab, out, built)
     return out.build()
 
 

@@ -46,9 +46,30 @@ def vpc_router_address(vpc: Vpc) -> str | None:
 
 
 def fabric_of(lab: str, config: Config) -> Fabric:
-    """Segment routers: one per (segment, hub) where the segment has a VPC."""
-    pairs = {(v.segment, v.cxp) for v in config.vpcs if v.segment}
+    """Segment routers: one per (segment, hub) where the segment has a VPC,
+    plus, for each share, both ends' routers on the hub that carries it."""
+    base = vpc_pairs(config)
+    pairs = set(base)
+    for share in config.shares:
+        if share.end_a and share.end_b:
+            hub = share_hub(base, share.end_a.segment, share.end_b.segment)
+            pairs |= {(share.end_a.segment, hub), (share.end_b.segment, hub)}
     return Fabric(lab, naming.router_addresses(sorted(pairs)))  # type: ignore[arg-type]
+
+
+def vpc_pairs(config: Config) -> set[tuple[str, str]]:
+    """(segment, hub) of every VPC."""
+    return {(v.segment, v.cxp) for v in config.vpcs if v.segment}
+
+
+def share_hub(pairs: set[tuple[str, str]], seg_a: str, seg_b: str) -> str:
+    """The hub where a share's link lives: the first hub both segments are
+    on, else end-a's first hub, else end-b's, else core. Traffic from the
+    segments' other hubs reaches it over their backbone."""
+    hubs_a = sorted(c for s, c in pairs if s == seg_a)
+    hubs_b = sorted(c for s, c in pairs if s == seg_b)
+    common = sorted(set(hubs_a) & set(hubs_b))
+    return (common or hubs_a or hubs_b or ["core"])[0]
 
 
 def build_segment_routers(fab: Fabric, out: PlanBuilder) -> None:

@@ -1,0 +1,71 @@
+"""Compiler stage: services in hosts, and the policy-log collectors.
+
+A service is a supervised process in its host's namespace. `dns` answers
+the lab's host names under the lab's own domain (`HOST.LAB.`) from a hosts
+file that is part of the item, so adding a host restarts the DNS servers
+with the new list; it forwards nothing. Routers whose tables hold `log`
+entries get a collector of their NFLOG group.
+"""
+
+from __future__ import annotations
+
+from engine.compile import naming
+from engine.compile.policy import LOG_GROUP
+from engine.model import Config, Vpc
+from engine.plan import NftItem, PlanBuilder, ServiceItem
+from engine.validate import host_subnet, parse_prefix
+
+DEFAULT_PORTS = {"dns": 53, "http": 80, "tcp-echo": 7, "udp-echo": 7}
+
+
+def service_port(kind: str, port: int | None) -> int:
+    """The port a service listens on (its kind's default unless set)."""
+    return port if port is not None else DEFAULT_PORTS.get(kind, 7)
+
+
+def hosts_file(lab: str, config: Config) -> str:
+    """`ADDRESS NAME.LAB NAME` per host, sorted: what a dns service answers."""
+    return "".join(f"{h.address} {h.name}.{lab} {h.name}\n" for _v, h in sorted(config.hosts(), key=lambda vh: vh[1].name))
+
+
+def build_services(lab: str, config: Config, out: PlanBuilder) -> None:
+    """One ServiceItem per configured service."""
+    names: str | None = None
+    for vpc in config.vpcs:
+        for svc in vpc.services:
+            host = next((h for h in vpc.hosts if h.name == svc.host), None)
+            where = _listen(vpc, host)
+            if host is None or where is None:
+                continue
+            if svc.kind == "dns" and names is None:
+                names = hosts_file(lab, config)
+            data = names if svc.kind == "dns" else f"vpclab {lab}: host {host.name} ({host.address}), service {svc.name}\n"
+            out.add(
+                ServiceItem(
+                    ns=naming.host_ns(lab, host.name),
+                    name=svc.name,
+                    kind=svc.kind,
+                    port=service_port(svc.kind, svc.port),
+                    tag=f"{lab}/{vpc.name}/{svc.name}",
+                    address=host.address,
+                    on_address=(naming.HOST_IF, where),
+                    data=data or "",
+                    origin=f"vpc {vpc.name} service {svc.name}",
+                )
+            )
+
+
+def _listen(vpc: Vpc, host: object) -> str | None:
+    if host is None:
+        return None
+    nets = {s.name: n for s in vpc.subnets if (n := parse_prefix(s.prefix)) is not None}
+    name = host_subnet(host, nets)  # type: ignore[arg-type]
+    net = nets.get(name or "")
+    return f"{host.address}/{net.prefixlen}" if net else None  # type: ignore[attr-defined]
+
+
+def build_log_collectors(lab: str, out: PlanBuilder, tables: list[NftItem]) -> None:
+    """A collector in every namespace whose table logs."""
+    for table in tables:
+        if f"log group {LOG_GROUP}" in table.ruleset:
+            out.add(ServiceItem(table.ns, "policy-log", "policy-log", None, f"{lab}/{table.ns}/policy-log", origin="policy log"))

@@ -1,0 +1,96 @@
+"""nftables inside a lab namespace, through libnftables in this process.
+
+LINUX-NOTES: pyroute2's nftables module is a prototype without a netns
+argument, and `nft -f` per namespace costs a process start plus
+`ip netns exec`'s mount-table copy. libnftables (the library the `nft`
+tool is built on, from the `libnftables1` Debian package that `nftables`
+depends on) takes the same script text; a context created while this
+thread is inside the namespace opens its netlink socket there, so a whole
+ruleset loads as one atomic transaction without forking. The wrapper is
+small because the library's C API is four calls; no Python binding for it
+is packaged for Debian 12 outside python3-nftables, which would add a
+system package for the same four calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+from typing import Any
+
+from engine.errors import SystemDependencyError
+from lab import netns
+
+NFT_CTX_OUTPUT_JSON = 1 << 4
+_lib: ctypes.CDLL | None = None
+
+
+class NftError(RuntimeError):
+    """nft refused a script; the message is nft's own."""
+
+
+def _library() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        name = ctypes.util.find_library("nftables") or "libnftables.so.1"
+        try:
+            lib = ctypes.CDLL(name, use_errno=True)
+        except OSError as exc:
+            raise SystemDependencyError("libnftables is missing: apt-get install nftables") from exc
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        _lib = lib
+    return _lib
+
+
+def run(ns: str, script: str, json_output: bool = False) -> str:
+    """Run an nft script in namespace `ns`; its output, or NftError."""
+    lib = _library()
+    with netns.inside(ns):
+        ctx = lib.nft_ctx_new(0)
+        try:
+            lib.nft_ctx_buffer_output(ctx)
+            lib.nft_ctx_buffer_error(ctx)
+            if json_output:
+                lib.nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON)
+            rc = lib.nft_run_cmd_from_buffer(ctx, script.encode())
+            out = (lib.nft_ctx_get_output_buffer(ctx) or b"").decode()
+            err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
+        finally:
+            lib.nft_ctx_free(ctx)
+    if rc != 0:
+        raise NftError(err.strip() or f"nft failed in {ns}")
+    return out
+
+
+TABLE = "inet vpclab"
+
+
+def load(ns: str, ruleset: str) -> None:
+    """Replace the lab's table in `ns` with `ruleset` in one transaction."""
+    run(ns, f"table {TABLE}\ndelete table {TABLE}\n{ruleset}")
+
+
+def remove(ns: str) -> None:
+    """Remove the lab's table from `ns` (missing is fine)."""
+    run(ns, f"table {TABLE}\ndelete table {TABLE}\n")
+
+
+def read(ns: str) -> list[dict[str, Any]]:
+    """The lab's table in `ns` as nft's JSON objects (empty when absent)."""
+    try:
+        text = run(ns, f"list table {TABLE}", json_output=True)
+    except NftError:
+        return []
+    return list(json.loads(text).get("nftables", [])) if text.strip() else []
