@@ -19,7 +19,7 @@ from engine.ports import Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
 from engine.validate import validate
-from engine import views
+from engine import flows, hits, views
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,59 @@ class LabApi:
         """Compare the kernel with the running plan (drift report)."""
         plan = self.session.running_plan()
         return views.Health(self.fabric.drift(plan), views.lab_summary(plan))
+
+    def policy_hits(self, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
+        """`show policy hits`: counters per entry, summed over where it is enforced."""
+        plan = self.session.running_plan()
+        tables = self.fabric.read_tables(hits.enforcing(plan, scope, name))
+        return hits.rows(self.running, hits.collect(tables), scope, name, nonzero)
+
+    def clear_counters(self, scope: str | None = None, name: str | None = None) -> int:
+        """Zero policy counters (of one segment or share, or all); how many tables."""
+        self._known(scope, name)
+        plan = self.session.running_plan()
+        spaces = hits.enforcing(plan, scope, name)
+        self.fabric.reset_counters(plan, spaces)
+        return len(spaces)
+
+    def _known(self, scope: str | None, name: str | None) -> None:
+        kind = {"segment": "segment", "share": "resource-share", "firewall": "firewall"}.get(scope or "")
+        if kind and name and self.running.get(kind, name) is None:
+            raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
+
+    def flows(self, **filters: Any) -> list[dict[str, Any]]:
+        """`show flows`: tracked connections of the segment routers in scope."""
+        plan = self.session.running_plan()
+        seg = filters.get("segment")
+        spaces = [
+            ns for ns in plan.namespaces()
+            if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
+        ]  # fmt: skip
+        return flows.flow_rows(self.name, self.running, self.fabric.read_flows(spaces), **filters)
+
+    def clear_flows(self) -> int:
+        """`clear flows`: forget every tracked connection of the segment routers."""
+        spaces = [ns for ns in self.session.running_plan().namespaces() if flows.router_of(self.name, ns)]
+        self.fabric.clear_flows(spaces)
+        return len(spaces)
+
+    def services(self) -> list[dict[str, Any]]:
+        """`show services`: each service with state (running/down), address, PID."""
+        plan = self.session.running_plan()
+        return views.service_rows(self.running, plan, self.fabric.service_status(plan))
+
+    def groups(self) -> list[dict[str, Any]]:
+        """`show groups`."""
+        return views.group_rows(self.running)
+
+    def share(self, name: str) -> dict[str, Any]:
+        """`show share NAME`."""
+        self._known("share", name)
+        return views.share_detail(self.running, name)
+
+    def log(self, count: int = 20) -> list[str]:
+        """`show log [N]`: the newest lines written by `log` policy entries."""
+        return [line.rstrip("\n") for line in self.fabric.read_log(count)]
 
     # diagnostics -------------------------------------------------------------
 

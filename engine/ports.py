@@ -104,6 +104,12 @@ class Fabric(Protocol):
     def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
         """Zero the policy counters of these namespaces (verdicts unchanged)."""
 
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        """Tracked connections per namespace (lab/conntrack.py's shape)."""
+
+    def clear_flows(self, namespaces: list[str]) -> None:
+        """Forget the tracked connections of these namespaces."""
+
     def read_log(self, count: int) -> list[str]:
         """The newest `count` lines written by `log` policy entries."""
 

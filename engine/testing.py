@@ -42,6 +42,12 @@ class RecordingFabric:
     def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
         return None
 
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        return {}
+
+    def clear_flows(self, namespaces: list[str]) -> None:
+        return None
+
     def read_log(self, count: int) -> list[str]:
         return []
 

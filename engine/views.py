@@ -110,3 +110,87 @@ class Health:
     def rows(self) -> list[dict[str, str]]:
         """Drift as dicts, for JSON and tables."""
         return [{"namespace": d.ns, "kind": d.kind, "name": d.name, "problem": d.problem} for d in self.drift]
+
+
+def group_rows(config: Config) -> list[dict[str, Any]]:
+    """`show groups`: each group with its segment(s) and members."""
+    from engine.prefixes import group_prefixes
+
+    rows = []
+    for group, members in sorted(config.groups().items()):
+        segments = sorted({v.segment for k, n in members if (v := config.get("vpc", n.split("/")[0])) and v.segment})
+        rows.append(
+            {
+                "group": group,
+                "segment": ", ".join(segments),
+                "vpcs": [n for k, n in members if k == "vpc"],
+                "subnets": [n for k, n in members if k == "subnet"],
+                "prefixes": group_prefixes(config, group),
+            }
+        )
+    return rows
+
+
+def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> list[dict[str, Any]]:
+    """`show services`: every service with its state, address and process."""
+    from engine.plan import ServiceItem
+
+    items = {i.origin: i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
+    rows = []
+    for vpc in config.vpcs:
+        for svc in vpc.services:
+            item = items.get(f"vpc {vpc.name} service {svc.name}")
+            pid = pids.get(f"{item.ns}/{item.name}") if item else None
+            rows.append(
+                {
+                    "name": svc.name,
+                    "kind": svc.kind,
+                    "vpc": vpc.name,
+                    "host": svc.host,
+                    "address": item.address if item else None,
+                    "port": item.port if item else svc.port,
+                    "state": "running" if pid else ("down" if item else "not placed"),
+                    "pid": pid,
+                }
+            )
+    for item in plan.of_kind("svc"):
+        if isinstance(item, ServiceItem) and item.kind == "policy-log":
+            pid = pids.get(f"{item.ns}/{item.name}")
+            rows.append({"name": item.name, "kind": item.kind, "vpc": None, "host": item.ns, "address": None,
+                         "port": None, "state": "running" if pid else "down", "pid": pid})
+    return rows
+
+
+def share_detail(config: Config, name: str) -> dict[str, Any]:
+    """`show share NAME`: ends, what crosses each way (as seen), NAT, direction."""
+    from engine.shares import end_of, offers, other
+
+    share = config.get("resource-share", name)
+    ends = {}
+    for end in ("end-a", "end-b"):
+        side = end_of(share, end)
+        ends[end] = {"segment": side.segment if side else None, "prefix_list": side.prefix_list if side else None}
+    crossing = []
+    for end in ("end-a", "end-b"):
+        to = end_of(share, other(end))
+        for offer in offers(config, share, end):
+            crossing.append(
+                {
+                    "from": f"{end} ({end_of(share, end).segment})",  # type: ignore[union-attr]
+                    "to": f"{other(end)} ({to.segment if to else '?'})",
+                    "prefix": str(offer.seen),
+                    "original_prefix": str(offer.original) if offer.translated else None,
+                }
+            )
+    opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction, "either end")
+    return {
+        "name": share.name,
+        "end_a": ends["end-a"],
+        "end_b": ends["end-b"],
+        "direction": share.direction,
+        "opens": opener,
+        "nat": [{"end": n.end, "original": n.original, "translated": n.translated} for n in share.nat],
+        "admitted": crossing,
+        "firewall": share.firewall,
+        "description": share.description,
+    }

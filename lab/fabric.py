@@ -99,6 +99,20 @@ class LinuxFabric:
             if isinstance(item, NftItem) and item.ns in namespaces:
                 nft.load(item.ns, item.ruleset)
 
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+        """Conntrack entries per namespace."""
+        from lab import conntrack
+
+        return {ns: conntrack.read(ns) for ns in namespaces if netns.exists(ns)}
+
+    def clear_flows(self, namespaces: list[str]) -> None:
+        """Forget tracked connections (established ones are re-tracked mid-stream)."""
+        from lab import conntrack
+
+        for ns in namespaces:
+            if netns.exists(ns):
+                conntrack.flush(ns)
+
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""
         try:

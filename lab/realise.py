@@ -120,6 +120,7 @@ class Realiser:
             try:
                 if action == "add":
                     nft.load(item.ns, item.ruleset)
+                    _count_flows(item.ns)
                 elif netns.exists(item.ns):
                     nft.remove(item.ns)
             except (nft.NftError, OSError) as exc:
@@ -182,6 +183,16 @@ class Realiser:
         if add:
             return rtnl.bridge_add(ifindex_of(item.ifname), item.ifname)  # type: ignore[union-attr]
         return rtnl.link_del(ifindex_of(item.ifname))  # type: ignore[union-attr]
+
+
+def _count_flows(ns: str) -> None:
+    """Conntrack accounting (packets and bytes per flow) for `show flows`.
+    The key exists once nf_conntrack is loaded, which loading a table with
+    `ct` expressions guarantees; hence here and not with the other sysctls."""
+    try:
+        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1"})
+    except OSError:
+        pass
 
 
 def apply_ops(ops: Iterable[Op], fault: FaultHook | None = None) -> list[Op]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from engine.compile import policy, routing, services, shares, topology
+from engine.compile import naming, policy, routing, services, shares, topology
 from engine.compile.nft import Rulesets
 from engine.model import Config, Vpc
 from engine.plan import Item, NftItem, Plan, PlanBuilder
@@ -28,6 +28,8 @@ def compile_plan(lab: str, config: Config) -> Plan:
         if vpc.segment is not None:
             out.extend(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
     rules = Rulesets()
+    for seg, cxp in fab.routers:
+        rules.ns(naming.segment_ns(lab, seg, cxp), "fabric").track = True
     shares.build_shares(fab, config, out, rules)
     policy.build_policy(fab, config, rules)
     tables = PlanBuilder()

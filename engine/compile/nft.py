@@ -32,6 +32,7 @@ class NsRules:
     prerouting: list[str] = field(default_factory=list)
     postrouting: list[str] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)
+    track: bool = False  # a forward chain even without rules: conntrack sees every flow
 
 
 class Rulesets:
@@ -56,7 +57,7 @@ def render(rules: NsRules) -> str:
     """The script of one table."""
     lines = ["table inet vpclab {"]
     lines += [f"  {d}" for d in rules.decls]
-    if rules.forward:
+    if rules.forward or rules.track:
         lines.append("  chain forward {")
         lines.append("    type filter hook forward priority filter; policy accept;")
         lines.append("    ct state established,related accept")

@@ -68,9 +68,7 @@ def _hosts(sh: Any, _v: dict[str, str]) -> Result:
 
 
 def _groups(sh: Any, _v: dict[str, str]) -> Result:
-    rows = [{"group": g, "members": [f"{k} {n}" for k, n in members]}
-            for g, members in sorted(_running(sh).groups().items())]
-    return rows_result(rows, empty="No groups configured.")
+    return rows_result(sh.state.api.groups(), empty="No groups configured.")
 
 
 def _prefix_lists(sh: Any, _v: dict[str, str]) -> Result:
@@ -123,11 +121,55 @@ def _segment(sh: Any, v: dict[str, str]) -> Result:
 
 
 def _share(sh: Any, v: dict[str, str]) -> Result:
-    s = _get(_running(sh), "resource-share", v["name"])
-    head = {"name": s.name, "end_a": _end(s.end_a), "end_b": _end(s.end_b), "direction": s.direction,
-            "firewall": s.firewall, "description": s.description}
-    nat = [{"end": n.end, "original": n.original, "translated": n.translated} for n in s.nat]
-    return detail_result(head, [("NAT", nat)], {**head, "nat": nat})
+    d = sh.state.api.share(v["name"])
+    ends = {k: f"segment {d[k]['segment']} prefix-list {d[k]['prefix_list']}" for k in ("end_a", "end_b")}
+    head = {"name": d["name"], "end-a": ends["end_a"], "end-b": ends["end_b"],
+            "direction": f"{d['direction']} (opened by {d['opens']})", "firewall": d["firewall"], "description": d["description"]}
+    return detail_result(head, [("Admitted prefixes (as the receiving end sees them)", d["admitted"]), ("NAT", d["nat"])], d)
+
+
+def _services(sh: Any, _v: dict[str, str]) -> Result:
+    return rows_result(sh.state.api.services(), empty="No services configured.")
+
+
+HIT_COLUMNS = ("scope", "name", "seq", "action", "match", "packets", "bytes")
+
+
+def _policy_hits(sh: Any, v: dict[str, str]) -> Result:
+    scope = next((k for k in ("segment", "share", "firewall") if k in v), None)
+    api = sh.state.api
+    api._known(scope, v.get(scope or ""))
+    rows = api.policy_hits(scope, v.get(scope or ""), "nonzero" in v)
+    return rows_result(rows, HIT_COLUMNS, empty="No policy entries with counters.")
+
+
+def _log(sh: Any, v: dict[str, str]) -> Result:
+    lines = sh.state.api.log(int(v.get("count", 20)))
+    return Result("\n".join(lines) if lines else "The policy log is empty.", data=lines)
+
+
+FLOW_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat",
+                "packets_out", "bytes_out", "packets_in", "bytes_in")
+
+
+def _flows(sh: Any, v: dict[str, str]) -> Result:
+    rows = sh.state.api.flows(**v)
+    shown = [{**r, "nat": f"{r['nat']['src']}:{r['nat']['sport'] or ''} -> {r['nat']['dst']}:{r['nat']['dport'] or ''}" if r["nat"] else None}
+             for r in rows]
+    result = rows_result(shown, FLOW_COLUMNS, empty="No flows.")
+    result.data = rows
+    return result
+
+
+def _clear_flows(sh: Any, _v: dict[str, str]) -> Result:
+    n = sh.state.api.clear_flows()
+    return Result(f"Flows cleared in {n} router(s).", data={"routers": n})
+
+
+def _clear_counters(sh: Any, v: dict[str, str]) -> Result:
+    scope = next((k for k in ("segment", "share", "firewall") if k in v), None)
+    n = sh.state.api.clear_counters(scope, v.get(scope or ""))
+    return Result(f"Counters cleared in {n} table(s).", data={"tables": n})
 
 
 ROUTE_COLUMNS = ("segment", "cxp", "prefix", "origin", "via", "group", "original_prefix", "installed")
@@ -171,5 +213,20 @@ def commands() -> list[Command]:
                 _routes, ("exec",), {"segment": "Only this segment", "cxp": "Only this hub", "vpc": "Only routes of this VPC"}),
         Command("show lab [health=health]", _lab, ("exec",)),
         Command("show commit history", _history, ("exec",)),
+        Command("show services", _services, ("exec",), "Services with state, address and process"),
+        Command("show policy hits [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL] [nonzero=nonzero]",
+                _policy_hits, ("exec",), {"segment": "Only this segment's policy", "share": "Only this share",
+                                          "firewall": "Only this firewall", "nonzero": "Only entries that matched"}),
+        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE|firewall firewall=FIREWALL"
+                "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
+                _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
+                                    "host": "Only flows of this host", "share": "Only flows through this share",
+                                    "firewall": "Only flows through this firewall", "address": "Flows with this address (either side, or NAT)",
+                                    "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
+                                    "packets": "Most packets first", "age": "Oldest first"}),
+        Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),
+        Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
+        Command("clear counters [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL]",
+                _clear_counters, ("exec",), {"counters": "Zero policy hit counters"}),
     ]
     return out

@@ -109,6 +109,13 @@ GLOSSARY: dict[str, str] = {
     "http": "An HTTP server",
     "tcp-echo": "A TCP echo server",
     "udp-echo": "A UDP echo server",
+    # show / clear
+    "services": "Services with state, address and process",
+    "flows": "Tracked connections (conntrack) of the segment routers",
+    "hits": "Packets and bytes per policy entry",
+    "nonzero": "Only entries that matched something",
+    "clear": "Reset counters",
+    "counters": "Policy hit counters",
     # output filters
     "include": "Lines matching a regular expression",
     "exclude": "Lines not matching a regular expression",

@@ -1,0 +1,127 @@
+"""`show flows`: conntrack entries of the segment routers, named in intent terms.
+
+Each segment router tracks every connection it forwards (its table has a
+forward chain with `ct state`), so a flow is read where it crosses a
+segment: the row says which segment, which service it reaches (by the
+configured services, else the well-known port), and the NAT a share
+applied (the reply tuple that differs from the original).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from engine.compile.services import service_port
+from engine.model import Config
+from engine.shares import imports
+
+WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
+
+
+def router_of(lab: str, ns: str) -> tuple[str, str] | None:
+    """(segment, cxp) of a segment router namespace."""
+    head = f"{lab}-s-"
+    if not ns.startswith(head):
+        return None
+    seg, _, cxp = ns[len(head) :].rpartition("@")
+    return seg, cxp
+
+
+def _applications(config: Config) -> dict[tuple[str, str, int], str]:
+    out = {}
+    for vpc, host in config.hosts():
+        for svc in vpc.services:
+            if svc.host == host.name:
+                port = service_port(svc.kind, svc.port)
+                protos = ("udp", "tcp") if svc.kind == "dns" else ("udp",) if svc.kind == "udp-echo" else ("tcp",)
+                for proto in protos:
+                    out[(proto, host.address, port)] = f"{svc.name} ({svc.kind})"
+    return out
+
+
+def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **filters: Any) -> list[dict[str, Any]]:
+    """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
+    apps = _applications(config)
+    rows = []
+    for ns, entries in raw.items():
+        where = router_of(lab, ns)
+        if where is None:
+            continue
+        for e in entries:
+            rows.append(_row(where, e, apps))
+    rows = [r for r in rows if _keep(config, r, filters)]
+    key = {"bytes": lambda r: r["bytes_out"] + r["bytes_in"], "packets": lambda r: r["packets_out"] + r["packets_in"]}
+    sort = filters.get("sort")
+    if sort in key:
+        rows.sort(key=key[sort], reverse=True)
+    else:
+        rows.sort(key=lambda r: (r["segment"], r["protocol"], r["src"], r["dst"], r["dport"] or 0))
+    top = filters.get("top")
+    return rows[: int(top)] if top else rows
+
+
+def _row(where: tuple[str, str], e: dict[str, Any], apps: dict[tuple[str, str, int], str]) -> dict[str, Any]:
+    o, r = e["orig"], e["reply"]
+    nat = None
+    if r.get("src") != o.get("dst") or r.get("dst") != o.get("src") or r.get("sport") != o.get("dport") or r.get("dport") != o.get("sport"):
+        nat = {"src": r.get("dst"), "sport": r.get("dport"), "dst": r.get("src"), "dport": r.get("sport")}
+    proto = e["protocol"]
+    real_dst, real_port = r.get("src"), r.get("sport")
+    app = apps.get((proto, real_dst, real_port)) if real_port else None
+    if app is None and o.get("dport") in WELL_KNOWN:
+        app = WELL_KNOWN[o["dport"]]
+    return {
+        "protocol": proto,
+        "src": o.get("src"),
+        "sport": o.get("sport"),
+        "dst": o.get("dst"),
+        "dport": o.get("dport"),
+        "segment": where[0],
+        "application": app,
+        "state": e.get("state"),
+        "nat": nat,
+        "packets_out": o.get("packets", 0),
+        "bytes_out": o.get("bytes", 0),
+        "packets_in": r.get("packets", 0),
+        "bytes_in": r.get("bytes", 0),
+        "firewall": None,
+        "firewall_instance": None,
+        "rule": None,
+        "path": [f"segment {where[0]} cxp {where[1]}"],
+    }
+
+
+def _addresses(r: dict[str, Any]) -> set[str]:
+    out = {r["src"], r["dst"]}
+    if r["nat"]:
+        out |= {r["nat"]["src"], r["nat"]["dst"]}
+    return out
+
+
+def _keep(config: Config, r: dict[str, Any], f: dict[str, Any]) -> bool:
+    if f.get("segment") and r["segment"] != f["segment"]:
+        return False
+    if f.get("protocol") and r["protocol"] != f["protocol"]:
+        return False
+    if f.get("port") and int(f["port"]) not in (r["sport"], r["dport"]):
+        return False
+    if f.get("address") and f["address"] not in _addresses(r):
+        return False
+    if f.get("host"):
+        vh = next(((v, h) for v, h in config.hosts() if h.name == f["host"]), None)
+        if vh is None or r["segment"] != vh[0].segment or vh[1].address not in (r["src"], r["dst"]):
+            return False
+    if f.get("vpc"):
+        vpc = config.get("vpc", f["vpc"])
+        nets = [ipaddress.ip_network(c) for c in (vpc.cidrs if vpc else ())]
+        inside = any(ipaddress.ip_address(a) in n for a in (r["src"], r["dst"]) if a for n in nets)
+        if vpc is None or r["segment"] != vpc.segment or not inside:
+            return False
+    if f.get("share"):
+        prefixes = [i.offer.seen for i in imports(config) if i.share == f["share"] and i.segment == r["segment"]]
+        if not any(ipaddress.ip_address(a) in p for a in _addresses(r) if a for p in prefixes):
+            return False
+    if f.get("firewall"):
+        return False  # no firewalls yet: nothing passes one
+    return True

@@ -1,0 +1,93 @@
+"""Policy hit counters: nft counters mapped back to policy entries.
+
+The compiler gives every counted map element and rule a comment naming
+its origin (`segment corp 10`, `segment corp default`, `share x
+direction`); here the counters of every table that enforces an entry are
+summed under that name, so an entry enforced in three routers reports one
+total.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from engine.compile.policy import active
+from engine.model import Config, PolicyEntry
+from engine.plan import NftItem, Plan
+
+Counts = dict[str, list[int]]  # comment -> [packets, bytes]
+
+
+def collect(tables: dict[str, list[dict[str, Any]]]) -> Counts:
+    """Sum counters by comment over every table read."""
+    out: Counts = {}
+    for objects in tables.values():
+        for obj in objects:
+            if "map" in obj:
+                for elem in obj["map"].get("elem", ()):
+                    _add(out, elem[0].get("elem", {}) if isinstance(elem, list) else elem.get("elem", {}))
+            elif "rule" in obj:
+                rule = obj["rule"]
+                counter = next((e["counter"] for e in rule.get("expr", ()) if isinstance(e, dict) and "counter" in e), None)
+                if rule.get("comment") and isinstance(counter, dict):
+                    _bump(out, rule["comment"], counter)
+    return out
+
+
+def _add(out: Counts, elem: dict[str, Any]) -> None:
+    if elem.get("comment") and isinstance(elem.get("counter"), dict):
+        _bump(out, elem["comment"], elem["counter"])
+
+
+def _bump(out: Counts, comment: str, counter: dict[str, int]) -> None:
+    cur = out.setdefault(comment, [0, 0])
+    cur[0] += int(counter.get("packets", 0))
+    cur[1] += int(counter.get("bytes", 0))
+
+
+def entry_match(e: PolicyEntry) -> str:
+    """The match part of an entry, as written in the configuration."""
+    return " ".join(x for x in (e.protocol, e.src, e.dst, e.ports or "", "log" if e.log else "") if x)
+
+
+def enforcing(plan: Plan, scope: str | None, name: str | None) -> list[str]:
+    """Namespaces whose tables hold counters of the scope (all when None)."""
+    want = f"{scope} {name}" if scope and name else None
+    if scope == "share" and name:
+        want = f"resource-share {name}"
+    return [i.ns for i in plan.of_kind("nft") if isinstance(i, NftItem) and (want is None or want in i.sources)]
+
+
+def rows(config: Config, counts: Counts, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
+    """`show policy hits`: CLI.md's {scope, name, seq, action, match, packets, bytes}."""
+    out = list(_segment_rows(config, counts, name if scope in (None, "segment") else None, scope in (None, "segment")))
+    out += _share_rows(config, counts, name if scope in (None, "share") else None, scope in (None, "share"))
+    return [r for r in out if not nonzero or r["packets"]]
+
+
+def _segment_rows(config: Config, counts: Counts, name: str | None, wanted: bool) -> Iterable[dict[str, Any]]:
+    if not wanted:
+        return
+    for seg in config.segments:
+        if name and seg.name != name or not active(seg):
+            continue
+        for e in sorted(seg.policies, key=lambda p: p.seq):
+            pk, by = counts.get(f"segment {seg.name} {e.seq}", [0, 0])
+            action = e.action + (f" {e.firewall}" if e.firewall else "")
+            yield {"scope": "segment", "name": seg.name, "seq": e.seq, "action": action, "match": entry_match(e), "packets": pk, "bytes": by}
+        pk, by = counts.get(f"segment {seg.name} default", [0, 0])
+        yield {"scope": "segment", "name": seg.name, "seq": None, "action": seg.default_action, "match": "default-action", "packets": pk, "bytes": by}
+
+
+def _share_rows(config: Config, counts: Counts, name: str | None, wanted: bool) -> Iterable[dict[str, Any]]:
+    if not wanted:
+        return
+    for share in config.shares:
+        if name and share.name != name or share.direction == "bidirectional":
+            continue
+        closed = "end-b" if share.direction == "a-to-b" else "end-a"
+        pk, by = counts.get(f"share {share.name} direction", [0, 0])
+        yield {
+            "scope": "share", "name": share.name, "seq": None, "action": "deny",
+            "match": f"new connections from {closed} (direction {share.direction})", "packets": pk, "bytes": by,
+        }  # fmt: skip
