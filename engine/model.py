@@ -152,6 +152,8 @@ class NatMap:
     original: str
     translated: str
 
+    KEY_FIELDS = ("end", "original")  # one nat line per (end, original prefix)
+
 
 @dataclass(frozen=True)
 class ResourceShare:

@@ -107,6 +107,20 @@ def group_prefixes(config: Config, group: str) -> list[str]:
     return out
 
 
+def term_cidrs(config: Config, term: str) -> tuple[str, ...]:
+    """A term's addresses as disjoint cidrs; `host` and plain prefixes
+    without building a set (a 10,000-entry policy is mostly those)."""
+    kind, _, ref = term.partition(" ")
+    if term == "any":
+        return ("0.0.0.0/0",)
+    if kind == "host":
+        return (f"{ref}/32",)
+    if not ref and "/" in term:
+        net = parse_prefix(term)
+        return (str(net),) if net is not None else tuple(str(c) for c in IPSet([term]).iter_cidrs())
+    return tuple(str(c) for c in term_addresses(config, term).iter_cidrs())
+
+
 def term_addresses(config: Config, term: str) -> IPSet:
     """The addresses of a policy SRC/DST term: any, host A, A/N, group, prefix-list."""
     kind, _, ref = term.partition(" ")

@@ -352,13 +352,17 @@ def _shares(config: Config) -> Iterable[Diagnostic]:
                 yield Diagnostic(here, f"{label} prefix-list {end.prefix_list} does not exist")
         if share.end_a and share.end_b and share.end_a.segment == share.end_b.segment:
             yield Diagnostic(here, f"both ends are in segment {share.end_a.segment}: a share joins two segments")
-        ends_seen: set[tuple[str, str]] = set()
+        seen_nat: list[tuple[str, Net, Net]] = []
         for nat in share.nat:
             a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
             line = f"nat {nat.end} {nat.original} to {nat.translated}"
-            if (nat.end, nat.original) in ends_seen:
-                yield Diagnostic(here, f"{line}: {nat.original} of {nat.end} is translated twice")
-            ends_seen.add((nat.end, nat.original))
+            for end, o, t in seen_nat:
+                if end == nat.end and a is not None and a.overlaps(o):
+                    yield Diagnostic(here, f"{line}: {nat.original} overlaps {o}, translated by another nat line of {end}")
+                elif end == nat.end and b is not None and b.overlaps(t):
+                    yield Diagnostic(here, f"{line}: {nat.translated} overlaps {t}, the translation of another nat line of {end}")
+            if a is not None and b is not None:
+                seen_nat.append((nat.end, a, b))
             if a is None or b is None:
                 yield Diagnostic(here, f"{line}: not valid prefixes")
             elif b.overlaps(FABRIC_RESERVED):

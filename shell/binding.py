@@ -155,6 +155,9 @@ class Binding:
             self.shape = "scalar"
         self.item_cls: type | None = inner if self.shape in ("items", "struct") else None
         self.key = dataclasses.fields(inner)[0].name if self.shape == "items" else None
+        # items are identified by their first field, or by the fields a model
+        # class names in KEY_FIELDS (a share's nat lines: end and original)
+        self.key_fields: tuple[str, ...] = getattr(inner, "KEY_FIELDS", (self.key,)) if self.key else ()
 
     # editing -----------------------------------------------------------------
 
@@ -180,9 +183,12 @@ class Binding:
             keys = [getattr(i, self.key) for i in current]
             values[self.key] = str(max(keys, default=0) // 5 * 5 + 5)
         item = build_item(self.item_cls, values)
-        key = getattr(item, self.key)
-        rest = [i for i in current if getattr(i, self.key) != key]
-        return tuple(sorted((*rest, item), key=lambda i: getattr(i, self.key)))
+
+        def ident(i: Any) -> tuple[Any, ...]:
+            return tuple(getattr(i, k) for k in self.key_fields)
+
+        rest = [i for i in current if ident(i) != ident(item)]
+        return tuple(sorted((*rest, item), key=ident))
 
     def remove(self, obj: Any, values: dict[str, str], where: str) -> Any:
         """`obj` with this line removed (or defaulted); LineError if absent."""

@@ -26,7 +26,7 @@ from engine.compile import naming
 from engine.compile.nft import BACKBONE, POLICY, Rulesets, quote
 from engine.compile.topology import Fabric
 from engine.model import Config, PolicyEntry, Segment
-from engine.prefixes import term_addresses
+from engine.prefixes import term_cidrs
 
 PROTOCOLS = {"tcp": (6, 6), "udp": (17, 17), "icmp": (1, 1), "ip": (0, 255)}
 VERDICTS = {"permit": "accept", "deny": "drop"}
@@ -65,42 +65,45 @@ def resolve_terms(config: Config, seg: Segment) -> Resolved:
     """Every SRC/DST term of the policy with its prefixes (the only part of
     the config the compiled policy depends on besides the segment itself)."""
     terms = sorted({t for e in seg.policies for t in (e.src, e.dst)})
-    return tuple((t, tuple(str(c) for c in term_addresses(config, t).iter_cidrs())) for t in terms)
+    return tuple((t, term_cidrs(config, t)) for t in terms)
+
+
+def blocks(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[PolicyEntry, list[Box]]]]:
+    """Entries in sequence order, cut into runs whose boxes are pairwise
+    disjoint; each run becomes one verdict map."""
+    out: list[list[tuple[PolicyEntry, list[Box]]]] = []
+    index = _Block()
+    for entry in sorted(seg.policies, key=lambda e: e.seq):
+        if entry.action not in VERDICTS:  # inspect: enforced once firewalls exist
+            continue
+        boxes = entry_boxes(entry, cidrs)
+        if not out or index.overlaps(boxes):
+            out.append([])
+            index = _Block()
+        out[-1].append((entry, boxes))
+        index.add(boxes)
+    return out
 
 
 @lru_cache(maxsize=64)
 def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
     """Maps, log chains and the `seg_policy` chain of one segment."""
     cidrs = dict(resolved)
-    blocks: list[list[str]] = []
-    index = _Block()
     decls: list[str] = []
-    for entry in sorted(seg.policies, key=lambda e: e.seq):
-        verdict = _verdict(seg, entry, decls)
-        if verdict is None:
-            continue
-        elements, boxes = _expand(seg, entry, cidrs, verdict)
-        if not blocks or index.overlaps(boxes):
-            blocks.append([])
-            index = _Block()
-        blocks[-1] += elements
-        index.add(boxes)
-    chain = [f"{MATCH} vmap @pol_{i}" for i, b in enumerate(blocks, 1) if b]
-    for i, elements in enumerate(blocks, 1):
+    chain: list[str] = []
+    for i, run in enumerate(blocks(seg, cidrs), 1):
+        elements = [el for entry, _ in run for el in _elements(seg, entry, cidrs, _verdict(seg, entry, decls))]
         if elements:
-            decls.append(
-                f"map pol_{i} {{ typeof {MATCH} : verdict; flags interval; counter; elements = {{ " + ", ".join(elements) + " } }"
-            )
+            decls.append(f"map pol_{i} {{ typeof {MATCH} : verdict; flags interval; counter; elements = {{ " + ", ".join(elements) + " } }")
+            chain.append(f"{MATCH} vmap @pol_{i}")
     default = VERDICTS.get(seg.default_action, "accept")
     chain.append(f"counter {default} comment {quote(f'segment {seg.name} default')}")
     decls.append("chain seg_policy { " + "; ".join(chain) + "; }")
     return tuple(decls)
 
 
-def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str | None:
-    base = VERDICTS.get(entry.action)
-    if base is None:  # inspect: enforced once firewalls exist
-        return None
+def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
+    base = VERDICTS[entry.action]
     if not entry.log:
         return base
     chain = f"log_{entry.seq}"
@@ -110,27 +113,32 @@ def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str | None:
 
 
 def _ports(entry: PolicyEntry) -> tuple[int, int]:
-    if not entry.ports:
+    return _port_span(entry.ports)
+
+
+@lru_cache(maxsize=4096)
+def _port_span(ports: str | None) -> tuple[int, int]:
+    if not ports:
         return 0, 65535
-    numbers = [int(x) for x in entry.ports.split()[1:]]
+    numbers = [int(x) for x in ports.split()[1:]]
     return numbers[0], numbers[-1]
 
 
-def _expand(seg: Segment, entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]], verdict: str) -> tuple[list[str], list[Box]]:
-    """Map elements and boxes of one entry."""
+def entry_boxes(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Box]:
+    """The boxes of one entry: (protocol, source, destination, port) ranges."""
+    plo, phi = PROTOCOLS.get(entry.protocol, (0, 255))
+    dlo, dhi = _ports(entry)
+    return [(plo, phi, *_span(s), *_span(d), dlo, dhi) for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
+
+
+def _elements(seg: Segment, entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]], verdict: str) -> list[str]:
+    """Map elements of one entry, each counted and commented."""
     plo, phi = PROTOCOLS.get(entry.protocol, (0, 255))
     dlo, dhi = _ports(entry)
     proto = str(plo) if plo == phi else f"{plo}-{phi}"
     port = str(dlo) if dlo == dhi else f"{dlo}-{dhi}"
-    comment = quote(f"segment {seg.name} {entry.seq}")
-    elements, boxes = [], []
-    for src in cidrs.get(entry.src, ()):
-        s_lo, s_hi = _span(src)
-        for dst in cidrs.get(entry.dst, ()):
-            d_lo, d_hi = _span(dst)
-            elements.append(f"{proto} . {src} . {dst} . {port} counter comment {comment} : {verdict}")
-            boxes.append((plo, phi, s_lo, s_hi, d_lo, d_hi, dlo, dhi))
-    return elements, boxes
+    tail = f"counter comment {quote(f'segment {seg.name} {entry.seq}')} : {verdict}"
+    return [f"{proto} . {s} . {d} . {port} {tail}" for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
 
 
 @lru_cache(maxsize=65536)
@@ -150,14 +158,15 @@ class _Block:
     def __init__(self) -> None:
         self.by_src: dict[tuple[int, int], list[Box]] = {}
         self.keys: list[tuple[int, int]] = []
+        self.sizes: set[int] = set()  # source prefix sizes present
 
     def _candidates(self, lo: int, hi: int) -> list[Box]:
         out: list[Box] = []
-        size = hi - lo + 1
-        while size <= 1 << 32:
-            base = lo - lo % size
-            out += self.by_src.get((base, base + size - 1), ())
-            size <<= 1
+        own = hi - lo + 1
+        for size in self.sizes:
+            if size >= own:
+                base = lo - lo % size
+                out += self.by_src.get((base, base + size - 1), ())
         i = bisect.bisect_left(self.keys, (lo, lo))
         while i < len(self.keys) and self.keys[i][0] <= hi:
             key = self.keys[i]
@@ -181,4 +190,5 @@ class _Block:
             if key not in self.by_src:
                 self.by_src[key] = []
                 bisect.insort(self.keys, key)
+                self.sizes.add(key[1] - key[0] + 1)
             self.by_src[key].append(box)

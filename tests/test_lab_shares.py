@@ -1,0 +1,287 @@
+"""Resource shares, NAT and services with real packets."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.errors import ValidationError
+from lab import netns, services
+from shell import main as program
+from shell.loader import parse_config
+
+pytestmark = pytest.mark.lab
+
+EXAMPLES = Path("/work/shared/examples")
+
+SHARED = textwrap.dedent(
+    """\
+    segment prod
+    !
+    segment nonprod
+    !
+    segment shared
+    !
+    segment iso
+    !
+    vpc svc
+     segment shared
+     cidr 10.4.0.0/16
+     subnet infra 10.4.1.0/24
+     host dns1 10.4.1.53
+     host ad1 10.4.1.10
+     service dns dns on dns1
+     service ldap tcp-echo on ad1 port 389
+     service uecho udp-echo on ad1 port 7
+    !
+    vpc prod-app
+     segment prod
+     cidr 10.10.0.0/16
+     subnet app 10.10.1.0/24
+     host papp1 10.10.1.10
+     service echo tcp-echo on papp1 port 7
+     service uecho udp-echo on papp1 port 7
+    !
+    vpc dev-app
+     segment nonprod
+     cidr 10.20.0.0/16
+     subnet app 10.20.1.0/24
+     host dapp1 10.20.1.10
+    !
+    vpc lone
+     segment iso
+     cidr 10.50.0.0/16
+     subnet app 10.50.1.0/24
+     host iso1 10.50.1.10
+    !
+    prefix-list SVC seq 5 permit 10.4.1.0/24
+    !
+    prefix-list PROD seq 5 permit 10.10.0.0/16
+    !
+    prefix-list DEV seq 5 permit 10.20.0.0/16
+    !
+    resource-share svc-prod
+     end-a segment prod prefix-list PROD
+     end-b segment shared prefix-list SVC
+     direction a-to-b
+    !
+    resource-share svc-dev
+     end-a segment nonprod prefix-list DEV
+     end-b segment shared prefix-list SVC
+     direction a-to-b
+    !
+    """
+)
+
+PORTAL = textwrap.dedent(
+    """\
+    segment cust-a
+    !
+    segment cust-b
+    !
+    segment provider
+    !
+    vpc wan-a
+     segment cust-a
+     cidr 10.1.0.0/16
+     subnet lan 10.1.1.0/24
+     host alice 10.1.1.10
+    !
+    vpc wan-b
+     segment cust-b
+     cidr 10.1.0.0/16
+     subnet lan 10.1.1.0/24
+     host bill 10.1.1.10
+    !
+    vpc portal
+     segment provider
+     cidr 10.1.0.0/16
+     subnet dmz 10.1.200.0/24
+     host portal1 10.1.200.10
+     service echo tcp-echo on portal1 port 7
+    !
+    prefix-list CUST seq 5 permit 10.1.1.0/24
+    !
+    prefix-list PORTAL seq 5 permit 10.1.200.10/32
+    !
+    resource-share portal-a
+     end-a segment cust-a prefix-list CUST
+     end-b segment provider prefix-list PORTAL
+     direction a-to-b
+     nat end-a 10.1.1.0/24 to 100.64.1.0/24
+     nat end-b 10.1.200.10/32 to 172.31.255.10/32
+    !
+    resource-share portal-b
+     end-a segment cust-b prefix-list CUST
+     end-b segment provider prefix-list PORTAL
+     direction a-to-b
+     nat end-a 10.1.1.0/24 to 100.64.2.0/24
+     nat end-b 10.1.200.10/32 to 172.31.255.10/32
+    !
+    """
+)
+
+
+def built(make_lab: Any, text: str) -> Any:
+    api = make_lab()
+    api.set_candidate(parse_config(text))
+    api.commit()
+    return api
+
+
+def tcp_connect(ns: str, src: str, sport: int, dst: str, port: int, timeout: float = 2.0) -> socket.socket:
+    sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.settimeout(timeout)
+    sock.bind((src, sport))
+    sock.connect((dst, port))
+    return sock
+
+
+@pytest.mark.parametrize("name", ["shared-services.cli", "overlapping-tenants.cli", "micro-segmentation.cli"])
+def test_examples_pass(name: str, state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import new_lab_name
+
+    lab = new_lab_name()
+    try:
+        assert program.main(["--lab", lab, "-f", str(EXAMPLES / name)]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert out.count("ok: ") >= 2 and "assert failed" not in out
+    finally:
+        program.main(["--lab", lab, "destroy"])
+        assert not netns.list_names(lab + "-")
+        assert not services.scan(services.marker(lab + "/"))
+
+
+def test_same_address_customers_reach_one_provider_at_once(make_lab: Any) -> None:
+    """alice and bill are both 10.1.1.10 and use the same source port at the
+    same moment; each gets its own bytes back through its own NAT."""
+    api = built(make_lab, PORTAL)
+    lab = api.name
+    barrier = threading.Barrier(2)
+    got: dict[str, bytes] = {}
+
+    def talk(host: str) -> None:
+        sock = tcp_connect(f"{lab}-h-{host}", "10.1.1.10", 40000, "172.31.255.10", 7)
+        payload = f"{host}:{uuid.uuid4().hex}".encode()
+        barrier.wait(timeout=5)
+        sock.sendall(payload)
+        data = b""
+        while len(data) < len(payload):
+            data += sock.recv(4096)
+        got[host] = (payload, data)  # type: ignore[assignment]
+        barrier.wait(timeout=5)  # both connections open at once until here
+        sock.close()
+
+    threads = [threading.Thread(target=talk, args=(h,)) for h in ("alice", "bill")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert set(got) == {"alice", "bill"}
+    for host, (sent, back) in got.items():  # type: ignore[misc]
+        assert back == sent and back.startswith(host.encode())
+    flows = api.flows(segment="provider", protocol="tcp", port=7)
+    sources = sorted(f["src"] for f in flows)
+    assert sources == ["100.64.1.10", "100.64.2.10"]  # each customer behind its own translation
+    assert all(f["nat"]["dst"] == "10.1.200.10" and f["dport"] == 7 for f in flows)
+    routes = {r["prefix"]: r for r in api.routes(segment="provider")}
+    assert routes["100.64.1.0/24"]["original_prefix"] == "10.1.1.0/24" and routes["100.64.1.0/24"]["installed"]
+    assert routes["100.64.2.0/24"]["via"] == "share portal-b"
+    # the provider cannot open towards a customer, and customers do not see each other
+    assert not api.probe("100.64.1.10", "portal1", "icmp").reachable
+    assert not api.probe("100.64.2.10", "alice", "icmp").reachable
+
+
+def test_one_way_share_refuses_every_protocol_from_the_other_end(make_lab: Any) -> None:
+    api = built(make_lab, SHARED)
+    # end-a (prod) opens: tcp, udp (the echo answers) and icmp all get through
+    for proto, port in (("tcp", 389), ("udp", 7), ("icmp", None)):
+        res = api.probe("ad1", "papp1", proto, port)
+        assert res.reachable and res.arrived, (proto, res)
+    # end-b (shared) may only answer: new tcp, udp and icmp from it never arrive
+    for proto, port in (("tcp", 7), ("udp", 7), ("icmp", None)):
+        res = api.probe("papp1", "ad1", proto, port)
+        assert not res.reachable and res.arrived is False, (proto, res)
+    hits = {r["name"]: r["packets"] for r in api.policy_hits("share")}
+    assert hits["svc-prod"] >= 3
+    # the two consumers stay isolated from each other
+    assert not api.probe("dapp1", "papp1", "icmp").reachable
+
+
+def test_dns_answers_consumers_of_the_share_only(make_lab: Any) -> None:
+    api = built(make_lab, SHARED)
+    lab = api.name
+    rc, out = api.host_exec("dapp1", ["dig", "@10.4.1.53", f"papp1.{lab}.", "+short", "+time=1", "+tries=1"])
+    assert rc == 0 and out.strip() == "10.10.1.10", out
+    rc, out = api.host_exec("papp1", ["dig", "@10.4.1.53", f"ad1.{lab}.", "+short", "+time=1", "+tries=1"])
+    assert out.strip() == "10.4.1.10", out
+    rc, out = api.host_exec("dapp1", ["dig", "@10.4.1.53", "example.com.", "+time=1", "+tries=1"])
+    assert "ANSWER: 0" in out or "REFUSED" in out, out  # forwards nothing outside the lab
+    rc, out = api.host_exec("iso1", ["dig", "@10.4.1.53", f"papp1.{lab}.", "+time=1", "+tries=1"])
+    assert rc != 0 and "timed out" in out, out
+
+
+def test_removing_a_share_cuts_routes_and_live_connections(make_lab: Any) -> None:
+    api = built(make_lab, SHARED)
+    lab = api.name
+    sock = tcp_connect(f"{lab}-h-papp1", "10.10.1.10", 41000, "10.4.1.10", 389, timeout=1.0)
+    sock.sendall(b"before")
+    assert sock.recv(100) == b"before"
+    assert any(r["origin"] == "share" for r in api.routes(segment="prod"))
+    api.set_candidate(api.candidate.remove("resource-share", "svc-prod"))
+    start = time.perf_counter()
+    api.commit()
+    assert time.perf_counter() - start < 2
+    assert not any(r["origin"] == "share" for r in api.routes(segment="prod"))
+    assert not any(ns.endswith("s.svc-prod") for ns in netns.list_names(lab))
+    sock.sendall(b"after")
+    with pytest.raises((socket.timeout, ConnectionError, OSError)):
+        data = sock.recv(100)
+        if not data:
+            raise ConnectionError("closed")
+    sock.close()
+    assert not api.probe("ad1", "papp1", "tcp", 389).reachable
+    assert api.probe("ad1", "dapp1", "tcp", 389).reachable  # the other share is untouched
+
+
+def test_services_are_supervised_and_restarted_by_commit(make_lab: Any) -> None:
+    api = built(make_lab, SHARED)
+    rows = {r["name"]: r for r in api.services()}
+    assert rows["ldap"]["state"] == "running" and rows["ldap"]["address"] == "10.4.1.10" and rows["ldap"]["port"] == 389
+    assert rows["dns"]["kind"] == "dns" and rows["dns"]["state"] == "running"
+    subprocess.run(["kill", "-9", str(rows["ldap"]["pid"])], check=True)
+    assert {r["name"]: r for r in api.services()}["ldap"]["state"] == "down"
+    assert not api.probe("ad1", "papp1", "tcp", 389).reachable
+    result = api.commit()  # nothing changed in the configuration: heals
+    assert any("restarted service ldap" in m for m in result.messages)
+    assert {r["name"]: r for r in api.services()}["ldap"]["state"] == "running"
+    assert api.probe("ad1", "papp1", "tcp", 389).reachable
+    # removing a service by commit stops its process
+    vpc = api.candidate.get("vpc", "svc")
+    from dataclasses import replace
+
+    api.set_candidate(api.candidate.put("vpc", replace(vpc, services=tuple(s for s in vpc.services if s.name != "ldap"))))
+    api.commit()
+    assert "ldap" not in {r["name"] for r in api.services()}
+    assert services.marker(f"{api.name}/svc/ldap") not in services.scan("vpclab-svc=")
+    assert not api.probe("ad1", "papp1", "tcp", 389).reachable
+
+
+def test_a_refused_share_changes_nothing(make_lab: Any) -> None:
+    api = built(make_lab, PORTAL)
+    before = api.routes()
+    bad = parse_config("resource-share portal-b\n no nat end-a 10.1.1.0/24 to 100.64.2.0/24\n", base=api.running)
+    api.set_candidate(bad)
+    with pytest.raises(ValidationError) as err:
+        api.commit()
+    assert "resource-share portal-b: imports 10.1.1.0/24 into segment provider" in str(err.value.lines())
+    assert api.routes() == before
