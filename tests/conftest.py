@@ -60,4 +60,7 @@ def make_lab(state_dir: Path) -> Iterator[Callable[..., "object"]]:
         api.destroy()
         from lab import netns
 
+        from lab import services
+
         assert not netns.list_names(api.name + "-"), f"lab {api.name} left namespaces"
+        assert not services.scan(services.marker(api.name + "/")), f"lab {api.name} left service processes"
