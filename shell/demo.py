@@ -15,6 +15,8 @@ cxp azure-west
 !
 segment prod
  description production workloads
+ policy 10 permit tcp group web group db eq 5432 log
+ policy 20 deny tcp group web group db
 !
 segment nonprod
  description development and test
@@ -34,9 +36,11 @@ vpc prod-web
 vpc prod-db
  cxp azure-west
  segment prod
+ group db
  cidr 10.11.0.0/16
  subnet data 10.11.1.0/24
  host pdb1 10.11.1.10
+ service pg tcp-echo on pdb1 port 5432
 !
 vpc dev-web
  cxp aws-east
@@ -51,14 +55,91 @@ vpc svc
  cidr 10.4.0.0/16
  subnet infra 10.4.1.0/24
  host dns1 10.4.1.53
+ host ad1 10.4.1.10
+ service dns dns on dns1
+ service ldap tcp-echo on ad1 port 389
+!
+segment cust-a
+ description customer A (10.1.0.0/16, like customer B)
+!
+segment cust-b
+ description customer B (10.1.0.0/16, like customer A)
+!
+segment provider
+ description a provider portal both customers use
+!
+vpc wan-a
+ cxp aws-east
+ segment cust-a
+ cidr 10.1.0.0/16
+ subnet lan 10.1.1.0/24
+ host alice 10.1.1.10
+!
+vpc wan-b
+ cxp aws-east
+ segment cust-b
+ cidr 10.1.0.0/16
+ subnet lan 10.1.1.0/24
+ host bill 10.1.1.10
+!
+vpc portal
+ cxp aws-east
+ segment provider
+ cidr 10.1.0.0/16
+ subnet dmz 10.1.200.0/24
+ host portal1 10.1.200.10
+ service www http on portal1 port 80
+!
+prefix-list SVC seq 5 permit 10.4.1.0/24
+!
+prefix-list PROD seq 5 permit 10.10.0.0/16
+prefix-list PROD seq 10 permit 10.11.0.0/16
+!
+prefix-list DEV seq 5 permit 10.10.0.0/16
+!
+prefix-list CUST seq 5 permit 10.1.1.0/24
+!
+prefix-list PORTAL seq 5 permit 10.1.200.10/32
+!
+resource-share svc-prod
+ description shared services for production
+ end-a segment prod prefix-list PROD
+ end-b segment shared prefix-list SVC
+ direction a-to-b
+!
+resource-share svc-dev
+ description shared services for development (same addresses as prod-web: translated)
+ end-a segment nonprod prefix-list DEV
+ end-b segment shared prefix-list SVC
+ direction a-to-b
+ nat end-a 10.10.0.0/16 to 100.70.0.0/16
+!
+resource-share portal-a
+ end-a segment cust-a prefix-list CUST
+ end-b segment provider prefix-list PORTAL
+ direction a-to-b
+ nat end-a 10.1.1.0/24 to 100.64.1.0/24
+ nat end-b 10.1.200.10/32 to 172.31.255.10/32
+!
+resource-share portal-b
+ end-a segment cust-b prefix-list CUST
+ end-b segment provider prefix-list PORTAL
+ direction a-to-b
+ nat end-a 10.1.1.0/24 to 100.64.2.0/24
+ nat end-b 10.1.200.10/32 to 172.31.255.10/32
 !
 """
 
 BANNER = """\
-vpclab demo: two hubs (aws-east, azure-west), segments prod, nonprod, shared.
-prod-web and dev-web use the same addresses in different segments. Try:
+vpclab demo: two hubs (aws-east, azure-west); prod, nonprod and shared segments;
+two customers with the same addresses behind NAT reach one provider portal.
   show vpcs                         show ip route segment prod
   ping pdb1 from pweb1              assert unreachable dweb1 from pweb1
-  show running-config | section vpc configure, then  vpc prod-web ?
+  shared services (one-way shares; dev-web is NAT'ed, it overlaps prod-web):
+    assert reachable ad1 from dweb1 protocol tcp port 389
+    host pweb1 exec dig @10.4.1.53 pdb1.LAB. +short      show share svc-dev
+  overlapping customers:  assert reachable 172.31.255.10 from alice protocol tcp port 80
+    assert reachable 172.31.255.10 from bill protocol tcp port 80    show flows segment provider
+  policy: assert reachable pdb1 from pweb1 protocol tcp port 5432   show policy hits   show log
 Type ? anywhere for help, TAB to complete, exit to leave.
 """

@@ -160,7 +160,7 @@ def _build_demo(api: Any) -> int:
     result = api.commit(comment="demo")
     if result.number is not None and not result.changes.empty:
         print(f"Built the demo lab (commit {result.number}, {result.seconds:.2f} s).")
-    print(BANNER)
+    print(BANNER.replace("LAB.", f"{api.name}."))
     return 0
 
 
