@@ -14,6 +14,7 @@ plan to undo exactly that (see lab/fabric.py).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from engine.plan import KIND_ORDER, Item, Key, Plan, ServiceItem, VethItem
@@ -79,7 +80,19 @@ def _order(ops: list[Op], reverse: bool) -> list[Op]:
 
 
 def plan_diff(old: Plan, new: Plan) -> list[Op]:
-    """Operations that turn `old` into `new`: removals first, then additions."""
+    """Operations that turn `old` into `new`: removals first, then additions.
+
+    The last result is kept on `new` (plans are immutable), because a commit
+    asks twice: the session for its summary, the fabric to apply it."""
+    memo = new.__dict__.get("_diff_from")
+    if memo is not None and memo[0]() is old:
+        return list(memo[1])
+    ops = _plan_diff(old, new)
+    object.__setattr__(new, "_diff_from", (weakref.ref(old), tuple(ops)))  # weak: no chain of old plans
+    return ops
+
+
+def _plan_diff(old: Plan, new: Plan) -> list[Op]:
     new_items = new.items
     # unchanged VPCs come from the compiler's memo as the very same objects,
     # so an identity test settles most items without comparing fields

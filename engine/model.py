@@ -291,11 +291,28 @@ class Config:
         return items  # type: ignore[no-any-return]
 
     def get(self, kind: str, name: str) -> Any | None:
-        """The object of `kind` called `name`, or None."""
-        for obj in self.objects(kind):
-            if obj.name == name:
-                return obj
-        return None
+        """The object of `kind` called `name`, or None.
+
+        Indexed per kind on first use: a Config never changes, and lookups
+        by name happen per share, per policy term, per route."""
+        index = self.__dict__.setdefault("_index", {})
+        by_name = index.get(kind)
+        if by_name is None:
+            by_name = index[kind] = {}
+            for obj in self.objects(kind):
+                by_name.setdefault(obj.name, obj)
+        return by_name.get(name)
+
+    def vpcs_in(self, segment: str) -> tuple[Vpc, ...]:
+        """The VPCs of a segment (indexed on first use)."""
+        index = self.__dict__.get("_by_segment")
+        if index is None:
+            index = {}
+            for vpc in self.vpcs:
+                index.setdefault(vpc.segment, []).append(vpc)
+            index = {k: tuple(v) for k, v in index.items()}
+            self.__dict__["_by_segment"] = index
+        return index.get(segment, ())
 
     def names(self, kind: str) -> list[str]:
         """Names of every object of a kind, sorted."""

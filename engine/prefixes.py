@@ -13,6 +13,7 @@ Two uses, two meanings, as in IOS:
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Iterable
 
 from netaddr import IPNetwork, IPSet
@@ -47,17 +48,20 @@ def segment_prefixes(config: Config, segment: str, plist: PrefixList | None = No
     """What a segment can offer a share: its VPCs' cidrs, subnets and host
     addresses, plus every exact prefix a permit entry names that lies inside
     one of its cidrs (so `permit 10.4.1.0/24` offers exactly that)."""
+    return list(_segment_prefixes(config.vpcs_in(segment), plist))
+
+
+@lru_cache(maxsize=16384)
+def _segment_prefixes(vpcs: tuple[Vpc, ...], plist: PrefixList | None) -> tuple[Net, ...]:
     out: set[Net] = set()
     cidrs: list[Net] = []
-    for vpc in config.vpcs:
-        if vpc.segment != segment:
-            continue
+    for vpc in vpcs:
         cidrs += _vpc_prefixes(vpc, out)
     for entry in plist.entries if plist else ():
         net = parse_prefix(entry.prefix)
         if entry.action == "permit" and net is not None and any(net.subnet_of(c) for c in cidrs):
             out.add(net)
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def _vpc_prefixes(vpc: Vpc, out: set[Net]) -> list[Net]:
@@ -77,13 +81,18 @@ def admitted(config: Config, segment: str, list_name: str) -> list[Net]:
     plist = config.get("prefix-list", list_name)
     if plist is None:
         return []
-    chosen = [n for n in segment_prefixes(config, segment, plist) if permits(plist, n)]
+    return list(_admitted(config.vpcs_in(segment), plist))
+
+
+@lru_cache(maxsize=16384)
+def _admitted(vpcs: tuple[Vpc, ...], plist: PrefixList) -> tuple[Net, ...]:
+    chosen = [n for n in _segment_prefixes(vpcs, plist) if permits(plist, n)]
     chosen.sort(key=lambda n: (n.prefixlen, n))
     kept: list[Net] = []
     for net in chosen:
         if not any(net.subnet_of(k) for k in kept):
             kept.append(net)
-    return sorted(kept)
+    return tuple(sorted(kept))
 
 
 def list_addresses(plist: PrefixList) -> IPSet:

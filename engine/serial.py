@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from engine import model
@@ -26,17 +26,32 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 
 def to_data(obj: Any) -> Any:
-    """A dataclass tree as plain dicts, lists and scalars, without defaults."""
-    if dataclasses.is_dataclass(obj):
-        out = {}
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if value != _default(f):
-                out[f.name] = to_data(value)
-        return out
+    """A dataclass tree as plain dicts, lists and scalars, without defaults.
+
+    Model objects are frozen and hashable, so each one's data is memoised:
+    saving a commit re-serialises only what changed. Callers must not
+    mutate the returned structures (they are written out as JSON)."""
     if isinstance(obj, tuple):
         return [to_data(v) for v in obj]
+    if dataclasses.is_dataclass(obj):
+        # the Config itself is hashed from everything it holds: not worth a memo
+        return _object_data.__wrapped__(obj) if isinstance(obj, Config) else _object_data(obj)
     return obj
+
+
+@lru_cache(maxsize=65536)
+def _object_data(obj: Any) -> dict[str, Any]:
+    out = {}
+    for f in _fields(type(obj)):
+        value = getattr(obj, f.name)
+        if value != _default(f):
+            out[f.name] = to_data(value)
+    return out
+
+
+@cache
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(cls)
 
 
 @cache

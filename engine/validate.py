@@ -57,9 +57,14 @@ def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]
     out += _segment_overlaps(config, previous or Config())
     out += _host_names(config, previous or Config())
     out += _prefix_lists(config)
+    groups = config.groups()
     for seg in config.segments:
+        seqs: set[int] = set()
         for entry in seg.policies:
-            out += _policy_entry(config, seg.name, entry)
+            out += _policy_entry(config, groups, seg.name, entry)
+            if entry.seq in seqs:
+                out.append(Diagnostic(f"segment {seg.name} policy {entry.seq}", "seq used twice"))
+            seqs.add(entry.seq)
     out += _shares(config)
     out += _share_imports(config, previous or Config())
     return out
@@ -250,9 +255,8 @@ def _prefix_lists(config: Config) -> Iterable[Diagnostic]:
                 yield Diagnostic(here, f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
 
 
-def _policy_entry(config: Config, segment: str, e: PolicyEntry) -> Iterable[Diagnostic]:
+def _policy_entry(config: Config, groups: dict[str, list[tuple[str, str]]], segment: str, e: PolicyEntry) -> Iterable[Diagnostic]:
     here = f"segment {segment} policy {e.seq}"
-    groups = config.groups()
     for side in (e.src, e.dst):
         kind, _, ref = side.partition(" ")
         if kind == "group":
@@ -277,9 +281,6 @@ def _policy_entry(config: Config, segment: str, e: PolicyEntry) -> Iterable[Diag
             yield Diagnostic(here, f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
     if e.action == "inspect" and config.get("firewall", e.firewall or "") is None:
         yield Diagnostic(here, f"firewall {e.firewall} does not exist")
-    seqs = [p.seq for s in config.segments if s.name == segment for p in s.policies]
-    if seqs.count(e.seq) > 1:
-        yield Diagnostic(here, "seq used twice")
 
 
 def _share_imports(config: Config, previous: Config) -> Iterable[Diagnostic]:

@@ -103,9 +103,11 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
     ObjectKind("segment", model.Segment, "An isolated routing and policy domain", (
         Line("description description=LINE"),
         Line("default-action default_action={permit|deny}"),
-        Line(f"policy seq=SEQ {{action=permit|action=deny|action=inspect firewall=FIREWALL}} "
+        # `inspect FIREWALL` joins the actions when firewalls land (CLI.md); until
+        # then a policy could name a firewall that cannot exist
+        Line(f"policy seq=SEQ action={{permit|deny}} "
              f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
-             {"src": "Source", "dst": "Destination", "firewall": "Firewall that inspects the traffic"},
+             {"src": "Source", "dst": "Destination"},
              field="policies"),
     )),
     ObjectKind("prefix-list", model.PrefixList, "An ordered list of prefix matches",
@@ -132,7 +134,6 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_b"),
         Line("direction direction={bidirectional|a-to-b|b-to-a}"),
         Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat"),
-        Line("inspect firewall firewall=FIREWALL", "Send shared traffic through a firewall"),
     )),
 )
 

@@ -81,9 +81,17 @@ def test_disjoint_entries_share_one_map_and_10k_compile_fast() -> None:
     start = time.perf_counter()
     decls = policy_decls(seg, resolve_terms(Config(segments=(seg,)), seg))
     elapsed = time.perf_counter() - start
-    assert sum(d.startswith("map pol_") for d in decls) == 1
-    assert decls[0].count("counter comment") == 10_000
+    maps = [d for d in decls if d.startswith("map pol_")]
+    assert len(maps) == 10_000 // 128 + 1 and "flags interval" in maps[0]  # host to /16: bounded interval maps
+    assert sum(m.count("counter comment") for m in maps) == 10_000
     assert elapsed < 0.5, elapsed
+
+
+def test_exact_entries_share_one_hash_map() -> None:
+    policy = tuple(PolicyEntry(i + 1, "permit", "tcp", f"host 10.1.{i // 250}.{i % 250 + 1}", "host 10.2.0.1", "eq 443") for i in range(2000))
+    seg = Segment("s", policies=policy)
+    maps = [d for d in policy_decls(seg, resolve_terms(Config(segments=(seg,)), seg)) if d.startswith("map pol_")]
+    assert len(maps) == 1 and "flags interval" not in maps[0] and "6 . 10.1.0.1 . 10.2.0.1 . 443 counter" in maps[0]
 
 
 def test_overlapping_entries_start_a_new_map() -> None:

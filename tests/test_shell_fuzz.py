@@ -16,7 +16,7 @@ VALUES = ["web", "prod", "web1", "app", "10.1.1.10", "10.1.0.0/16", "0", "65536"
 CORPUS = BASE + [
     "show running-config | section vpc", "vpc web", " subnet b 10.1.2.0/24 group g2", " no host web1",
     "prefix-list PL seq 5 permit 10.0.0.0/8 ge 9 le 24", "resource-share s", " nat end-a 10.1.0.0/16 to 10.2.0.0/16",
-    "segment prod", " policy 10 inspect fw ip any group g1 range 1 2 log", "do show hosts | json", "no vpc web",
+    "segment prod", " policy 10 deny ip any group g1 range 1 2 log", "do show hosts | json", "no vpc web",
 ]
 
 

@@ -20,6 +20,7 @@ in the VPC router on traffic between its subnets.
 from __future__ import annotations
 
 import bisect
+import socket
 from functools import lru_cache
 
 from engine.compile import naming
@@ -68,38 +69,117 @@ def resolve_terms(config: Config, seg: Segment) -> Resolved:
     return tuple((t, term_cidrs(config, t)) for t in terms)
 
 
+Element = tuple[Box, str, bool]  # box, "proto . src . dst . port", exact (no ranges)
+
+
 def blocks(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[PolicyEntry, list[Box]]]]:
     """Entries in sequence order, cut into runs whose boxes are pairwise
-    disjoint; each run becomes one verdict map."""
-    out: list[list[tuple[PolicyEntry, list[Box]]]] = []
+    disjoint; each run's elements go into maps consulted together."""
+    return [[(e, [el[0] for el in els]) for e, els in run] for run in _runs(seg, cidrs)]
+
+
+def _runs(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[PolicyEntry, list[Element]]]]:
+    """The hot loop of a big policy (10,000 entries in about 0.1 s here):
+    spans are computed once per distinct prefix, and an entry of one source
+    and one destination prefix, the common case, takes the short path."""
+    spans = {c: _span(c) for terms in cidrs.values() for c in terms}
+    out: list[list[tuple[PolicyEntry, list[Element]]]] = []
     index = _Block()
+    current: list[tuple[PolicyEntry, list[Element]]] = []
     for entry in sorted(seg.policies, key=lambda e: e.seq):
         if entry.action not in VERDICTS:  # inspect: enforced once firewalls exist
             continue
-        boxes = entry_boxes(entry, cidrs)
+        srcs, dsts = cidrs.get(entry.src, ()), cidrs.get(entry.dst, ())
+        if len(srcs) == 1 and len(dsts) == 1:
+            element = _element(entry, srcs[0], dsts[0], spans)
+            box = element[0]
+            if not out or index.overlaps_one(box):
+                current = []
+                out.append(current)
+                index = _Block()
+            current.append((entry, [element]))
+            index.add_one(box)
+            continue
+        elements = [_element(entry, src, dst, spans) for src in srcs for dst in dsts]
+        boxes = [el[0] for el in elements]
         if not out or index.overlaps(boxes):
-            out.append([])
+            current = []
+            out.append(current)
             index = _Block()
-        out[-1].append((entry, boxes))
+        current.append((entry, elements))
         index.add(boxes)
     return out
 
 
+def _element(entry: PolicyEntry, src: str, dst: str, spans: dict[str, tuple[int, int]]) -> Element:
+    proto, port, plo, phi, dlo, dhi = _proto_port(entry.protocol, entry.ports)
+    s_lo, s_hi = spans[src]
+    d_lo, d_hi = spans[dst]
+    box = (plo, phi, s_lo, s_hi, d_lo, d_hi, dlo, dhi)
+    if plo == phi and dlo == dhi and s_lo == s_hi and d_lo == d_hi:
+        return box, f"{proto} . {src[:-3]} . {dst[:-3]} . {port}", True
+    return box, f"{proto} . {src} . {dst} . {port}", False
+
+
+def entry_boxes(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Box]:
+    """The boxes of one entry: (protocol, source, destination, port) ranges."""
+    return [el[0] for el in _entry_elements(entry, cidrs)]
+
+
+def _entry_elements(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Element]:
+    spans = {c: _span(c) for c in (*cidrs.get(entry.src, ()), *cidrs.get(entry.dst, ()))}
+    return [_element(entry, s, d, spans) for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
+
+
+@lru_cache(maxsize=65536)
+def _proto_port(protocol: str, ports: str | None) -> tuple[str, str, int, int, int, int]:
+    plo, phi = PROTOCOLS.get(protocol, (0, 255))
+    dlo, dhi = _port_span(ports)
+    proto = str(plo) if plo == phi else f"{plo}-{phi}"
+    port = str(dlo) if dlo == dhi else f"{dlo}-{dhi}"
+    return proto, port, plo, phi, dlo, dhi
+
+
+# pipapo (the kernel's set for concatenated ranges) costs more per element
+# as it grows; 10,000 elements in maps of this size load 4x faster than in one
+# 10,000-element map (docs/benchmarks.md)
+INTERVAL_CHUNK = 128
+
+
 @lru_cache(maxsize=64)
 def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
-    """Maps, log chains and the `seg_policy` chain of one segment."""
+    """Maps, log chains and the `seg_policy` chain of one segment.
+
+    Within a run every element is disjoint from the others, so the run may
+    be spread over several maps and they may be consulted in any order:
+    exact elements (one protocol, host to host, one port) go into a hash
+    map, the rest into interval maps of bounded size."""
     cidrs = dict(resolved)
     decls: list[str] = []
     chain: list[str] = []
-    for i, run in enumerate(blocks(seg, cidrs), 1):
-        elements = [el for entry, _ in run for el in _elements(seg, entry, cidrs, _verdict(seg, entry, decls))]
-        if elements:
-            decls.append(f"map pol_{i} {{ typeof {MATCH} : verdict; flags interval; counter; elements = {{ " + ", ".join(elements) + " } }")
-            chain.append(f"{MATCH} vmap @pol_{i}")
+    for i, run in enumerate(_runs(seg, cidrs), 1):
+        exact: list[str] = []
+        ranged: list[str] = []
+        for entry, elements in run:
+            tail = f' counter comment "segment {seg.name} {entry.seq}" : {_verdict(seg, entry, decls)}'  # names hold no quotes
+            for _box, key, is_exact in elements:
+                (exact if is_exact else ranged).append(key + tail)
+        if exact:
+            decls.append(_map(f"pol_{i}x", exact, interval=False))
+            chain.append(f"{MATCH} vmap @pol_{i}x")
+        for k in range(0, len(ranged), INTERVAL_CHUNK):
+            name = f"pol_{i}_{k // INTERVAL_CHUNK}"
+            decls.append(_map(name, ranged[k : k + INTERVAL_CHUNK], interval=True))
+            chain.append(f"{MATCH} vmap @{name}")
     default = VERDICTS.get(seg.default_action, "accept")
     chain.append(f"counter {default} comment {quote(f'segment {seg.name} default')}")
     decls.append("chain seg_policy { " + "; ".join(chain) + "; }")
     return tuple(decls)
+
+
+def _map(name: str, elements: list[str], interval: bool) -> str:
+    flags = "flags interval; " if interval else ""
+    return f"map {name} {{ typeof {MATCH} : verdict; {flags}counter; elements = {{ " + ", ".join(elements) + " } }"
 
 
 def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
@@ -112,11 +192,7 @@ def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
     return f"jump {chain}"
 
 
-def _ports(entry: PolicyEntry) -> tuple[int, int]:
-    return _port_span(entry.ports)
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _port_span(ports: str | None) -> tuple[int, int]:
     if not ports:
         return 0, 65535
@@ -124,30 +200,10 @@ def _port_span(ports: str | None) -> tuple[int, int]:
     return numbers[0], numbers[-1]
 
 
-def entry_boxes(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Box]:
-    """The boxes of one entry: (protocol, source, destination, port) ranges."""
-    plo, phi = PROTOCOLS.get(entry.protocol, (0, 255))
-    dlo, dhi = _ports(entry)
-    return [(plo, phi, *_span(s), *_span(d), dlo, dhi) for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
-
-
-def _elements(seg: Segment, entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]], verdict: str) -> list[str]:
-    """Map elements of one entry, each counted and commented."""
-    plo, phi = PROTOCOLS.get(entry.protocol, (0, 255))
-    dlo, dhi = _ports(entry)
-    proto = str(plo) if plo == phi else f"{plo}-{phi}"
-    port = str(dlo) if dlo == dhi else f"{dlo}-{dhi}"
-    tail = f"counter comment {quote(f'segment {seg.name} {entry.seq}')} : {verdict}"
-    return [f"{proto} . {s} . {d} . {port} {tail}" for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
-
-
-@lru_cache(maxsize=65536)
 def _span(cidr: str) -> tuple[int, int]:
     addr, _, plen = cidr.partition("/")
-    a, b, c, d = (int(x) for x in addr.split("."))
-    lo = (a << 24) | (b << 16) | (c << 8) | d
-    size = 1 << (32 - int(plen or 32))
-    return lo, lo + size - 1
+    lo = int.from_bytes(socket.inet_aton(addr), "big")
+    return lo, lo + (1 << (32 - int(plen or 32))) - 1
 
 
 class _Block:
@@ -157,38 +213,57 @@ class _Block:
 
     def __init__(self) -> None:
         self.by_src: dict[tuple[int, int], list[Box]] = {}
-        self.keys: list[tuple[int, int]] = []
+        self.keys: list[tuple[int, int]] = []  # sorted lazily: only wider sources need it
+        self.dirty = False
         self.sizes: set[int] = set()  # source prefix sizes present
 
     def _candidates(self, lo: int, hi: int) -> list[Box]:
         out: list[Box] = []
         own = hi - lo + 1
+        by_src = self.by_src
         for size in self.sizes:
             if size >= own:
                 base = lo - lo % size
-                out += self.by_src.get((base, base + size - 1), ())
-        i = bisect.bisect_left(self.keys, (lo, lo))
-        while i < len(self.keys) and self.keys[i][0] <= hi:
-            key = self.keys[i]
+                got = by_src.get((base, base + size - 1))
+                if got:
+                    out += got
+        if own == 1 or min(self.sizes, default=own) >= own:
+            return out  # nothing can lie strictly inside this source
+        if self.dirty:
+            self.keys.sort()
+            self.dirty = False
+        keys = self.keys
+        i = bisect.bisect_left(keys, (lo, lo))
+        while i < len(keys) and keys[i][0] <= hi:
+            key = keys[i]
             if key[1] < hi or key[0] > lo:  # strictly inside (equal handled above)
-                out += self.by_src[key]
+                out += by_src[key]
             i += 1
         return out
 
+    def overlaps_one(self, box: Box) -> bool:
+        """True when `box` intersects a box of this block."""
+        for other in self._candidates(box[2], box[3]):
+            if box[0] <= other[1] and other[0] <= box[1] and box[4] <= other[5] and other[4] <= box[5] and box[6] <= other[7] and other[6] <= box[7]:
+                return True
+        return False
+
     def overlaps(self, boxes: list[Box]) -> bool:
         """True when any of `boxes` intersects a box of this block."""
-        for box in boxes:
-            for other in self._candidates(box[2], box[3]):
-                if box[0] <= other[1] and other[0] <= box[1] and box[4] <= other[5] and other[4] <= box[5] and box[6] <= other[7] and other[6] <= box[7]:
-                    return True
-        return False
+        return any(self.overlaps_one(box) for box in boxes)
+
+    def add_one(self, box: Box) -> None:
+        """Add a box already checked."""
+        key = (box[2], box[3])
+        got = self.by_src.get(key)
+        if got is None:
+            got = self.by_src[key] = []
+            self.keys.append(key)
+            self.dirty = True
+            self.sizes.add(key[1] - key[0] + 1)
+        got.append(box)
 
     def add(self, boxes: list[Box]) -> None:
         """Add boxes already checked (or of one entry, which never overlap)."""
         for box in boxes:
-            key = (box[2], box[3])
-            if key not in self.by_src:
-                self.by_src[key] = []
-                bisect.insort(self.keys, key)
-                self.sizes.add(key[1] - key[0] + 1)
-            self.by_src[key].append(box)
+            self.add_one(box)

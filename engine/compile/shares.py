@@ -12,12 +12,14 @@ is a `ct state new` drop on the end that may not open connections.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.compile import naming
 from engine.compile.nft import DIRECTION, TRANSIT, Rulesets, iface_set, quote
-from engine.compile.topology import Fabric, share_hub, vpc_pairs
+from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.model import Config, ResourceShare
-from engine.plan import LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
-from engine.shares import END_NAMES, end_of, nat_maps, offers, other
+from engine.plan import Item, LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
+from engine.shares import Offer, nat_maps, offers, other
 
 
 def share_if(share: str) -> str:
@@ -25,19 +27,37 @@ def share_if(share: str) -> str:
     return naming.ifname("s", share)
 
 
+Fragment = tuple[str, str, int, str]  # (ns, chain, order, rule)
+
+
 def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets) -> None:
-    """Links, routes and nft fragments of every complete share."""
-    base = vpc_pairs(config)
+    """Links, routes and nft fragments of every complete share.
+
+    Each share's items are memoised on exactly what they depend on (the
+    share, its hub, both ends' offers and routers), like VPCs: a commit
+    that adds one share to two hundred builds one share."""
+    hubs = vpc_hubs(config)
     share_ifs: dict[str, list[str]] = {}
     for share in config.shares:
         if not (share.end_a and share.end_b) or share.end_a.segment == share.end_b.segment:
             continue
-        hub = share_hub(base, share.end_a.segment, share.end_b.segment)
-        _link(fab, share, hub, out)
-        for end in END_NAMES:
-            _end(fab, config, share, end, hub, out, rules)
-            ns = naming.segment_ns(fab.lab, end_of(share, end).segment, hub)  # type: ignore[union-attr]
-            share_ifs.setdefault(ns, []).append(share_if(share.name))
+        hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
+        seg_a, seg_b = share.end_a.segment, share.end_b.segment
+        items, fragments = _share_items(
+            fab.lab, share, hub,
+            tuple(offers(config, share, "end-a")), tuple(offers(config, share, "end-b")),
+            tuple((c, fab.routers[(seg_a, c)]) for c in fab.segment_cxps(seg_a)),
+            tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
+        )  # fmt: skip
+        out.extend(items)
+        for ns, chain, order, rule in fragments:
+            r = rules.ns(ns, f"resource-share {share.name}")
+            if chain == "forward":
+                r.forward.append((order, rule))
+            else:
+                getattr(r, chain).append(rule)
+        for seg in (seg_a, seg_b):
+            share_ifs.setdefault(naming.segment_ns(fab.lab, seg, hub), []).append(share_if(share.name))
     for ns, ifs in share_ifs.items():
         if len(ifs) > 1:
             rules.ns(ns, "shares").forward.append(
@@ -45,41 +65,63 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
             )
 
 
-def _link(fab: Fabric, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
+@lru_cache(maxsize=16384)
+def _share_items(
+    lab: str,
+    share: ResourceShare,
+    hub: str,
+    offers_a: tuple[Offer, ...],
+    offers_b: tuple[Offer, ...],
+    routers_a: tuple[tuple[str, str], ...],
+    routers_b: tuple[tuple[str, str], ...],
+) -> tuple[tuple[Item, ...], tuple[Fragment, ...]]:
+    out = PlanBuilder()
+    frags: list[Fragment] = []
+    ends = {
+        "end-a": (share.end_a.segment, dict(routers_a), offers_b),  # type: ignore[union-attr]
+        "end-b": (share.end_b.segment, dict(routers_b), offers_a),  # type: ignore[union-attr]
+    }
+    _link(lab, share, hub, out)
+    for end, (seg, routers, received) in ends.items():
+        peer_routers = ends[other(end)][1]
+        _end(lab, share, end, seg, hub, routers, peer_routers[hub], received, out, frags)
+    return tuple(out.build()), tuple(frags)
+
+
+def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
     a, b = share.end_a, share.end_b
-    ns_a = naming.segment_ns(fab.lab, a.segment, hub)  # type: ignore[union-attr]
-    ns_b = naming.segment_ns(fab.lab, b.segment, hub)  # type: ignore[union-attr]
+    ns_a = naming.segment_ns(lab, a.segment, hub)  # type: ignore[union-attr]
+    ns_b = naming.segment_ns(lab, b.segment, hub)  # type: ignore[union-attr]
     name = share_if(share.name)
     out.add(VethItem(ns_a, name, ns_b, name))
-    out.add(LinkConfItem(ns_a, name, f"{fab.lab}:share {share.name} to segment {b.segment}"))  # type: ignore[union-attr]
-    out.add(LinkConfItem(ns_b, name, f"{fab.lab}:share {share.name} to segment {a.segment}"))  # type: ignore[union-attr]
+    out.add(LinkConfItem(ns_a, name, f"{lab}:share {share.name} to segment {b.segment}"))  # type: ignore[union-attr]
+    out.add(LinkConfItem(ns_b, name, f"{lab}:share {share.name} to segment {a.segment}"))  # type: ignore[union-attr]
 
 
-def _end(fab: Fabric, config: Config, share: ResourceShare, end: str, hub: str, out: PlanBuilder, rules: Rulesets) -> None:
+def _end(
+    lab: str, share: ResourceShare, end: str, seg: str, hub: str, routers: dict[str, str], peer_addr: str,
+    received: tuple[Offer, ...], out: PlanBuilder, frags: list[Fragment],
+) -> None:  # fmt: skip
     """What one end's routers receive, and this end's NAT and direction rules."""
-    me, peer = end_of(share, end), end_of(share, other(end))
-    seg = me.segment  # type: ignore[union-attr]
-    ns = naming.segment_ns(fab.lab, seg, hub)
+    ns = naming.segment_ns(lab, seg, hub)
     link = share_if(share.name)
-    peer_addr = fab.routers[(peer.segment, hub)]  # type: ignore[union-attr]
-    for offer in offers(config, share, other(end)):
+    for offer in received:
         nat = (str(offer.original), str(offer.seen)) if offer.translated else (None, None)
         dst = str(offer.seen)
         meta = RouteMeta(seg, hub, "share", f"share {share.name}", None, nat[0], nat[1])
         out.add(RouteItem(ns, dst, peer_addr, link, True, meta=meta))
-        for cxp in fab.segment_cxps(seg):
+        for cxp in routers:
             if cxp != hub:
                 far = RouteMeta(seg, cxp, "share", f"share {share.name} (cxp {hub})", None, nat[0], nat[1])
-                out.add(RouteItem(naming.segment_ns(fab.lab, seg, cxp), dst, fab.routers[(seg, hub)], naming.backbone_if(hub), True, meta=far))
+                out.add(RouteItem(naming.segment_ns(lab, seg, cxp), dst, routers[hub], naming.backbone_if(hub), True, meta=far))
     opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
-    if opener is not None and opener == end:  # the other end's new connections arrive here
-        rules.ns(ns, f"resource-share {share.name}").forward.append(
-            (DIRECTION, f"iifname {quote(link)} ct state new counter drop comment {quote(f'share {share.name} direction')}")
-        )
+    if opener == end:  # the other end's new connections arrive here
+        rule = f"iifname {quote(link)} ct state new counter drop comment {quote(f'share {share.name} direction')}"
+        frags.append((ns, "forward", DIRECTION, rule))
     maps = nat_maps(share, end)
     if maps:
-        r = rules.ns(ns, f"resource-share {share.name}")
         snat = ", ".join(f"{o} : {t}" for o, t in maps)
         dnat = ", ".join(f"{t} : {o}" for o, t in maps)
-        r.postrouting.append(f"oifname {quote(link)} snat ip prefix to ip saddr map {{ {snat} }} comment {quote(f'share {share.name} nat {end}')}")
-        r.prerouting.append(f"iifname {quote(link)} dnat ip prefix to ip daddr map {{ {dnat} }} comment {quote(f'share {share.name} nat {end}')}")
+        note = quote(f"share {share.name} nat {end}")
+        frags.append((ns, "postrouting", 0, f"oifname {quote(link)} snat ip prefix to ip saddr map {{ {snat} }} comment {note}"))
+        frags.append((ns, "prerouting", 0, f"iifname {quote(link)} dnat ip prefix to ip daddr map {{ {dnat} }} comment {note}"))

@@ -35,8 +35,14 @@ class Fabric:
     routers: dict[tuple[str, str], str]  # (segment, cxp) -> 169.254 address
 
     def segment_cxps(self, segment: str) -> list[str]:
-        """Hubs on which a segment has a router, sorted."""
-        return sorted(c for s, c in self.routers if s == segment)
+        """Hubs on which a segment has a router, sorted (indexed on first use)."""
+        index = self.__dict__.get("_cxps")
+        if index is None:
+            index = {}
+            for s, c in sorted(self.routers):
+                index.setdefault(s, []).append(c)
+            object.__setattr__(self, "_cxps", index)
+        return list(index.get(segment, ()))
 
 
 def vpc_router_address(vpc: Vpc) -> str | None:
@@ -48,11 +54,11 @@ def vpc_router_address(vpc: Vpc) -> str | None:
 def fabric_of(lab: str, config: Config) -> Fabric:
     """Segment routers: one per (segment, hub) where the segment has a VPC,
     plus, for each share, both ends' routers on the hub that carries it."""
-    base = vpc_pairs(config)
-    pairs = set(base)
+    pairs = vpc_pairs(config)
+    hubs = vpc_hubs(config)
     for share in config.shares:
         if share.end_a and share.end_b:
-            hub = share_hub(base, share.end_a.segment, share.end_b.segment)
+            hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
             pairs |= {(share.end_a.segment, hub), (share.end_b.segment, hub)}
     return Fabric(lab, naming.router_addresses(sorted(pairs)))  # type: ignore[arg-type]
 
@@ -62,12 +68,20 @@ def vpc_pairs(config: Config) -> set[tuple[str, str]]:
     return {(v.segment, v.cxp) for v in config.vpcs if v.segment}
 
 
-def share_hub(pairs: set[tuple[str, str]], seg_a: str, seg_b: str) -> str:
+def vpc_hubs(config: Config) -> dict[str, list[str]]:
+    """Segment -> the sorted hubs where it has VPCs."""
+    out: dict[str, list[str]] = {}
+    for seg, cxp in sorted(vpc_pairs(config)):
+        out.setdefault(seg, []).append(cxp)
+    return out
+
+
+def share_hub(hubs: dict[str, list[str]], seg_a: str, seg_b: str) -> str:
     """The hub where a share's link lives: the first hub both segments are
     on, else end-a's first hub, else end-b's, else core. Traffic from the
     segments' other hubs reaches it over their backbone."""
-    hubs_a = sorted(c for s, c in pairs if s == seg_a)
-    hubs_b = sorted(c for s, c in pairs if s == seg_b)
+    hubs_a = hubs.get(seg_a, [])
+    hubs_b = hubs.get(seg_b, [])
     common = sorted(set(hubs_a) & set(hubs_b))
     return (common or hubs_a or hubs_b or ["core"])[0]
 
