@@ -151,6 +151,27 @@ class LabApi:
         self._known("share", name)
         return views.share_detail(self.running, name)
 
+    def share_statistics(self, name: str) -> list[dict[str, Any]]:
+        """`show share NAME statistics`: packets and bytes each way on the share's
+        link, read at end-a's router (what it sends goes to end-b), plus the
+        refused new connections of a one-way share."""
+        from engine.compile.shares import share_if
+        from engine.compile.topology import share_hub, vpc_hubs
+
+        self._known("share", name)
+        share = self.running.get("resource-share", name)
+        if not (share.end_a and share.end_b):
+            return []
+        hub = share_hub(vpc_hubs(self.running), share.end_a.segment, share.end_b.segment)
+        ns = views.segment_router_ns(self.name, share.end_a.segment, hub)
+        c = self.fabric.link_counters(ns).get(share_if(name), {})
+        refused = next((r for r in self.policy_hits("share", name)), None)
+        return [
+            {"direction": f"end-a ({share.end_a.segment}) -> end-b ({share.end_b.segment})", "packets": c.get("tx_packets", 0), "bytes": c.get("tx_bytes", 0)},
+            {"direction": f"end-b ({share.end_b.segment}) -> end-a ({share.end_a.segment})", "packets": c.get("rx_packets", 0), "bytes": c.get("rx_bytes", 0)},
+            *([{"direction": f"refused: {refused['match']}", "packets": refused["packets"], "bytes": refused["bytes"]}] if refused else []),
+        ]
+
     def log(self, count: int = 20) -> list[str]:
         """`show log [N]`: the newest lines written by `log` policy entries."""
         return [line.rstrip("\n") for line in self.fabric.read_log(count)]

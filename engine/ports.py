@@ -110,6 +110,9 @@ class Fabric(Protocol):
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""
 
+    def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
+        """rx/tx packets and bytes of every link of a namespace, by name."""
+
     def read_log(self, count: int) -> list[str]:
         """The newest `count` lines written by `log` policy entries."""
 

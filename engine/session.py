@@ -9,11 +9,13 @@ state. Only after the kernel took the change is it recorded as running.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from engine.compile import compile_plan
 from engine.diff import Op, plan_diff, summarize
@@ -83,6 +85,18 @@ def thread_watcher(session: "Session") -> Watcher:
         timer.start()
 
     return start
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (reference counting goes on)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class Session:
@@ -155,7 +169,16 @@ class Session:
     # commit -----------------------------------------------------------------------
 
     def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
-        """Apply the candidate; success whole, or the lab as it was and an error."""
+        """Apply the candidate; success whole, or the lab as it was and an error.
+
+        The cyclic garbage collector is paused for the commit: compiling a
+        big policy allocates many short-lived objects, and each full
+        collection would walk every memoised plan item of the lab (it doubled
+        the time of a 10,000-entry commit after a 1,000-namespace build)."""
+        with gc_paused():
+            return self._commit(comment, confirmed)
+
+    def _commit(self, comment: str | None, confirmed: int | None) -> CommitResult:
         self._refresh()
         if self.candidate != self._running:
             self._validate(self.candidate)

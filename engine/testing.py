@@ -48,6 +48,9 @@ class RecordingFabric:
     def clear_flows(self, namespaces: list[str]) -> None:
         return None
 
+    def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
+        return {}
+
     def read_log(self, count: int) -> list[str]:
         return []
 

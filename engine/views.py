@@ -21,6 +21,11 @@ def host_ns(lab: str, host: str) -> str:
     return naming.host_ns(lab, host)
 
 
+def segment_router_ns(lab: str, segment: str, cxp: str) -> str:
+    """The namespace of a segment router."""
+    return naming.segment_ns(lab, segment, cxp)
+
+
 def _installed(item: RouteItem, readings: dict[str, list[RouteReading]]) -> bool:
     for r in readings.get(item.ns, ()):
         if r.dst == item.dst:

@@ -113,6 +113,10 @@ class LinuxFabric:
             if netns.exists(ns):
                 conntrack.flush(ns)
 
+    def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
+        """rx/tx packets and bytes of every link of a namespace."""
+        return inventory.link_counters(ns) if netns.exists(ns) else {}
+
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""
         try:

@@ -136,3 +136,16 @@ def _link_drift(states: dict[str, NsState], ns: str, ifname: str, kind: str) -> 
 
 
 __all__ = ["NsState", "drift", "read_ns", "read_routes", "route_matches"]
+
+
+def link_counters(ns: str) -> dict[str, dict[str, int]]:
+    """Packet and byte counters of every link of a namespace (IFLA_STATS64)."""
+    ch = rtnl.Channel(ns)
+    try:
+        out = {}
+        for link in rtnl.dump_links(ch):
+            stats = link.get_attr("IFLA_STATS64") or {}
+            out[link.get_attr("IFLA_IFNAME")] = {k: int(stats.get(k, 0)) for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")}
+        return out
+    finally:
+        ch.close()

@@ -112,7 +112,12 @@ class Realiser:
             done.append(op)
 
     def _tables(self, action: str, ops: list[Op], done: list[Op]) -> None:
-        """Each namespace's table in one nft transaction (a reload replaces it)."""
+        """Each namespace's table in one nft transaction (a reload replaces it).
+
+        libnftables waits on its socket with select(), which aborts the
+        process when the fd number is 1024 or more: the netlink channels of
+        a big lab are closed first so that its socket gets a low number."""
+        self.close()
         for op in ops:
             self._check_fault(op, done)
             item = op.item

@@ -17,7 +17,8 @@ from typing import Any, Callable
 from engine.errors import SystemDependencyError, VpclabError
 
 LAB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,11}$")
-TOOLS = {"ip": "iproute2", "nft": "nftables", "ping": "iputils-ping", "traceroute": "traceroute"}
+TOOLS = {"ip": "iproute2", "nft": "nftables", "ping": "iputils-ping", "traceroute": "traceroute",
+         "dnsmasq": "dnsmasq-base", "conntrack": "conntrack"}
 ACTIONS = ("apply", "demo", "destroy", "list", "monitor")
 
 ApiFactory = Callable[[str], Any]

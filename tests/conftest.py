@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-REQUIRED_COMMANDS = ("ip", "nft", "ping", "traceroute", "dnsmasq", "conntrack")
+REQUIRED_COMMANDS = ("ip", "nft", "ping", "traceroute", "dnsmasq", "conntrack", "dig")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

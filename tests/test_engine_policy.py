@@ -159,3 +159,37 @@ def test_ports_on_icmp_are_refused() -> None:
 
 def test_protocol_numbers() -> None:
     assert PROTOCOLS["tcp"] == (6, 6) and PROTOCOLS["ip"] == (0, 255)
+
+
+def test_duplicate_seq_and_ports_on_ip_are_refused() -> None:
+    seg = Segment("corp", policies=(PolicyEntry(5, "permit", "ip", "any", "any", "eq 5"), PolicyEntry(5, "deny", "tcp", "any", "any")))
+    errors = [str(d) for d in validate(parse_config(MICRO).put("segment", seg))]
+    assert "segment corp policy 5: seq used twice" in errors
+    assert "segment corp policy 5: ports apply to tcp and udp only, not ip" in errors
+
+
+def test_a_refused_policy_changes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from engine.errors import ValidationError
+    from tests.test_shell_support import make_api
+
+    api = make_api(tmp_path)
+    api.set_candidate(parse_config(MICRO))
+    api.commit()
+    running, plan = api.running, api.session.running_plan()
+    api.set_candidate(parse_config("segment corp\n policy 30 permit tcp group nope any range 9 3\n", base=api.running))
+    with pytest.raises(ValidationError) as err:
+        api.commit()
+    assert any("group nope does not exist" in line for line in err.value.lines())
+    assert any("range 9 3 is reversed" in line for line in err.value.lines())
+    assert api.running == running and api.session.running_plan() == plan
+
+
+def test_port_out_of_range_is_a_syntax_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from shell import main as program
+    from tests.test_shell_support import make_api
+
+    rc = program.main(["-c", "configure", "-c", "segment corp", "-c", "policy 10 permit tcp any any eq 70000"],
+                      make_api=lambda name: make_api(tmp_path, name))
+    assert rc == 1

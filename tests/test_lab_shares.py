@@ -41,6 +41,7 @@ SHARED = textwrap.dedent(
      service dns dns on dns1
      service ldap tcp-echo on ad1 port 389
      service uecho udp-echo on ad1 port 7
+     service web http on dns1
     !
     vpc prod-app
      segment prod
@@ -213,6 +214,8 @@ def test_one_way_share_refuses_every_protocol_from_the_other_end(make_lab: Any) 
         assert not res.reachable and res.arrived is False, (proto, res)
     hits = {r["name"]: r["packets"] for r in api.policy_hits("share")}
     assert hits["svc-prod"] >= 3
+    stats = api.share_statistics("svc-prod")
+    assert stats[0]["packets"] > 0 and stats[1]["packets"] > 0 and stats[2]["packets"] == hits["svc-prod"]
     # the two consumers stay isolated from each other
     assert not api.probe("dapp1", "papp1", "icmp").reachable
 
@@ -228,6 +231,17 @@ def test_dns_answers_consumers_of_the_share_only(make_lab: Any) -> None:
     assert "ANSWER: 0" in out or "REFUSED" in out, out  # forwards nothing outside the lab
     rc, out = api.host_exec("iso1", ["dig", "@10.4.1.53", f"papp1.{lab}.", "+time=1", "+tries=1"])
     assert rc != 0 and "timed out" in out, out
+
+
+def test_http_service_serves_a_page_naming_its_host(make_lab: Any) -> None:
+    api = built(make_lab, SHARED)
+    sock = tcp_connect(f"{api.name}-h-papp1", "10.10.1.10", 0, "10.4.1.53", 80)
+    sock.sendall(b"GET / HTTP/1.0\r\nHost: dns1\r\n\r\n")
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.0 200") and b"host dns1 (10.4.1.53), service web" in data, data
 
 
 def test_removing_a_share_cuts_routes_and_live_connections(make_lab: Any) -> None:

@@ -128,6 +128,10 @@ def _share(sh: Any, v: dict[str, str]) -> Result:
     return detail_result(head, [("Admitted prefixes (as the receiving end sees them)", d["admitted"]), ("NAT", d["nat"])], d)
 
 
+def _share_statistics(sh: Any, v: dict[str, str]) -> Result:
+    return rows_result(sh.state.api.share_statistics(v["name"]), empty="The share is not complete (an end is missing).")
+
+
 def _services(sh: Any, _v: dict[str, str]) -> Result:
     return rows_result(sh.state.api.services(), empty="No services configured.")
 
@@ -209,6 +213,8 @@ def commands() -> list[Command]:
         Command("show vpc name=VPC", _vpc, ("exec",), "Details of one VPC"),
         Command("show segment name=SEGMENT", _segment, ("exec",), "Details of one segment"),
         Command("show share name=SHARE", _share, ("exec",), "Details of one resource share"),
+        Command("show share name=SHARE statistics", _share_statistics, ("exec",),
+                {"statistics": "Packets and bytes each way through the share"}),
         Command("show ip route [segment segment=SEGMENT|cxp cxp=CXP|vpc vpc=VPC|prefix=ADDRESS-OR-PREFIX]*",
                 _routes, ("exec",), {"segment": "Only this segment", "cxp": "Only this hub", "vpc": "Only routes of this VPC"}),
         Command("show lab [health=health]", _lab, ("exec",)),
