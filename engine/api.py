@@ -105,15 +105,20 @@ class LabApi:
     def policy_hits(self, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over where it is enforced."""
         plan = self.session.running_plan()
-        tables = self.fabric.read_tables(hits.enforcing(plan, scope, name))
-        return hits.rows(self.running, hits.collect(tables), scope, name, nonzero)
+        counts = self.fabric.read_counters(hits.enforcing(plan, scope, name))
+        return hits.rows(self.running, hits.collect(counts), scope, name, nonzero)
 
     def clear_counters(self, scope: str | None = None, name: str | None = None) -> int:
-        """Zero policy counters (of one segment or share, or all); how many tables."""
+        """Zero policy counters (of one segment or share, or all) and, for shares,
+        the link statistics; how many tables. Under the commit lock, so a
+        concurrent commit's new table is never replaced by an old one."""
         self._known(scope, name)
-        plan = self.session.running_plan()
-        spaces = hits.enforcing(plan, scope, name)
-        self.fabric.reset_counters(plan, spaces)
+        with self.session.store.lock():
+            plan = self.session.running_plan()
+            spaces = hits.enforcing(plan, scope, name)
+            self.fabric.reset_counters(plan, spaces, hits.scope_prefix(scope, name))
+            if scope in (None, "share"):
+                self._set_link_baseline([name] if name else [s.name for s in self.running.shares])
         return len(spaces)
 
     def _known(self, scope: str | None, name: str | None) -> None:
@@ -151,20 +156,41 @@ class LabApi:
         self._known("share", name)
         return views.share_detail(self.running, name)
 
-    def share_statistics(self, name: str) -> list[dict[str, Any]]:
-        """`show share NAME statistics`: packets and bytes each way on the share's
-        link, read at end-a's router (what it sends goes to end-b), plus the
-        refused new connections of a one-way share."""
+    def _share_link(self, name: str) -> tuple[str, str] | None:
+        """(namespace, interface) of a share's link at end-a's router."""
         from engine.compile.shares import share_if
         from engine.compile.topology import share_hub, vpc_hubs
 
+        share = self.running.get("resource-share", name)
+        if share is None or not (share.end_a and share.end_b):
+            return None
+        hub = share_hub(vpc_hubs(self.running), share.end_a.segment, share.end_b.segment)
+        return views.segment_router_ns(self.name, share.end_a.segment, hub), share_if(name)
+
+    def _link_counts(self, name: str) -> dict[str, int]:
+        where = self._share_link(name)
+        return self.fabric.link_counters(where[0]).get(where[1], {}) if where else {}
+
+    def _set_link_baseline(self, names: list[str]) -> None:
+        """`clear counters` for share links: the kernel's link statistics cannot
+        be reset, so the current values become the zero of `show share ... statistics`."""
+        marks = self.session.store.marker("share-baseline") or {}
+        for name in names:
+            marks[name] = self._link_counts(name)
+        self.session.store.set_marker("share-baseline", marks)
+
+    def share_statistics(self, name: str) -> list[dict[str, Any]]:
+        """`show share NAME statistics`: packets and bytes each way on the share's
+        link, read at end-a's router (what it sends goes to end-b), since the
+        last `clear counters`, and the refused new connections of a one-way share."""
         self._known("share", name)
         share = self.running.get("resource-share", name)
-        if not (share.end_a and share.end_b):
+        if self._share_link(name) is None:
             return []
-        hub = share_hub(vpc_hubs(self.running), share.end_a.segment, share.end_b.segment)
-        ns = views.segment_router_ns(self.name, share.end_a.segment, hub)
-        c = self.fabric.link_counters(ns).get(share_if(name), {})
+        c = dict(self._link_counts(name))
+        base = (self.session.store.marker("share-baseline") or {}).get(name) or {}
+        if all(c.get(k, 0) >= v for k, v in base.items()):  # else the link was recreated since
+            c = {k: v - base.get(k, 0) for k, v in c.items()}
         refused = next((r for r in self.policy_hits("share", name)), None)
         return [
             {"direction": f"end-a ({share.end_a.segment}) -> end-b ({share.end_b.segment})", "packets": c.get("tx_packets", 0), "bytes": c.get("tx_bytes", 0)},

@@ -18,31 +18,24 @@ from engine.plan import NftItem, Plan
 Counts = dict[str, list[int]]  # comment -> [packets, bytes]
 
 
-def collect(tables: dict[str, list[dict[str, Any]]]) -> Counts:
-    """Sum counters by comment over every table read."""
+def collect(per_ns: dict[str, dict[str, list[int]]]) -> Counts:
+    """Sum the counters of every table read, by comment."""
     out: Counts = {}
-    for objects in tables.values():
-        for obj in objects:
-            if "map" in obj:
-                for elem in obj["map"].get("elem", ()):
-                    _add(out, elem[0].get("elem", {}) if isinstance(elem, list) else elem.get("elem", {}))
-            elif "rule" in obj:
-                rule = obj["rule"]
-                counter = next((e["counter"] for e in rule.get("expr", ()) if isinstance(e, dict) and "counter" in e), None)
-                if rule.get("comment") and isinstance(counter, dict):
-                    _bump(out, rule["comment"], counter)
+    for counts in per_ns.values():
+        for comment, (packets, nbytes) in counts.items():
+            cur = out.setdefault(comment, [0, 0])
+            cur[0] += packets
+            cur[1] += nbytes
     return out
 
 
-def _add(out: Counts, elem: dict[str, Any]) -> None:
-    if elem.get("comment") and isinstance(elem.get("counter"), dict):
-        _bump(out, elem["comment"], elem["counter"])
-
-
-def _bump(out: Counts, comment: str, counter: dict[str, int]) -> None:
-    cur = out.setdefault(comment, [0, 0])
-    cur[0] += int(counter.get("packets", 0))
-    cur[1] += int(counter.get("bytes", 0))
+def scope_prefix(scope: str | None, name: str | None) -> str:
+    """The comment prefix of a scope's counters (`segment corp `, `share x `)."""
+    if scope and name:
+        return f"{scope} {name} "
+    if scope:
+        return f"{scope} "
+    return ""
 
 
 def entry_match(e: PolicyEntry) -> str:

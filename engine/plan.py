@@ -182,6 +182,9 @@ class NftItem:
     ns: str
     ruleset: str
     sources: tuple[str, ...] = ()
+    # (comment, digest of the rules and elements counted under it): a reload
+    # carries a counter over when its digest did not change
+    counted: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> Key:

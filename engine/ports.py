@@ -98,11 +98,12 @@ class Fabric(Protocol):
     def service_status(self, plan: Plan) -> dict[str, int | None]:
         """`ns/name` -> PID of each service of `plan`, None when not running."""
 
-    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """The lab's nftables table of each namespace, as nft JSON objects."""
+    def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
+        """Packets and bytes per counter comment (`segment corp 10`), per namespace."""
 
-    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
-        """Zero the policy counters of these namespaces (verdicts unchanged)."""
+    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
+        """Zero the counters whose comment starts with `prefix` in these
+        namespaces, keeping every other counter and all verdicts."""
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
         """Tracked connections per namespace (lab/conntrack.py's shape)."""

@@ -106,17 +106,20 @@ def list_addresses(plist: PrefixList) -> IPSet:
     return permitted
 
 
-def group_prefixes(config: Config, group: str) -> list[str]:
-    """Prefixes of a group's members: whole VPCs' cidrs and subnets."""
+def group_prefixes(config: Config, group: str, segment: str | None = None) -> list[str]:
+    """Prefixes of a group's members (whole VPCs' cidrs, and subnets), only
+    those in `segment` when given: a group belongs to its segment, and the
+    same name in another segment is another group (addresses may repeat
+    across segments)."""
     out: list[str] = []
-    for vpc in config.vpcs:
+    for vpc in config.vpcs_in(segment) if segment is not None else config.vpcs:
         if vpc.group == group:
             out += vpc.cidrs
         out += [s.prefix for s in vpc.subnets if s.group == group]
     return out
 
 
-def term_cidrs(config: Config, term: str) -> tuple[str, ...]:
+def term_cidrs(config: Config, term: str, segment: str | None = None) -> tuple[str, ...]:
     """A term's addresses as disjoint cidrs; `host` and plain prefixes
     without building a set (a 10,000-entry policy is mostly those)."""
     kind, _, ref = term.partition(" ")
@@ -127,10 +130,10 @@ def term_cidrs(config: Config, term: str) -> tuple[str, ...]:
     if not ref and "/" in term:
         net = parse_prefix(term)
         return (str(net),) if net is not None else tuple(str(c) for c in IPSet([term]).iter_cidrs())
-    return tuple(str(c) for c in term_addresses(config, term).iter_cidrs())
+    return tuple(str(c) for c in term_addresses(config, term, segment).iter_cidrs())
 
 
-def term_addresses(config: Config, term: str) -> IPSet:
+def term_addresses(config: Config, term: str, segment: str | None = None) -> IPSet:
     """The addresses of a policy SRC/DST term: any, host A, A/N, group, prefix-list."""
     kind, _, ref = term.partition(" ")
     if term == "any":
@@ -138,7 +141,7 @@ def term_addresses(config: Config, term: str) -> IPSet:
     if kind == "host":
         return IPSet([f"{ref}/32"])
     if kind == "group":
-        return IPSet(group_prefixes(config, ref))
+        return IPSet(group_prefixes(config, ref, segment))
     if kind == "prefix-list":
         plist = config.get("prefix-list", ref)
         return list_addresses(plist) if plist else IPSet()

@@ -36,10 +36,10 @@ class RecordingFabric:
     def service_status(self, plan: Plan) -> dict[str, int | None]:
         return {f"{i.ns}/{i.name}": None for i in plan.of_kind("svc")}  # type: ignore[attr-defined]
 
-    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+    def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         return {}
 
-    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
+    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
         return None
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]

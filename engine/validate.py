@@ -270,6 +270,10 @@ def _policy_entry(config: Config, groups: dict[str, list[tuple[str, str]]], segm
                 )
         elif kind == "prefix-list" and config.get("prefix-list", ref) is None:
             yield Diagnostic(here, f"prefix-list {ref} does not exist")
+        elif kind == "host" and parse_address(ref) is None:
+            yield Diagnostic(here, f"host {ref} is not a valid IPv4 address")
+        elif "/" in side and not ref and parse_prefix(side) is None:
+            yield Diagnostic(here, f"{side} is not a valid prefix{_network_hint(side)}")
     if e.ports and e.protocol not in ("tcp", "udp"):
         yield Diagnostic(here, f"ports apply to tcp and udp only, not {e.protocol}")
     if e.ports:
@@ -332,6 +336,14 @@ def _import_conflict(config: Config, segment: str, a: tuple, b: tuple, old: dict
         f"resource-share {imp.share}",
         f"imports {imp.offer.seen} into segment {segment}, overlapping {what} of {other[2]}{hint}",
     )
+
+
+def _network_hint(text: str) -> str:
+    """`: did you mean 10.50.0.0/16` for a prefix with host bits set."""
+    try:
+        return f" (host bits set: did you mean {ipaddress.ip_network(text, strict=False)}?)"
+    except ValueError:
+        return ""
 
 
 def _member_segment(config: Config, member: tuple[str, str]) -> str | None:

@@ -118,21 +118,25 @@ class Health:
 
 
 def group_rows(config: Config) -> list[dict[str, Any]]:
-    """`show groups`: each group with its segment(s) and members."""
+    """`show groups`: each group of each segment with its members."""
     from engine.prefixes import group_prefixes
 
     rows = []
     for group, members in sorted(config.groups().items()):
-        segments = sorted({v.segment for k, n in members if (v := config.get("vpc", n.split("/")[0])) and v.segment})
-        rows.append(
-            {
-                "group": group,
-                "segment": ", ".join(segments),
-                "vpcs": [n for k, n in members if k == "vpc"],
-                "subnets": [n for k, n in members if k == "subnet"],
-                "prefixes": group_prefixes(config, group),
-            }
-        )
+        by_segment: dict[str, list[tuple[str, str]]] = {}
+        for kind, name in members:
+            vpc = config.get("vpc", name.split("/")[0])
+            by_segment.setdefault(vpc.segment if vpc and vpc.segment else "-", []).append((kind, name))
+        for segment, own in sorted(by_segment.items()):
+            rows.append(
+                {
+                    "group": group,
+                    "segment": segment,
+                    "vpcs": [n for k, n in own if k == "vpc"],
+                    "subnets": [n for k, n in own if k == "subnet"],
+                    "prefixes": group_prefixes(config, group, segment),
+                }
+            )
     return rows
 
 

@@ -9,13 +9,11 @@ reference it must agree with.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import Any
 
 from lab import netns
 
-CLONE_NEWNET = 0x40000000
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
@@ -45,33 +43,22 @@ def parse_line(line: str) -> dict[str, Any] | None:
     return out
 
 
+def _run(ns: str, argv: list[str], timeout: float) -> bytes:
+    proc = netns.popen_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out  # type: ignore[no-any-return]
+
+
 def read(ns: str, timeout: float = 5.0) -> list[dict[str, Any]]:
     """The IPv4 conntrack entries of one namespace."""
-    fd = netns.open_fd(ns)
-
-    def enter() -> None:
-        if netns._libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError("setns")
-
-    try:
-        proc = subprocess.run(
-            ["conntrack", "-L", "-f", "ipv4"], preexec_fn=enter, capture_output=True, timeout=timeout, check=False
-        )
-    finally:
-        os.close(fd)
-    rows = (parse_line(line) for line in proc.stdout.decode(errors="replace").splitlines())
+    rows = (parse_line(line) for line in _run(ns, ["conntrack", "-L", "-f", "ipv4"], timeout).decode(errors="replace").splitlines())
     return [r for r in rows if r is not None]
 
 
 def flush(ns: str) -> None:
     """Forget every tracked connection of one namespace (`clear flows`)."""
-    fd = netns.open_fd(ns)
-
-    def enter() -> None:
-        if netns._libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError("setns")
-
-    try:
-        subprocess.run(["conntrack", "-F"], preexec_fn=enter, capture_output=True, timeout=5, check=False)
-    finally:
-        os.close(fd)
+    _run(ns, ["conntrack", "-F"], 5.0)

@@ -39,8 +39,9 @@ class LinuxFabric:
         """Go from `old` to `new`, or restore `old` and raise CommitError."""
         start = time.perf_counter()
         ops = plan_diff(old, new)
+        carry = self._carried_counters(old, ops)
         try:
-            apply_ops(ops, self.fault)
+            apply_ops(ops, self.fault, carry)
         except ApplyFailure as failure:
             self._undo(old, failure)
         self.heal(new)
@@ -51,6 +52,22 @@ class LinuxFabric:
         )
         report.seconds = time.perf_counter() - start
         return report
+
+    def _carried_counters(self, old: Plan, ops: list) -> dict[str, dict[str, list[int]]]:  # type: ignore[type-arg]
+        """Counters that survive a table reload: those whose rules and elements
+        did not change (a policy edit keeps the other entries' hits)."""
+        out = {}
+        for op in ops:
+            item = op.item
+            if op.action != "add" or not isinstance(item, NftItem):
+                continue
+            before = old.items.get(item.key)
+            if not isinstance(before, NftItem):
+                continue
+            same = {c for c, d in item.counted if dict(before.counted).get(c) == d}
+            if same and netns.exists(item.ns):
+                out[item.ns] = {c: v for c, v in nft.read_counters(item.ns).items() if c in same}
+        return out
 
     def _undo(self, old: Plan, failure: ApplyFailure) -> None:
         partial = simulate(old, failure.done)
@@ -89,15 +106,18 @@ class LinuxFabric:
         """ns/name -> PID of every service of `plan` (None: not running)."""
         return services.status([i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)])
 
-    def read_tables(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """The lab table of each namespace, as nft JSON objects."""
-        return {ns: nft.read(ns) for ns in namespaces if netns.exists(ns)}
+    def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
+        """Packets and bytes per counter comment, per namespace."""
+        return {ns: nft.read_counters(ns) for ns in namespaces if netns.exists(ns)}
 
-    def reset_counters(self, plan: Plan, namespaces: list[str]) -> None:
-        """Zero counters by reloading the tables (conntrack and verdicts stay)."""
+    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
+        """Zero the counters whose comment starts with `prefix` by reloading
+        the tables with every other counter carried over (conntrack and
+        verdicts stay; nft 1.0.6 has no reset for map elements)."""
         for item in plan.of_kind("nft"):
-            if isinstance(item, NftItem) and item.ns in namespaces:
-                nft.load(item.ns, item.ruleset)
+            if isinstance(item, NftItem) and item.ns in namespaces and netns.exists(item.ns):
+                keep = {c: v for c, v in nft.read_counters(item.ns).items() if not c.startswith(prefix)}
+                nft.load(item.ns, item.ruleset, keep)
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
         """Conntrack entries per namespace."""

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -150,3 +150,15 @@ def write_sysctls(name: str, values: dict[str, str]) -> None:
         for key, value in values.items():
             with open("/proc/sys/" + key.replace(".", "/"), "w") as fh:
                 fh.write(value)
+
+
+def popen_in(name: str, argv: list[str], **kwargs: Any) -> Any:
+    """Start a process inside namespace `name`, without `ip netns exec`.
+
+    The calling thread joins the namespace for the fork: a child is born in
+    its parent thread's network namespace, so it runs there from its first
+    instruction, with no pre-exec hook (unsafe when other threads exist)."""
+    import subprocess
+
+    with inside(name):
+        return subprocess.Popen(argv, **kwargs)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import re
 from typing import Any
 
 from engine.errors import SystemDependencyError
@@ -83,13 +84,17 @@ def _short(err: str) -> str:
 TABLE = "inet vpclab"
 
 
-def load(ns: str, ruleset: str) -> None:
+def load(ns: str, ruleset: str, counters: dict[str, list[int]] | None = None) -> None:
     """Replace the lab's table in `ns` with `ruleset` in one transaction.
 
     Deleting a table makes the kernel wait for an RCU grace period (about
     14 ms here, against 0.4 ms for adding one), so a table that does not
     exist yet is only added; an existing one is deleted and re-added in the
-    same transaction, so no packet ever sees a half-loaded table."""
+    same transaction, so no packet ever sees a half-loaded table. `counters`
+    (by comment) are written into the new table, so a reload keeps what was
+    counted."""
+    if counters:
+        ruleset = with_counters(ruleset, counters)
     if exists(ns):
         run(ns, f"delete table {TABLE}\n{ruleset}")
     else:
@@ -97,12 +102,53 @@ def load(ns: str, ruleset: str) -> None:
 
 
 def exists(ns: str) -> bool:
-    """Does `ns` hold the lab's table?"""
-    try:
-        run(ns, f"list table {TABLE}")
-    except NftError:
-        return False
-    return True
+    """Does `ns` hold the lab's table? (`list tables`: no elements printed)"""
+    return f"table {TABLE}" in run(ns, "list tables").splitlines()
+
+
+_COUNTER = re.compile(r'counter((?: drop| accept)?) comment "([^"]+)"')
+
+
+def with_counters(ruleset: str, counters: dict[str, list[int]]) -> str:
+    """`ruleset` with each comment's first counter starting at the given
+    packets and bytes (a comment's later elements start at zero: sums stay right)."""
+    pending = {c: v for c, v in counters.items() if v[0] or v[1]}
+
+    def put(m: re.Match[str]) -> str:
+        values = pending.pop(m.group(2), None)
+        if values is None:
+            return m.group(0)
+        return f'counter packets {values[0]} bytes {values[1]}{m.group(1)} comment "{m.group(2)}"'
+
+    return _COUNTER.sub(put, ruleset) if pending else ruleset
+
+
+def read_counters(ns: str) -> dict[str, list[int]]:
+    """Packets and bytes per comment, summed over the rules and map elements
+    of the lab's table in `ns` (empty when there is no table)."""
+    out: dict[str, list[int]] = {}
+    for obj in read(ns):
+        if "map" in obj or "set" in obj:
+            for elem in (obj.get("map") or obj.get("set") or {}).get("elem", ()):
+                body = elem[0] if isinstance(elem, list) else elem
+                _add(out, body.get("elem", {}) if isinstance(body, dict) else {})
+        elif "rule" in obj:
+            rule = obj["rule"]
+            counter = next((e["counter"] for e in rule.get("expr", ()) if isinstance(e, dict) and "counter" in e), None)
+            if rule.get("comment") and isinstance(counter, dict):
+                _bump(out, rule["comment"], counter)
+    return out
+
+
+def _add(out: dict[str, list[int]], elem: dict[str, Any]) -> None:
+    if elem.get("comment") and isinstance(elem.get("counter"), dict):
+        _bump(out, elem["comment"], elem["counter"])
+
+
+def _bump(out: dict[str, list[int]], comment: str, counter: dict[str, int]) -> None:
+    cur = out.setdefault(comment, [0, 0])
+    cur[0] += int(counter.get("packets", 0))
+    cur[1] += int(counter.get("bytes", 0))
 
 
 def remove(ns: str) -> None:

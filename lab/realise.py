@@ -33,10 +33,11 @@ class ApplyFailure(Exception):
 class Realiser:
     """Holds one rtnetlink channel and one fd per namespace for one apply."""
 
-    def __init__(self, fault: FaultHook | None = None):
+    def __init__(self, fault: FaultHook | None = None, counters: dict[str, dict[str, list[int]]] | None = None):
         self._channels: dict[str, rtnl.Channel] = {}
         self._fds: dict[str, int] = {}
         self._fault = fault
+        self._counters = counters or {}  # per namespace: carried into reloaded tables
 
     def close(self) -> None:
         """Release every socket and fd."""
@@ -76,15 +77,23 @@ class Realiser:
         done: list[Op] = []
         for (action, kind), phase in itertools.groupby(ops, key=lambda o: (o.action, o.kind)):
             batch = list(phase)
-            if kind == "ns":
-                self._namespaces(action, batch, done)
-            elif kind == "nft":
-                self._tables(action, batch, done)
-            elif kind == "svc":
-                self._services(action, batch, done)
-            else:
-                self._netlink_phase(batch, done)
+            try:
+                self._phase(action, kind, batch, done)
+            except ApplyFailure:
+                raise
+            except Exception as exc:  # anything unforeseen still gets the exact undo
+                raise ApplyFailure(batch[0], exc, done) from exc
         return done
+
+    def _phase(self, action: str, kind: str, batch: list[Op], done: list[Op]) -> None:
+        if kind == "ns":
+            self._namespaces(action, batch, done)
+        elif kind == "nft":
+            self._tables(action, batch, done)
+        elif kind == "svc":
+            self._services(action, batch, done)
+        else:
+            self._netlink_phase(batch, done)
 
     def _check_fault(self, op: Op, done: list[Op]) -> None:
         if self._fault is not None:
@@ -124,7 +133,7 @@ class Realiser:
             assert isinstance(item, NftItem)
             try:
                 if action == "add":
-                    nft.load(item.ns, item.ruleset)
+                    nft.load(item.ns, item.ruleset, self._counters.get(item.ns))
                     _count_flows(item.ns)
                 elif netns.exists(item.ns):
                     nft.remove(item.ns)
@@ -200,9 +209,9 @@ def _count_flows(ns: str) -> None:
         pass
 
 
-def apply_ops(ops: Iterable[Op], fault: FaultHook | None = None) -> list[Op]:
+def apply_ops(ops: Iterable[Op], fault: FaultHook | None = None, counters: dict[str, dict[str, list[int]]] | None = None) -> list[Op]:
     """Apply operations with a fresh Realiser; raises ApplyFailure."""
-    realiser = Realiser(fault)
+    realiser = Realiser(fault, counters)
     try:
         return realiser.run(list(ops))
     finally:

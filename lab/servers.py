@@ -14,6 +14,7 @@ returns only when its services answer.
 from __future__ import annotations
 
 import argparse
+import errno
 import http.server
 import os
 import socket
@@ -25,7 +26,8 @@ import time
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_ULOG = 4
 NFULNL_MSG_PACKET, NFULNL_MSG_CONFIG = 0, 1
-NFULA_CFG_CMD, NFULA_CFG_MODE = 1, 2
+NFULA_CFG_CMD, NFULA_CFG_MODE, NFULA_CFG_QTHRESH = 1, 2, 5
+SOL_NETLINK, NETLINK_NO_ENOBUFS = 270, 5
 NFULNL_CFG_CMD_BIND = 1
 NFULNL_COPY_PACKET = 2
 NFULA_PAYLOAD, NFULA_PREFIX = 9, 10
@@ -93,13 +95,19 @@ def _nlattr(kind: int, payload: bytes) -> bytes:
 
 
 def _bind_nflog(group: int) -> socket.socket:
+    """Bind NFLOG `group`: copy 80 bytes of each packet (its headers), and
+    send each one at once (queue threshold 1: the kernel otherwise batches
+    for up to a second, and `show log` right after a probe would miss it)."""
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1)  # a flood loses lines, not the collector
     sock.bind((0, 0))
     msg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG
     for seq, attr in enumerate(
         (
             _nlattr(NFULA_CFG_CMD, struct.pack("B3x", NFULNL_CFG_CMD_BIND)),
             _nlattr(NFULA_CFG_MODE, struct.pack(">IBx", 80, NFULNL_COPY_PACKET)),
+            _nlattr(NFULA_CFG_QTHRESH, struct.pack(">I", 1)),
         ),
         1,
     ):
@@ -132,11 +140,16 @@ def policy_log(group: int, out: str, where: str, ready_fd: int | None) -> None:
     packet_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     while True:
-        data = sock.recv(1 << 20)
+        try:
+            data = sock.recv(1 << 20)
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                continue
+            raise
         off = 0
         while off + 16 <= len(data):
             length, mtype = struct.unpack_from("IH", data, off)
-            if length < 16:
+            if length < 16 or off + length > len(data):
                 break
             if mtype == packet_type:
                 attrs = _attrs(data[off + 20 : off + length])
@@ -154,7 +167,7 @@ def _attrs(blob: bytes) -> dict[int, bytes]:
         length, kind = struct.unpack_from("HH", blob, off)
         if length < 4:
             break
-        out[kind & 0x7FFF] = blob[off + 4 : off + length]
+        out[kind & 0x3FFF] = blob[off + 4 : off + length]  # without NLA_F_NESTED / NET_BYTEORDER
         off += (length + 3) & ~3
     return out
 
@@ -168,10 +181,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="")
     p.add_argument("--where", default="")
     p.add_argument("--ready-fd", type=int)
+    p.add_argument("--group", type=int, default=1)
     p.add_argument("--marker", default="")
     args = p.parse_args(argv)
     if args.kind == "policy-log":
-        policy_log(1, args.out, args.where, args.ready_fd)
+        policy_log(args.group, args.out, args.where, args.ready_fd)
         return
     data = open(args.data, "rb").read() if args.data else b""
     serve(args.kind, args.port, data, args.ready_fd)

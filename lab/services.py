@@ -1,15 +1,18 @@
 """Start, find, supervise and stop the processes of a lab's services.
 
-A process is started straight into its namespace: the forked child joins
-the namespace (setns) before exec, so there is no `ip netns exec` and its
-mount-table copy. Each process carries a marker on its command line
-(`vpclab-svc=LAB~VPC~NAME`), which is how it is found again by any later
-process (a commit, `show services`, destroy) without PID files that could
-go stale: a scan of /proc/*/cmdline costs about a millisecond.
+A process is started straight into its namespace (lab/netns.popen_in), so
+there is no `ip netns exec` and its mount-table copy. Each process carries
+a marker on its command line (`vpclab-svc=LAB~VPC~NAME`) as one exact
+argument (`--marker=M`, or dnsmasq's `--addn-hosts=RUN_DIR/M.hosts`),
+which is how it is found again by any later process (a commit, `show
+services`, destroy) without PID files that could go stale.
 
-A process keeps its namespace alive after the namespace's name is gone,
-so destroy stops every process of the lab first, by marker and by the
-namespaces it runs in.
+Only processes that are provably ours are ever signalled: owned by our
+user, running dnsmasq or `python -m lab.servers`, with the exact marker
+argument; the signal goes through a pidfd opened before that check, so a
+PID reused in between cannot be hit. A process keeps its namespace alive
+after the namespace's name is gone, so destroy stops every process of the
+lab first, by marker and by the namespaces it runs in.
 """
 
 from __future__ import annotations
@@ -19,18 +22,21 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from typing import IO
 
 from engine.plan import ServiceItem
 from lab import netns
 
 RUN_ROOT = os.environ.get("VPCLAB_RUN_DIR", "/run/vpclab-run")
-CLONE_NEWNET = 0x40000000
 START_TIMEOUT = 5.0
+MARK = "vpclab-svc="
+
+# children started by this process: polled so that none stays a zombie
+_children: list[subprocess.Popen[bytes]] = []
 
 
 def run_dir(lab: str) -> str:
-    """Runtime files of a lab: hosts files, pages, the policy log."""
+    """Runtime files of a lab: hosts files, pages, stderr logs, the policy log."""
     path = os.path.join(RUN_ROOT, lab)
     os.makedirs(path, exist_ok=True)
     return path
@@ -38,7 +44,7 @@ def run_dir(lab: str) -> str:
 
 def marker(tag: str) -> str:
     """The command-line marker of a service."""
-    return "vpclab-svc=" + tag.replace("/", "~")
+    return MARK + tag.replace("/", "~")
 
 
 def lab_of(tag: str) -> str:
@@ -50,32 +56,42 @@ def log_path(lab: str) -> str:
     return os.path.join(run_dir(lab), "policy.log")
 
 
-@dataclass(frozen=True)
-class Running:
-    """A found service process."""
-
-    pid: int
-    marker: str
+def _reap() -> None:
+    _children[:] = [p for p in _children if p.poll() is None]
 
 
-def scan(prefix: str) -> dict[str, int]:
-    """Markers starting with `prefix` -> PID, from /proc."""
-    out: dict[str, int] = {}
+def _marker_of(args: list[bytes]) -> str | None:
+    """The marker of a command line that is one of our services, else None."""
+    if not args:
+        return None
+    text = [a.decode(errors="replace") for a in args if a]
+    exe = os.path.basename(text[0]) if text else ""
+    for arg in text:
+        if exe == "dnsmasq" and arg.startswith(f"--addn-hosts={RUN_ROOT}/") and arg.endswith(".hosts"):
+            name = os.path.basename(arg[len("--addn-hosts=") :])[: -len(".hosts")]
+            return name if name.startswith(MARK) else None
+        if arg.startswith("--marker=" + MARK) and "lab.servers" in text[:3]:
+            return arg[len("--marker=") :]
+    return None
+
+
+def scan(prefix: str) -> dict[str, list[int]]:
+    """Markers starting with `prefix` -> PIDs of our processes carrying them."""
+    _reap()
+    out: dict[str, list[int]] = {}
+    uid = os.getuid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                args = fh.read().split(b"\0")
+                mark = _marker_of(fh.read().split(b"\0"))
         except OSError:
             continue
-        for arg in args:
-            text = arg.decode(errors="replace")
-            at = text.find(prefix)
-            if at >= 0:
-                mark = text[at:].split(".hosts")[0]
-                out.setdefault(mark, int(entry))
-                break
+        if mark is not None and mark.startswith(prefix):
+            out.setdefault(mark, []).append(int(entry))
     return out
 
 
@@ -89,7 +105,7 @@ def _argv(item: ServiceItem, data_file: str, ready: int | None) -> list[str]:
         ]  # fmt: skip
     argv = [sys.executable, "-m", "lab.servers", item.kind, f"--marker={mark}", f"--ready-fd={ready}"]
     if item.kind == "policy-log":
-        return argv + [f"--out={log_path(lab_of(item.tag))}", f"--where={item.ns}"]
+        return argv + [f"--out={log_path(lab_of(item.tag))}", f"--where={item.ns}", f"--group={item.port}"]
     return argv + [f"--port={item.port}", f"--data={data_file}"]
 
 
@@ -102,71 +118,72 @@ def start(items: list[ServiceItem]) -> None:
     listens; raises OSError naming the first that did not come up."""
     if not items:
         return
-    running = scan("vpclab-svc=")
+    running = scan(MARK)
     stop([i for i in items if marker(i.tag) in running], running)
-    pending: list[tuple[ServiceItem, subprocess.Popen[bytes], int | None]] = []
-    for item in items:
-        pending.append(_spawn(item))
+    pending = [_spawn(item) for item in items]
     deadline = time.monotonic() + START_TIMEOUT
-    for item, proc, ready in pending:
-        _wait_ready(item, proc, ready, deadline)
+    failure: OSError | None = None
+    for item, proc, ready, err in pending:
+        try:
+            if failure is None:
+                _wait_ready(item, proc, ready, err, deadline)
+        except OSError as exc:
+            failure = exc
+        finally:
+            if ready is not None:
+                os.close(ready)
+    if failure is not None:
+        raise failure
 
 
-def _spawn(item: ServiceItem) -> tuple[ServiceItem, subprocess.Popen[bytes], int | None]:
+def _spawn(item: ServiceItem) -> tuple[ServiceItem, subprocess.Popen[bytes], int | None, str]:
     lab = lab_of(item.tag)
-    data_file = os.path.join(run_dir(lab), marker(item.tag) + (".hosts" if item.kind == "dns" else ".data"))
+    base = os.path.join(run_dir(lab), marker(item.tag))
+    data_file = base + (".hosts" if item.kind == "dns" else ".data")
     with open(data_file, "w") as fh:
         fh.write(item.data)
     read_fd, write_fd = (None, None) if item.kind == "dns" else os.pipe()
-    fd = netns.open_fd(item.ns)
-
-    def enter() -> None:  # runs in the child, before exec
-        if netns._libc.setns(fd, CLONE_NEWNET) != 0:
-            os._exit(111)
-
     env = dict(os.environ, PYTHONPATH=_pkg_root() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    err_path = base + ".err"
+    errors: IO[bytes] = open(err_path, "wb")
     try:
-        proc = subprocess.Popen(
-            _argv(item, data_file, write_fd),
-            preexec_fn=enter,
+        proc = netns.popen_in(
+            item.ns, _argv(item, data_file, write_fd),
             pass_fds=(write_fd,) if write_fd is not None else (),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             start_new_session=True, env=env, cwd="/",
         )  # fmt: skip
+    except OSError:
+        if read_fd is not None:
+            os.close(read_fd)
+        raise
     finally:
-        os.close(fd)
+        errors.close()
         if write_fd is not None:
             os.close(write_fd)
-    return item, proc, read_fd
+    _children.append(proc)
+    return item, proc, read_fd, err_path
 
 
-def _wait_ready(item: ServiceItem, proc: subprocess.Popen[bytes], ready: int | None, deadline: float) -> None:
+def _wait_ready(item: ServiceItem, proc: subprocess.Popen[bytes], ready: int | None, err: str, deadline: float) -> None:
+    if ready is not None:
+        os.set_blocking(ready, False)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
-            raise OSError(f"service {item.name} ({item.kind}) in {item.ns} exited at start: {err[-300:]}")
+            with open(err, "rb") as fh:
+                text = fh.read().decode(errors="replace").strip()
+            raise OSError(f"service {item.name} ({item.kind}) in {item.ns} exited at start: {text[-300:]}")
         if ready is not None:
-            os.set_blocking(ready, False)
             try:
                 if os.read(ready, 1):
-                    os.close(ready)
-                    _detach(proc)
                     return
             except BlockingIOError:
                 pass
         elif _listening(proc.pid, item.port or 0):
-            _detach(proc)
             return
         time.sleep(0.005)
-    proc.kill()
+    _signal_all([proc.pid], signal.SIGKILL)
     raise OSError(f"service {item.name} ({item.kind}) in {item.ns} did not start within {START_TIMEOUT:.0f} s")
-
-
-def _detach(proc: subprocess.Popen[bytes]) -> None:
-    """The service outlives this process: stop reading its stderr."""
-    if proc.stderr:
-        proc.stderr.close()
-    proc.returncode = 0  # never waited for here; the kernel reparents it on our exit
 
 
 def _listening(pid: int, port: int) -> bool:
@@ -179,73 +196,108 @@ def _listening(pid: int, port: int) -> bool:
         return False
 
 
-def stop(items: list[ServiceItem], running: dict[str, int] | None = None) -> None:
+def stop(items: list[ServiceItem], running: dict[str, list[int]] | None = None) -> None:
     """Stop services by their marker (missing ones are fine)."""
-    running = scan("vpclab-svc=") if running is None else running
-    kill([running[m] for m in (marker(i.tag) for i in items) if m in running])
+    running = scan(MARK) if running is None else running
+    kill([pid for m in (marker(i.tag) for i in items) for pid in running.get(m, ())])
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        fd = _pidfd(pid)
+        if fd is None:
+            continue
+        try:
+            signal.pidfd_send_signal(fd, sig)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def kill(pids: list[int], grace: float = 1.0) -> None:
-    """SIGTERM, then SIGKILL what is still there after `grace` seconds."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace
+    """SIGTERM, SIGKILL after `grace` seconds, then wait until they are gone
+    (a restart must not find the old one still holding its port)."""
+    fds = {pid: fd for pid in pids if (fd := _pidfd(pid)) is not None}
+    try:
+        for fd in fds.values():
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGTERM)
+            except OSError:
+                pass
+        if not _wait_gone(list(fds), grace):
+            for pid, fd in fds.items():
+                if _alive(pid):
+                    try:
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    except OSError:
+                        pass
+            _wait_gone(list(fds), grace)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    _reap()
+
+
+def _wait_gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     alive = list(pids)
-    while alive and time.monotonic() < deadline:
+    while alive:
+        _reap()
         alive = [p for p in alive if _alive(p)]
-        if alive:
-            time.sleep(0.01)
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    return not alive
 
 
 def _alive(pid: int) -> bool:
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
+            return fh.read().split(") ", 1)[1][0] not in "ZX"
     except (OSError, IndexError):
         return False
 
 
 def status(items: list[ServiceItem]) -> dict[str, int | None]:
     """Service key (ns/name) -> PID, or None when its process is gone."""
-    running = scan("vpclab-svc=")
-    return {f"{i.ns}/{i.name}": running.get(marker(i.tag)) for i in items}
+    running = scan(MARK)
+    return {f"{i.ns}/{i.name}": min(running[marker(i.tag)]) if marker(i.tag) in running else None for i in items}
 
 
 def processes_in(namespaces: list[str]) -> list[int]:
-    """PIDs of every process inside these namespaces (all of them ours)."""
-    inodes = set()
+    """PIDs of every process inside these namespaces (all of them ours: the
+    namespaces are the lab's and only the lab starts processes in them)."""
+    ids = set()
     for name in namespaces:
         try:
-            inodes.add(os.stat(netns.path(name)).st_ino)
+            st = os.stat(netns.path(name))
         except OSError:
             continue
+        ids.add((st.st_dev, st.st_ino))
     me = os.getpid()
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) != me:
             try:
-                if os.stat(f"/proc/{entry}/ns/net").st_ino in inodes:
-                    out.append(int(entry))
+                st = os.stat(f"/proc/{entry}/ns/net")
             except OSError:
                 continue
+            if (st.st_dev, st.st_ino) in ids:
+                out.append(int(entry))
     return out
 
 
 def stop_lab(lab: str, namespaces: list[str]) -> None:
     """Stop every process of a lab: by marker, and anything left in its namespaces."""
-    pids = set(scan(marker(f"{lab}/")).values()) | set(processes_in(namespaces))
+    pids = {p for found in scan(marker(f"{lab}/")).values() for p in found} | set(processes_in(namespaces))
     kill(sorted(pids))
     path = os.path.join(RUN_ROOT, lab)
     if os.path.isdir(path):

@@ -193,3 +193,21 @@ def test_port_out_of_range_is_a_syntax_error(tmp_path) -> None:  # type: ignore[
     rc = program.main(["-c", "configure", "-c", "segment corp", "-c", "policy 10 permit tcp any any eq 70000"],
                       make_api=lambda name: make_api(tmp_path, name))
     assert rc == 1
+
+
+def test_a_group_is_scoped_to_its_segment() -> None:
+    other = "segment other\n!\nvpc o1\n segment other\n cidr 10.70.0.0/16\n subnet s 10.70.1.0/24 group bu01\n!\n"
+    config = parse_config(MICRO + other)
+    assert validate(config) == []
+    plan = compile_plan("t", config)
+    corp = next(i.ruleset for i in plan.of_kind("nft") if i.ns == "t-s-corp@core")  # type: ignore[attr-defined]
+    assert "10.30.1.0/24" in corp and "10.70.1.0/24" not in corp
+    from engine.views import group_rows
+
+    rows = {(r["group"], r["segment"]): r for r in group_rows(config)}
+    assert rows[("bu01", "corp")]["prefixes"] == ["10.30.1.0/24"] and rows[("bu01", "other")]["subnets"] == ["o1/s"]
+
+
+def test_a_prefix_with_host_bits_is_refused_with_the_fix() -> None:
+    errors = _errors("segment corp\n policy 5 deny tcp 10.50.1.10/16 any eq 5432\n")
+    assert "segment corp policy 5: 10.50.1.10/16 is not a valid prefix (host bits set: did you mean 10.50.0.0/16?)" in errors

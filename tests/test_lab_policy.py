@@ -102,10 +102,14 @@ def test_changing_one_entry_changes_only_that_and_keeps_connections(make_lab: An
     sock.sendall(b"one")
     assert sock.recv(10) == b"one"
     before = probe_all(api)
+    hits_before = {r["seq"]: r["packets"] for r in api.policy_hits("segment", "corp")}
     changed = [e if e[0] != 30 else (30, "deny", "udp", "group g2", "group g3", "eq 53") for e in POLICY]
     api.set_candidate(parse_config(lab_text(changed)))
     result = api.commit()
     assert result.changes.ops and {op.kind for op in result.changes.ops} == {"nft"}  # one table reload per router
+    hits_after = {r["seq"]: r["packets"] for r in api.policy_hits("segment", "corp")}
+    assert hits_after[10] >= hits_before[10] > 0  # unchanged entries keep their counters, as IOS does
+    assert hits_after[30] == 0 < hits_before[30]  # the changed entry starts again
     sock.sendall(b"two")
     assert sock.recv(10) == b"two"  # the established connection survived the reload
     sock.close()

@@ -17,6 +17,7 @@ from engine.errors import ValidationError
 from lab import netns, services
 from shell import main as program
 from shell.loader import parse_config
+from tests.configs import PORTAL
 
 pytestmark = pytest.mark.lab
 
@@ -57,6 +58,12 @@ SHARED = textwrap.dedent(
      subnet app 10.20.1.0/24
      host dapp1 10.20.1.10
     !
+    vpc dev-extra
+     segment nonprod
+     cidr 10.21.0.0/16
+     subnet app 10.21.1.0/24
+     host dx1 10.21.1.10
+    !
     vpc lone
      segment iso
      cidr 10.50.0.0/16
@@ -82,53 +89,6 @@ SHARED = textwrap.dedent(
     """
 )
 
-PORTAL = textwrap.dedent(
-    """\
-    segment cust-a
-    !
-    segment cust-b
-    !
-    segment provider
-    !
-    vpc wan-a
-     segment cust-a
-     cidr 10.1.0.0/16
-     subnet lan 10.1.1.0/24
-     host alice 10.1.1.10
-    !
-    vpc wan-b
-     segment cust-b
-     cidr 10.1.0.0/16
-     subnet lan 10.1.1.0/24
-     host bill 10.1.1.10
-    !
-    vpc portal
-     segment provider
-     cidr 10.1.0.0/16
-     subnet dmz 10.1.200.0/24
-     host portal1 10.1.200.10
-     service echo tcp-echo on portal1 port 7
-    !
-    prefix-list CUST seq 5 permit 10.1.1.0/24
-    !
-    prefix-list PORTAL seq 5 permit 10.1.200.10/32
-    !
-    resource-share portal-a
-     end-a segment cust-a prefix-list CUST
-     end-b segment provider prefix-list PORTAL
-     direction a-to-b
-     nat end-a 10.1.1.0/24 to 100.64.1.0/24
-     nat end-b 10.1.200.10/32 to 172.31.255.10/32
-    !
-    resource-share portal-b
-     end-a segment cust-b prefix-list CUST
-     end-b segment provider prefix-list PORTAL
-     direction a-to-b
-     nat end-a 10.1.1.0/24 to 100.64.2.0/24
-     nat end-b 10.1.200.10/32 to 172.31.255.10/32
-    !
-    """
-)
 
 
 def built(make_lab: Any, text: str) -> Any:
@@ -218,6 +178,20 @@ def test_one_way_share_refuses_every_protocol_from_the_other_end(make_lab: Any) 
     assert stats[0]["packets"] > 0 and stats[1]["packets"] > 0 and stats[2]["packets"] == hits["svc-prod"]
     # the two consumers stay isolated from each other
     assert not api.probe("dapp1", "papp1", "icmp").reachable
+    # clear counters of one share zeroes its statistics and refusals only
+    api.clear_counters("share", "svc-prod")
+    assert all(r["packets"] == 0 for r in api.share_statistics("svc-prod"))
+    assert {r["name"]: r["packets"] for r in api.policy_hits("share")}["svc-prod"] == 0
+
+
+def test_a_share_admits_only_the_offered_sources(make_lab: Any) -> None:
+    """dx1 is in the consuming segment but outside what its prefix list offers:
+    its segment router has the route to the share, the share refuses it."""
+    api = built(make_lab, SHARED)
+    assert api.probe("ad1", "dapp1", "tcp", 389).reachable
+    for proto, port in (("udp", 7), ("tcp", 389), ("icmp", None)):
+        res = api.probe("ad1", "dx1", proto, port)
+        assert not res.reachable and res.arrived is False, (proto, res)
 
 
 def test_dns_answers_consumers_of_the_share_only(make_lab: Any) -> None:

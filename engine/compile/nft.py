@@ -18,6 +18,8 @@ counters map back to configuration (engine/hits.py reads them).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 from engine.plan import NftItem, PlanBuilder
@@ -50,7 +52,8 @@ class Rulesets:
     def emit(self, out: PlanBuilder) -> None:
         """One NftItem per namespace that has any rule."""
         for name, rules in sorted(self.by_ns.items()):
-            out.add(NftItem(name, render(rules), tuple(sorted(rules.sources))))
+            text = render(rules)
+            out.add(NftItem(name, text, tuple(sorted(rules.sources)), counted(text)))
 
 
 def render(rules: NsRules) -> str:
@@ -75,6 +78,17 @@ def render(rules: NsRules) -> str:
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+COUNTED = re.compile(r'[^,{};\n]*\bcounter(?: drop| accept)? comment "([^"]+)"[^,{};\n]*')
+
+
+def counted(text: str) -> tuple[tuple[str, str], ...]:
+    """Each counter comment with a digest of the rules and elements under it."""
+    parts: dict[str, list[str]] = {}
+    for m in COUNTED.finditer(text):
+        parts.setdefault(m.group(1), []).append(m.group(0).strip())
+    return tuple(sorted((c, hashlib.sha1("\n".join(sorted(p)).encode()).hexdigest()[:16]) for c, p in parts.items()))
 
 
 def quote(text: str) -> str:

@@ -55,8 +55,8 @@ def build_policy(fab: Fabric, config: Config, rules: Rulesets) -> None:
             r.decls += decls
             r.forward.append((BACKBONE, 'iifname "bb*" accept'))
             r.forward.append((POLICY, "jump seg_policy"))
-        for vpc in config.vpcs:
-            if vpc.segment == seg.name and vpc.micro_segmentation and len(vpc.subnets) > 1:
+        for vpc in config.vpcs_in(seg.name):
+            if vpc.micro_segmentation and len(vpc.subnets) > 1:
                 r = rules.ns(naming.vpc_ns(fab.lab, vpc.name), source)
                 r.decls += decls
                 r.forward.append((POLICY, 'iifname "b*" oifname "b*" jump seg_policy'))
@@ -66,7 +66,7 @@ def resolve_terms(config: Config, seg: Segment) -> Resolved:
     """Every SRC/DST term of the policy with its prefixes (the only part of
     the config the compiled policy depends on besides the segment itself)."""
     terms = sorted({t for e in seg.policies for t in (e.src, e.dst)})
-    return tuple((t, term_cidrs(config, t)) for t in terms)
+    return tuple((t, term_cidrs(config, t, seg.name)) for t in terms)
 
 
 Element = tuple[Box, str, bool]  # box, "proto . src . dst . port", exact (no ranges)

@@ -68,4 +68,5 @@ def build_log_collectors(lab: str, out: PlanBuilder, tables: list[NftItem]) -> N
     """A collector in every namespace whose table logs."""
     for table in tables:
         if f"log group {LOG_GROUP}" in table.ruleset:
-            out.add(ServiceItem(table.ns, "policy-log", "policy-log", None, f"{lab}/{table.ns}/policy-log", origin="policy log"))
+            # the NFLOG group travels as the item's port
+            out.add(ServiceItem(table.ns, "policy-log", "policy-log", LOG_GROUP, f"{lab}/{table.ns}/policy-log", origin="policy log"))

@@ -78,14 +78,32 @@ def _share_items(
     out = PlanBuilder()
     frags: list[Fragment] = []
     ends = {
-        "end-a": (share.end_a.segment, dict(routers_a), offers_b),  # type: ignore[union-attr]
-        "end-b": (share.end_b.segment, dict(routers_b), offers_a),  # type: ignore[union-attr]
+        "end-a": (share.end_a.segment, dict(routers_a), offers_a, offers_b),  # type: ignore[union-attr]
+        "end-b": (share.end_b.segment, dict(routers_b), offers_b, offers_a),  # type: ignore[union-attr]
     }
     _link(lab, share, hub, out)
-    for end, (seg, routers, received) in ends.items():
+    for end, (seg, routers, own, received) in ends.items():
         peer_routers = ends[other(end)][1]
         _end(lab, share, end, seg, hub, routers, peer_routers[hub], received, out, frags)
+        _sources(lab, share, seg, hub, own, received, frags)
     return tuple(out.build()), tuple(frags)
+
+
+def _sources(lab: str, share: ResourceShare, seg: str, hub: str, own: tuple[Offer, ...], received: tuple[Offer, ...],
+             frags: list[Fragment]) -> None:  # fmt: skip
+    """Only what an end offers may enter the share: routes decide where
+    packets go, these rules who may send them. Out of the link, sources
+    must be this end's offers (before its NAT); into it, the other end's
+    offers as this end sees them. Replies are accepted earlier (established)."""
+    ns = naming.segment_ns(lab, seg, hub)
+    link = quote(share_if(share.name))
+    note = quote(f"share {share.name} source")
+    mine = ", ".join(str(o.original) for o in own)
+    theirs = ", ".join(str(o.seen) for o in received)
+    out_rule = f"oifname {link} ip saddr != {{ {mine} }} counter drop comment {note}" if mine else f"oifname {link} counter drop comment {note}"
+    in_rule = f"iifname {link} ip saddr != {{ {theirs} }} counter drop comment {note}" if theirs else f"iifname {link} counter drop comment {note}"
+    frags.append((ns, "forward", DIRECTION, out_rule))
+    frags.append((ns, "forward", DIRECTION, in_rule))
 
 
 def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
