@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
-from engine.ports import Fabric, ProbeResult
+from engine.ports import Drift, Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
 from engine.validate import validate
@@ -93,6 +93,9 @@ class LabApi:
         prefix: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of `show ip route` (CLI.md's JSON fields), checked against the kernel."""
+        self._known("segment", segment)
+        self._known("cxp", cxp)
+        self._known("vpc", vpc)
         plan = self.session.running_plan()
         readings = self.fabric.read_routes(plan)
         return views.route_rows(self.running, plan, readings, segment, cxp, vpc, prefix)
@@ -100,7 +103,9 @@ class LabApi:
     def health(self) -> views.Health:
         """Compare the kernel with the running plan (drift report)."""
         plan = self.session.running_plan()
-        return views.Health(self.fabric.drift(plan), views.lab_summary(plan))
+        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+                for key, pid in self.fabric.service_status(plan).items() if pid is None]
+        return views.Health(self.fabric.drift(plan) + down, views.lab_summary(plan))
 
     def policy_hits(self, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over where it is enforced."""
@@ -122,12 +127,16 @@ class LabApi:
         return len(spaces)
 
     def _known(self, scope: str | None, name: str | None) -> None:
-        kind = {"segment": "segment", "share": "resource-share", "firewall": "firewall"}.get(scope or "")
+        kind = {"segment": "segment", "share": "resource-share", "firewall": "firewall", "cxp": "cxp", "vpc": "vpc"}.get(scope or "")
         if kind and name and self.running.get(kind, name) is None:
             raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
 
     def flows(self, **filters: Any) -> list[dict[str, Any]]:
         """`show flows`: tracked connections of the segment routers in scope."""
+        for kind in ("segment", "vpc", "share"):
+            self._known(kind, filters.get(kind))
+        if filters.get("host"):
+            self.host_namespace(filters["host"])
         plan = self.session.running_plan()
         seg = filters.get("segment")
         spaces = [

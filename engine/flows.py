@@ -50,7 +50,8 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
             continue
         for e in entries:
             rows.append(_row(where, e, apps))
-    rows = [r for r in rows if _keep(config, r, filters)]
+    keep = _filter(config, filters)
+    rows = [r for r in rows if keep(r)]
     key = {"bytes": lambda r: r["bytes_out"] + r["bytes_in"], "packets": lambda r: r["packets_out"] + r["packets_in"]}
     sort = filters.get("sort")
     if sort in key:
@@ -99,29 +100,35 @@ def _addresses(r: dict[str, Any]) -> set[str]:
     return out
 
 
-def _keep(config: Config, r: dict[str, Any], f: dict[str, Any]) -> bool:
-    if f.get("segment") and r["segment"] != f["segment"]:
-        return False
-    if f.get("protocol") and r["protocol"] != f["protocol"]:
-        return False
-    if f.get("port") and int(f["port"]) not in (r["sport"], r["dport"]):
-        return False
-    if f.get("address") and f["address"] not in _addresses(r):
-        return False
-    if f.get("host"):
-        vh = next(((v, h) for v, h in config.hosts() if h.name == f["host"]), None)
-        if vh is None or r["segment"] != vh[0].segment or vh[1].address not in (r["src"], r["dst"]):
+def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A predicate on rows for the filters of `show flows`, with what it needs
+    (a host's address, a VPC's networks, a share's imports) looked up once."""
+    host = next(((v, h) for v, h in config.hosts() if h.name == f.get("host")), None) if f.get("host") else None
+    vpc = config.get("vpc", f["vpc"]) if f.get("vpc") else None
+    vpc_nets = [ipaddress.ip_network(c) for c in (vpc.cidrs if vpc else ())]
+    share_nets = [i.offer.seen for i in imports(config) if i.share == f.get("share")] if f.get("share") else []
+    share_segments = {i.segment for i in imports(config) if i.share == f.get("share")} if f.get("share") else set()
+
+    def inside(addresses: set[str], nets: list[Any]) -> bool:
+        return any(ipaddress.ip_address(a) in n for a in addresses if a for n in nets)
+
+    def keep(r: dict[str, Any]) -> bool:
+        addresses = _addresses(r)
+        if f.get("segment") and r["segment"] != f["segment"]:
             return False
-    if f.get("vpc"):
-        vpc = config.get("vpc", f["vpc"])
-        nets = [ipaddress.ip_network(c) for c in (vpc.cidrs if vpc else ())]
-        inside = any(ipaddress.ip_address(a) in n for a in (r["src"], r["dst"]) if a for n in nets)
-        if vpc is None or r["segment"] != vpc.segment or not inside:
+        if f.get("protocol") and r["protocol"] != f["protocol"]:
             return False
-    if f.get("share"):
-        prefixes = [i.offer.seen for i in imports(config) if i.share == f["share"] and i.segment == r["segment"]]
-        if not any(ipaddress.ip_address(a) in p for a in _addresses(r) if a for p in prefixes):
+        if f.get("port") and int(f["port"]) not in (r["sport"], r["dport"]):
             return False
-    if f.get("firewall"):
-        return False  # no firewalls yet: nothing passes one
-    return True
+        if f.get("address") and f["address"] not in addresses:
+            return False
+        # a host's flows: its address on either side, before or after NAT, in its own segment
+        if f.get("host") and (host is None or host[0].segment != r["segment"] or host[1].address not in addresses):
+            return False
+        if f.get("vpc") and (vpc is None or r["segment"] != vpc.segment or not inside({r["src"], r["dst"]}, vpc_nets)):
+            return False
+        if f.get("share") and (r["segment"] not in share_segments or not inside(addresses, share_nets)):
+            return False
+        return True
+
+    return keep

@@ -58,6 +58,7 @@ class ApplyReport:
     created: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    messages: list[str] = field(default_factory=list)  # e.g. services restarted on the way
 
 
 class Fabric(Protocol):

@@ -87,16 +87,27 @@ def thread_watcher(session: "Session") -> Watcher:
     return start
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (reference counting goes on)."""
-    was = gc.isenabled()
-    gc.disable()
+    """No cyclic garbage collection inside the block (reference counting goes
+    on). Counted, so overlapping blocks in several threads re-enable the
+    collector only when the last one ends."""
+    global _gc_holders
+    with _gc_lock:
+        _gc_holders += 1
+        if _gc_holders == 1:
+            gc.disable()
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0:
+                gc.enable()
 
 
 class Session:
@@ -208,14 +219,15 @@ class Session:
         ops = tuple(plan_diff(old_plan, new_plan))
         self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
         try:
-            self.fabric.apply(old_plan, new_plan)
+            report = self.fabric.apply(old_plan, new_plan)
         finally:
             self.store.set_marker("inflight", None)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1)
         self._running, self._number, self._version = config, number, self.store.version()
         self.candidate = self._running
         self._plan_cache = (self._running, new_plan)
-        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start)
+        messages = tuple(getattr(report, "messages", ()) or ())
+        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
 
     def expire_confirmed(self, number: int) -> bool:
         """Roll back commit `number` if it is still pending confirmation."""

@@ -81,6 +81,15 @@ def nat_straddles(config: Config, share: ResourceShare, nat: NatMap) -> list[Net
     return [n for n in admitted(config, side.segment, side.prefix_list) if orig.subnet_of(n) and orig != n]
 
 
+def offered_inside(config: Config, share: ResourceShare, nat: NatMap) -> list[Net]:
+    """What the nat line's end offers inside the line's original prefix."""
+    orig = parse_prefix(nat.original)
+    side = end_of(share, nat.end)
+    if orig is None or side is None:
+        return []
+    return [n for n in admitted(config, side.segment, side.prefix_list) if n.subnet_of(orig)]
+
+
 @dataclass(frozen=True)
 class Import:
     """A prefix a segment receives from a share."""
@@ -95,6 +104,8 @@ def imports(config: Config) -> list[Import]:
     """Every prefix every segment receives through shares."""
     out: list[Import] = []
     for share in config.shares:
+        if share.end_a and share.end_b and share.end_a.segment == share.end_b.segment:
+            continue  # refused on its own; its imports would only add noise
         for end in END_NAMES:
             receiver = end_of(share, other(end))
             if receiver is None or end_of(share, end) is None:

@@ -182,9 +182,19 @@ def _hosts(where: str, vpc: Vpc, subnets: dict[str, Net]) -> Iterable[Diagnostic
         taken[host.address] = host.name
 
 
+SERVICE_TRANSPORTS = {"dns": ("udp", "tcp"), "http": ("tcp",), "tcp-echo": ("tcp",), "udp-echo": ("udp",)}
+SERVICE_PORTS = {"dns": 53, "http": 80, "tcp-echo": 7, "udp-echo": 7}
+
+
 def _services(where: str, vpc: Vpc) -> Iterable[Diagnostic]:
     hosts = {h.name for h in vpc.hosts}
+    taken: dict[tuple[str, str, int], str] = {}
     for svc in vpc.services:
+        port = svc.port if svc.port is not None else SERVICE_PORTS.get(svc.kind, 7)
+        for transport in SERVICE_TRANSPORTS.get(svc.kind, ()):
+            other = taken.setdefault((svc.host, transport, port), svc.name)
+            if other != svc.name:
+                yield Diagnostic(f"{where} service {svc.name}", f"{transport} port {port} on host {svc.host} is already used by service {other}")
         here = f"{where} service {svc.name}"
         if svc.kind not in SERVICE_KINDS:
             yield Diagnostic(here, f"unknown kind {svc.kind} (use {'|'.join(SERVICE_KINDS)})")
@@ -290,52 +300,77 @@ def _policy_entry(config: Config, groups: dict[str, list[tuple[str, str]]], segm
 def _share_imports(config: Config, previous: Config) -> Iterable[Diagnostic]:
     """A share may not import into a segment what overlaps one of its VPCs or
     another share's import: the segment router could not tell them apart.
-    Reported on the share that is new (else the later one), with the `nat`
-    line that would fix it."""
+    Reported on what is new (the share, or the VPC), else the later share,
+    with the `nat` line that would fix it; suggestions never collide with
+    each other."""
     from engine.shares import imports
 
+    old_vpcs = {(v.name, c) for v in previous.vpcs for c in v.cidrs}
     old_shares = {s.name: s for s in previous.shares}
-    by_segment: dict[str, list[tuple[int, int, str, object]]] = {}
+    by_segment: dict[str, list[tuple[int, int, str, object, bool]]] = {}
     for vpc in config.vpcs:
         for text in vpc.cidrs:
             net = parse_prefix(text)
             if vpc.segment and net is not None:
-                by_segment.setdefault(vpc.segment, []).append((int(net.network_address), int(net.broadcast_address), f"vpc {vpc.name}", net))
+                new = bool(previous.vpcs) and (vpc.name, text) not in old_vpcs
+                by_segment.setdefault(vpc.segment, []).append((int(net.network_address), int(net.broadcast_address), f"vpc {vpc.name}", net, new))
     for imp in imports(config):
         net = imp.offer.seen
-        by_segment.setdefault(imp.segment, []).append((int(net.network_address), int(net.broadcast_address), f"resource-share {imp.share}", imp))
+        new = config.get("resource-share", imp.share) != old_shares.get(imp.share)
+        by_segment.setdefault(imp.segment, []).append((int(net.network_address), int(net.broadcast_address), f"resource-share {imp.share}", imp, new))
+    # suggestions avoid every translation and address in the lab, and each other
+    used = [t for sh in config.shares for n in sh.nat if (t := parse_prefix(n.translated)) is not None]
+    used += [s[3] if isinstance(s[3], Net) else s[3].offer.seen for spans in by_segment.values() for s in spans]  # type: ignore[attr-defined]
     for segment, spans in sorted(by_segment.items()):
         spans.sort(key=lambda s: (s[0], s[1], s[2]))
-        used = [s[3].offer.seen if not isinstance(s[3], Net) else s[3] for s in spans]  # type: ignore[attr-defined]
-        active: list[tuple[int, int, str, object]] = []
+        active: list[tuple[int, int, str, object, bool]] = []
         for span in spans:
             active = [a for a in active if a[1] >= span[0]]
             for prior in active:
                 both_vpcs = isinstance(prior[3], Net) and isinstance(span[3], Net)  # _segment_overlaps reports those
-                if prior[2] == span[2] or both_vpcs:
-                    continue
-                yield _import_conflict(config, segment, prior, span, old_shares, used)
+                if prior[2] != span[2] and not both_vpcs:
+                    yield _import_conflict(config, segment, prior, span, used)
             active.append(span)
 
 
-def _import_conflict(config: Config, segment: str, a: tuple, b: tuple, old: dict, used: list) -> Diagnostic:  # type: ignore[type-arg]
-    """The diagnostic for two overlapping spans, at least one an import."""
+def _import_conflict(config: Config, segment: str, a: tuple, b: tuple, used: list) -> Diagnostic:  # type: ignore[type-arg]
+    """The diagnostic for two overlapping spans, at least one an import,
+    reported on the newer side."""
     from engine.prefixes import free_prefix
 
-    def is_new(span: tuple) -> bool:  # type: ignore[type-arg]
-        return not isinstance(span[3], Net) and config.get("resource-share", span[3].share) != old.get(span[3].share)
-
+    vpc_span = next((s for s in (a, b) if isinstance(s[3], Net)), None)
     imps = [s for s in (a, b) if not isinstance(s[3], Net)]
-    blame = next((s for s in reversed(imps) if is_new(s)), imps[-1])
+    if vpc_span is not None and vpc_span[4] and not imps[0][4]:  # a new VPC meets an established import
+        imp = imps[0][3]
+        return Diagnostic(
+            vpc_span[2],
+            f"cidr {vpc_span[3]} overlaps {imp.offer.seen}, which resource-share {imp.share} imports into segment {segment}: "
+            f"choose another cidr, or translate the share's {imp.end} with 'nat'",
+        )
+    blame = next((s for s in reversed(imps) if s[4]), imps[-1])
     other = a if blame is b else b
     imp = blame[3]
-    what = other[3].offer.seen if not isinstance(other[3], Net) else other[3]
-    fix = free_prefix(imp.offer.original.prefixlen, used)
-    hint = f"; add 'nat {imp.end} {imp.offer.original} to {fix}' to resource-share {imp.share}" if fix else ""
+    what = other[3] if isinstance(other[3], Net) else other[3].offer.seen
     return Diagnostic(
         f"resource-share {imp.share}",
-        f"imports {imp.offer.seen} into segment {segment}, overlapping {what} of {other[2]}{hint}",
+        f"imports {imp.offer.seen} into segment {segment}, overlapping {what} of {other[2]}{_nat_hint(config, imp, used, free_prefix)}",
     )
+
+
+def _nat_hint(config: Config, imp: object, used: list, free_prefix) -> str:  # type: ignore[no-untyped-def,type-arg]
+    """`; add|change 'nat ...'`: a translation into free space of 100.64.0.0/10,
+    remembered so the next suggestion picks another range."""
+    share = config.get("resource-share", imp.share)  # type: ignore[attr-defined]
+    end, original = imp.end, imp.offer.original  # type: ignore[attr-defined]
+    line = next((n for n in share.nat if n.end == end and (p := parse_prefix(n.original)) is not None and original.subnet_of(p)), None)
+    base = parse_prefix(line.original) if line else original
+    fix = free_prefix(base.prefixlen, used) if base is not None else None
+    if fix is None:
+        return ""
+    used.append(fix)
+    if line is not None:
+        return f"; change 'nat {end} {line.original} to {line.translated}' to 'nat {end} {line.original} to {fix}' in resource-share {imp.share}"  # type: ignore[attr-defined]
+    return f"; add 'nat {end} {original} to {fix}' to resource-share {imp.share}"  # type: ignore[attr-defined]
 
 
 def _network_hint(text: str) -> str:
@@ -381,8 +416,10 @@ def _shares(config: Config) -> Iterable[Diagnostic]:
             elif b.overlaps(FABRIC_RESERVED):
                 yield Diagnostic(here, f"{line}: {nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
             elif a.prefixlen == b.prefixlen and share.end_a and share.end_b:
-                from engine.shares import nat_straddles
+                from engine.shares import nat_straddles, offered_inside
 
+                if not offered_inside(config, share, nat):
+                    yield Diagnostic(here, f"{line}: {nat.end} offers nothing inside {nat.original} (see 'show share {share.name}'); remove the line or widen the {nat.end} prefix-list")
                 for net in nat_straddles(config, share, nat):
                     yield Diagnostic(here, f"{line}: cuts through offered prefix {net}; translate the whole prefix ('nat {nat.end} {net} to ...')")
             if a is not None and b is not None and a.prefixlen != b.prefixlen:

@@ -44,13 +44,14 @@ class LinuxFabric:
             apply_ops(ops, self.fault, carry)
         except ApplyFailure as failure:
             self._undo(old, failure)
-        self.heal(new)
+        healed = self.heal(new)
         counts = summarize(ops)
         report = ApplyReport(
             created={k[1:]: v for k, v in counts.items() if k[0] == "+"},
             removed={k[1:]: v for k, v in counts.items() if k[0] == "-"},
         )
         report.seconds = time.perf_counter() - start
+        report.messages = healed
         return report
 
     def _carried_counters(self, old: Plan, ops: list) -> dict[str, dict[str, list[int]]]:  # type: ignore[type-arg]

@@ -19,6 +19,9 @@ def run_script(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going
         state.where = where
         try:
             ok = interp.run(line)
+        except BrokenPipeError:  # `vpclab -c ... | head`: the reader left, stop quietly
+            _silence_stdout()
+            return 0
         except Exception as err:  # a bug is a failing line, not a traceback
             interp.report([f"% internal error: {type(err).__name__}: {err}"])
             ok = False
@@ -37,3 +40,15 @@ def run_script(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going
 def numbered(source: str, text: str) -> list[tuple[str, str]]:
     """The lines of a script, each with its FILE:LINE label."""
     return [(f"{source}:{n}", line) for n, line in enumerate(text.splitlines(), 1)]
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the exit flush does not fail again."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

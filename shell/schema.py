@@ -107,7 +107,8 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         # then a policy could name a firewall that cannot exist
         Line(f"policy seq=SEQ action={{permit|deny}} "
              f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
-             {"src": "Source", "dst": "Destination"},
+             {"src": "Source", "dst": "Destination", "host": "One address (A.B.C.D)", "any": "Any address",
+              "group": "A group of this segment (VPCs and subnets)", "prefix-list": "Addresses a prefix list permits"},
              field="policies"),
     )),
     ObjectKind("prefix-list", model.PrefixList, "An ordered list of prefix matches",

@@ -91,7 +91,7 @@ def test_overlapping_import_is_refused_naming_both_shares_with_the_fix() -> None
         for e in errors
     ), errors
     no_nat = [str(d) for d in validate(config.put("resource-share", replace(b, nat=())), config)]
-    assert any("overlapping 10.1.0.0/16 of vpc portal" in e and "add 'nat end-a 10.1.1.0/24 to 100.64.0.0/24'" in e for e in no_nat), no_nat
+    assert any("overlapping 10.1.0.0/16 of vpc portal" in e and "add 'nat end-a 10.1.1.0/24 to 100.64." in e for e in no_nat), no_nat
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,36 @@ def test_services_are_plan_items_and_dns_knows_every_host() -> None:
     more = parse_config("vpc wan-a\n host carol 10.1.1.11\n", base=config)
     svcs2 = {i.name: i for i in compile_plan("t", more).of_kind("svc")}
     assert svcs2["echo"] == svcs["echo"] and "carol.t" in svcs2["ns"].data  # type: ignore[attr-defined]
+
+
+def test_a_nat_line_must_translate_something_offered() -> None:
+    errors = _errors(PORTAL + "resource-share portal-a\n nat end-a 10.99.0.0/16 to 100.99.0.0/16\n")
+    assert any("nat end-a 10.99.0.0/16 to 100.99.0.0/16: end-a offers nothing inside 10.99.0.0/16" in e for e in errors), errors
+
+
+def test_a_new_vpc_colliding_with_an_import_is_the_one_refused() -> None:
+    config = parse_config(PORTAL)
+    more = parse_config("vpc extra\n segment provider\n cidr 100.64.2.0/24\n", base=config)
+    errors = [str(d) for d in validate(more, config)]
+    assert any(e.startswith("vpc extra: cidr 100.64.2.0/24 overlaps 100.64.2.0/24, which resource-share portal-b imports") for e in errors), errors
+
+
+def test_suggested_nat_lines_do_not_collide_and_existing_lines_are_changed() -> None:
+    config = parse_config(PORTAL)
+    b = config.get("resource-share", "portal-b")
+    same = config.put("resource-share", replace(b, nat=(replace(b.nat[0], translated="100.64.1.0/24"), b.nat[1])))
+    errors = [str(d) for d in validate(same, config)]
+    assert any("change 'nat end-a 10.1.1.0/24 to 100.64.1.0/24' to 'nat end-a 10.1.1.0/24 to 100.64.0.0/24'" in e for e in errors), errors
+    two = parse_config("vpc portal\n subnet dmz2 10.1.201.0/24\n!\nprefix-list PORTAL seq 10 permit 10.1.201.0/24\n", base=config)
+    two = two.put("resource-share", replace(two.get("resource-share", "portal-a"), nat=two.get("resource-share", "portal-a").nat[:1]))
+    two = two.put("resource-share", replace(two.get("resource-share", "portal-b"), nat=two.get("resource-share", "portal-b").nat[:1]))
+    import re
+
+    fixes = [m.group(1) for e in (str(d) for d in validate(two, config)) if (m := re.search(r"add 'nat \S+ \S+ to (\S+)'", e))]
+    assert len(fixes) >= 2 and len(set(fixes)) == len(fixes), fixes
+
+
+def test_two_services_on_one_port_are_refused() -> None:
+    errors = _errors(PORTAL + "vpc portal\n service web http on portal1 port 7\n service ns dns on portal1 port 7\n")
+    assert "vpc portal service web: tcp port 7 on host portal1 is already used by service echo" in errors
+    assert any("service ns: tcp port 7 on host portal1 is already used by service echo" in e for e in errors)

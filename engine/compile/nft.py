@@ -12,8 +12,8 @@ fixed so that the cost of policy stays flat (LINUX-NOTES):
 4. traffic from the backbone was judged on its first hub: accepted;
 5. the segment policy: a few verdict-map lookups, then the default action.
 
-Every rule and map element carries a comment `KIND NAME ENTRY` so that
-counters map back to configuration (engine/hits.py reads them).
+Every counted rule and map element carries a comment `KIND NAME ENTRY`
+so that counters map back to configuration (engine/hits.py sums them).
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ boxes in (protocol, source, destination, destination port) space, one per
 pair of source and destination prefixes. Consecutive entries go into one
 interval verdict map as long as their boxes are pairwise disjoint: then at
 most one element of a map matches a packet, so one lookup per map gives
-the first match of its run, and maps are consulted in sequence order. A
-policy of 10,000 disjoint entries is one map and one lookup; overlapping
-entries start a new map. Every element carries a counter and the comment
-`segment SEG SEQ`, which is how `show policy hits` maps counters back.
+the first match of its run, and runs are consulted in sequence order. A
+run's exact elements share one hash map and its ranged ones interval maps
+of bounded size (policy_decls says why), so 10,000 disjoint host-to-host
+entries are one lookup; overlapping entries start a new run. Every element
+carries a counter and the comment `segment SEG SEQ`, which is how `show
+policy hits` maps counters back.
 
 Where the policy is enforced: in each router of the segment, on traffic
 that enters from one of the segment's VPCs or from a share (traffic from

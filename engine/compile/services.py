@@ -13,9 +13,8 @@ from engine.compile import naming
 from engine.compile.policy import LOG_GROUP
 from engine.model import Config, Vpc
 from engine.plan import NftItem, PlanBuilder, ServiceItem
+from engine.validate import SERVICE_PORTS as DEFAULT_PORTS
 from engine.validate import host_subnet, parse_prefix
-
-DEFAULT_PORTS = {"dns": 53, "http": 80, "tcp-echo": 7, "udp-echo": 7}
 
 
 def service_port(kind: str, port: int | None) -> int:

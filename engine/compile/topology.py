@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from engine.compile import naming
-from engine.model import Config, Vpc
+from engine.model import CORE_CXP, Config, Vpc
 from engine.plan import AddressItem, BridgeItem, LinkConfItem, NetnsItem, PlanBuilder, VethItem
 from engine.validate import host_subnet, parse_prefix
 
@@ -83,7 +83,7 @@ def share_hub(hubs: dict[str, list[str]], seg_a: str, seg_b: str) -> str:
     hubs_a = hubs.get(seg_a, [])
     hubs_b = hubs.get(seg_b, [])
     common = sorted(set(hubs_a) & set(hubs_b))
-    return (common or hubs_a or hubs_b or ["core"])[0]
+    return (common or hubs_a or hubs_b or [CORE_CXP])[0]
 
 
 def build_segment_routers(fab: Fabric, out: PlanBuilder) -> None:

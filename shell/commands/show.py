@@ -140,7 +140,7 @@ HIT_COLUMNS = ("scope", "name", "seq", "action", "match", "packets", "bytes")
 
 
 def _policy_hits(sh: Any, v: dict[str, str]) -> Result:
-    scope = next((k for k in ("segment", "share", "firewall") if k in v), None)
+    scope = next((k for k in ("segment", "share") if k in v), None)
     api = sh.state.api
     api._known(scope, v.get(scope or ""))
     rows = api.policy_hits(scope, v.get(scope or ""), "nonzero" in v)
@@ -171,7 +171,7 @@ def _clear_flows(sh: Any, _v: dict[str, str]) -> Result:
 
 
 def _clear_counters(sh: Any, v: dict[str, str]) -> Result:
-    scope = next((k for k in ("segment", "share", "firewall") if k in v), None)
+    scope = next((k for k in ("segment", "share") if k in v), None)
     n = sh.state.api.clear_counters(scope, v.get(scope or ""))
     return Result(f"Counters cleared in {n} table(s).", data={"tables": n})
 
@@ -220,19 +220,20 @@ def commands() -> list[Command]:
         Command("show lab [health=health]", _lab, ("exec",)),
         Command("show commit history", _history, ("exec",)),
         Command("show services", _services, ("exec",), "Services with state, address and process"),
-        Command("show policy hits [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL] [nonzero=nonzero]",
+        # `firewall F` joins these scopes when firewalls exist
+        Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
                 _policy_hits, ("exec",), {"segment": "Only this segment's policy", "share": "Only this share",
-                                          "firewall": "Only this firewall", "nonzero": "Only entries that matched"}),
-        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE|firewall firewall=FIREWALL"
+                                          "nonzero": "Only entries that matched"}),
+        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
                 "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
                 _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
                                     "host": "Only flows of this host", "share": "Only flows through this share",
-                                    "firewall": "Only flows through this firewall", "address": "Flows with this address (either side, or NAT)",
+                                    "address": "Flows with this address (either side, or NAT)",
                                     "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
                                     "packets": "Most packets first", "age": "Oldest first"}),
         Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),
         Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
-        Command("clear counters [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL]",
+        Command("clear counters [segment segment=SEGMENT|share share=SHARE]",
                 _clear_counters, ("exec",), {"counters": "Zero policy hit counters"}),
     ]
     return out
