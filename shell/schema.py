@@ -88,6 +88,71 @@ def _host_name_free(config: Config, vpc: Any, values: dict[str, str]) -> str | N
     return None
 
 
+def _prefix_problem(text: str) -> str | None:
+    """`10.1.1.0/16 has host bits set: use 10.1.0.0/16`, or None."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            return f"{text} has host bits set: use {ipaddress.ip_network(text, strict=False)}"
+        except ValueError:
+            return f"{text} is not a valid prefix"
+    return None
+
+
+def _policy_line(config: Config, seg: Any, values: dict[str, str]) -> str | None:
+    """What one policy line gets wrong on its own, said at the line (the
+    commit's validation says it again, with what needs the whole config)."""
+    here = f"segment {seg.name} policy {values.get('seq', '')}".rstrip()
+    ports, proto = values.get("ports"), values.get("protocol")
+    if ports and proto not in ("tcp", "udp"):
+        return f"{here}: ports apply to tcp and udp only, not {proto}"
+    numbers = [int(x) for x in (ports or "").split()[1:]]
+    if len(numbers) == 2 and numbers[0] > numbers[1]:
+        return f"{here}: range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'"
+    for side in (values.get("src", ""), values.get("dst", "")):
+        if "/" in side and " " not in side and (problem := _prefix_problem(side)):
+            return f"{here}: {problem}"
+    return None
+
+
+def _nat_line(config: Config, share: Any, values: dict[str, str]) -> str | None:
+    here = f"resource-share {share.name} nat {values['end']} {values['original']} to {values['translated']}"
+    for text in (values["original"], values["translated"]):
+        if problem := _prefix_problem(text):
+            return f"{here}: {problem}"
+    a, b = values["original"].split("/")[1], values["translated"].split("/")[1]
+    if a != b:
+        return f"{here}: sizes differ (/{a} vs /{b}); 1:1 NAT needs the same length"
+    return None
+
+
+def _prefix_list_line(config: Config, plist: Any, values: dict[str, str]) -> str | None:
+    here = f"prefix-list {values.get('name', getattr(plist, 'name', ''))} {values.get('prefix', '')}"
+    if problem := _prefix_problem(values.get("prefix", "")):
+        return f"{here}: {problem}"
+    plen = int(values["prefix"].split("/")[1])
+    ge = int(values["ge"]) if values.get("ge") else None
+    le = int(values["le"]) if values.get("le") else None
+    if ge is not None and not plen < ge <= 32:
+        return f"{here}: ge {ge} must be longer than /{plen} and at most 32"
+    if le is not None and not max(ge or plen, plen) <= le <= 32:
+        return f"{here}: le {le} must be between {max(ge or plen, plen)} and 32"
+    return None
+
+
+def _cidr_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+    problem = _prefix_problem(values.get("cidrs", ""))
+    return f"vpc {vpc.name} cidr {problem}" if problem else None
+
+
+def _subnet_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+    problem = _prefix_problem(values.get("prefix", ""))
+    return f"vpc {vpc.name} subnet {values.get('name')}: {problem}" if problem else None
+
+
 REF_TYPES = {"cxp": "CXP", "segment": "SEGMENT", "vpc": "VPC", "prefix-list": "PREFIX-LIST",
              "resource-share": "SHARE", "firewall": "FIREWALL", "internet": "INTERNET",
              "endpoint-service": "ENDPOINT-SERVICE"}
@@ -109,19 +174,19 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
              f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
              {"src": "Source", "dst": "Destination", "host": "One address (A.B.C.D)", "any": "Any address",
               "group": "A group of this segment (VPCs and subnets)", "prefix-list": "Addresses a prefix list permits"},
-             field="policies"),
+             field="policies", check=_policy_line),
     )),
     ObjectKind("prefix-list", model.PrefixList, "An ordered list of prefix matches",
                inline=Line("prefix-list name=PREFIX-LIST [seq seq=SEQ] action={permit|deny} prefix=PREFIX "
-                           "[ge ge=LEN] [le le=LEN]", field="entries")),
+                           "[ge ge=LEN] [le le=LEN]", field="entries", check=_prefix_list_line)),
     ObjectKind("vpc", model.Vpc, "A VPC or VNet attached to a hub", (
         Line("description description=LINE"),
         Line("cxp cxp=CXP", "Hub this VPC attaches to (default core)"),
         Line("segment segment=SEGMENT", "Segment of this VPC (required)"),
         Line("group group=GROUP", "Group of the whole VPC"),
-        Line("cidr cidrs=PREFIX", "An address range of this VPC (one or more)"),
+        Line("cidr cidrs=PREFIX", "An address range of this VPC (one or more)", check=_cidr_line),
         Line("subnet name=NAME prefix=PREFIX [group group=GROUP]", {"group": "Group of this subnet"},
-             field="subnets"),
+             field="subnets", check=_subnet_line),
         Line("host name=NAME address=ADDRESS [subnet subnet=SUBNET]",
              {"subnet": "Subnet (default: the one holding the address)"}, field="hosts",
              check=_host_name_free),
@@ -134,7 +199,7 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         Line("end-a segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_a"),
         Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_b"),
         Line("direction direction={bidirectional|a-to-b|b-to-a}"),
-        Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat"),
+        Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat", check=_nat_line),
     )),
 )
 

@@ -72,12 +72,24 @@ def test_routes_show_translated_and_original_prefixes() -> None:
     tables = {i.ns: i for i in plan.of_kind("nft") if isinstance(i, NftItem)}
     assert "snat ip prefix to ip saddr map { 10.1.1.0/24 : 100.64.1.0/24 }" in tables["t-s-cust-a@core"].ruleset
     # a-to-b: what end-b would open arrives in end-a's router, and is dropped there
-    assert 'iifname "s.portal-a" ct state new counter drop' in tables["t-s-cust-a@core"].ruleset
-    assert "ct state new" not in tables["t-s-provider@core"].ruleset
+    cust_a, provider = tables["t-s-cust-a@core"].ruleset, tables["t-s-provider@core"].ruleset
+    assert '"s.portal-a" counter comment "share portal-a direction" : drop' in cust_a and "ct state new iifname vmap @share_dir" in cust_a
+    assert "ct state new" not in provider
+    # only offered sources cross, each way
+    assert '"s.portal-a" . 10.1.1.0/24' in cust_a and '"s.portal-a" . 172.31.255.10/32' in cust_a
+    assert '"s.portal-a" . 10.1.200.10/32' in provider and '"s.portal-b" . 100.64.2.0/24' in provider
 
 
 def _errors(config_text: str) -> list[str]:
-    return [str(d) for d in validate(parse_config(config_text))]
+    """The commit's diagnostics, or the line's error when the shell refuses
+    the line on its own already."""
+    from shell.loader import LoadError
+
+    try:
+        config = parse_config(config_text)
+    except LoadError as err:
+        return err.lines()
+    return [str(d) for d in validate(config)]
 
 
 def test_overlapping_import_is_refused_naming_both_shares_with_the_fix() -> None:

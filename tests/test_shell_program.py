@@ -74,3 +74,18 @@ def test_examples_run_until_the_first_assert(tmp_path: Path, name: str, capsys: 
     assert run(tmp_path, "-f", str(path)) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{path}:{first_assert}: % assert failed"), err
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["segment x", "policy 5 permit icmp any any eq 5"], "-c:3: % segment x policy 5: ports apply to tcp and udp only, not icmp"),
+    (["segment x", "policy 5 permit tcp any any range 9 3"], "-c:3: % segment x policy 5: range 9 3 is reversed: write 'range 3 9'"),
+    (["segment x", "policy 5 deny tcp 10.50.1.10/16 any"], "-c:3: % segment x policy 5: 10.50.1.10/16 has host bits set: use 10.50.0.0/16"),
+    (["resource-share r", "nat end-a 10.1.0.0/16 to 10.2.0.0/24"], "sizes differ (/16 vs /24); 1:1 NAT needs the same length"),
+    (["prefix-list P permit 10.0.0.0/8 ge 4"], "-c:2: % prefix-list P 10.0.0.0/8: ge 4 must be longer than /8 and at most 32"),
+    (["vpc v", "cidr 10.1.1.0/16"], "-c:3: % vpc v cidr 10.1.1.0/16 has host bits set: use 10.1.0.0/16"),
+])
+def test_a_line_wrong_on_its_own_is_refused_at_that_line(tmp_path: Path, lines: list[str], message: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["-c", "configure"] + [x for line in lines for x in ("-c", line)]
+    assert run(tmp_path, *argv) == 1
+    assert message in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +15,9 @@ from shell.printer import running_config
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True)
 octet = st.integers(0, 255)
 addresses = st.tuples(octet, octet, octet, octet).map(lambda t: ".".join(map(str, t)))
-prefixes = st.tuples(addresses, st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}")
+# prefixes without host bits: the shell refuses the others at the line
+prefixes = st.tuples(addresses, st.integers(0, 32)).map(
+    lambda t: str(ipaddress.ip_network(f"{t[0]}/{t[1]}", strict=False)))
 words = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,10}", fullmatch=True)
 text = st.lists(words, min_size=1, max_size=4).map(" ".join)
 opt = st.none() | names
@@ -34,8 +38,9 @@ ports = st.integers(1, 65535).map(lambda p: f"eq {p}") | st.tuples(st.integers(1
 @st.composite
 def policy(draw: st.DrawFn) -> model.PolicyEntry:
     action = draw(st.sampled_from(["permit", "deny"]))
-    return model.PolicyEntry(draw(st.integers(1, 65535)), action, draw(st.sampled_from(["ip", "tcp", "udp", "icmp"])),
-                             draw(endpoint), draw(endpoint), draw(st.none() | ports),
+    protocol = draw(st.sampled_from(["ip", "tcp", "udp", "icmp"]))
+    return model.PolicyEntry(draw(st.integers(1, 65535)), action, protocol,
+                             draw(endpoint), draw(endpoint), draw(st.none() | ports) if protocol in ("tcp", "udp") else None,
                              draw(names) if action == "inspect" else None, draw(st.booleans()))
 
 
@@ -49,11 +54,22 @@ services = st.builds(model.Service, names, st.sampled_from(["dns", "http", "tcp-
 vpcs = st.builds(model.Vpc, names, opt, names, st.none() | text, opt,
                  st.lists(prefixes, max_size=3, unique=True).map(tuple), keyed(subnets, "name"),
                  keyed(hosts, "name"), keyed(services, "name"), st.just(()), st.booleans())
-entries = st.builds(model.PrefixListEntry, st.integers(1, 65535), st.sampled_from(["permit", "deny"]), prefixes,
-                    st.none() | st.integers(0, 32), st.none() | st.integers(0, 32))
-prefix_lists = st.builds(model.PrefixList, names, keyed(entries, "seq").filter(bool))
+@st.composite
+def entries(draw: st.DrawFn) -> model.PrefixListEntry:
+    """Prefix-list entries with a valid ge/le (the shell refuses others at the line)."""
+    prefix = draw(prefixes)
+    plen = int(prefix.split("/")[1])
+    ge = draw(st.none() | st.integers(plen + 1, 32)) if plen < 32 else None
+    le = draw(st.none() | st.integers(max(ge or plen, plen), 32))
+    return model.PrefixListEntry(draw(st.integers(1, 65535)), draw(st.sampled_from(["permit", "deny"])), prefix, ge, le)
+
+
+
+prefix_lists = st.builds(model.PrefixList, names, keyed(entries(), "seq").filter(bool))
 ends = st.none() | st.builds(model.ShareEnd, names, names)
-nats = st.builds(model.NatMap, st.sampled_from(["end-a", "end-b"]), prefixes, prefixes)
+nats = st.tuples(st.sampled_from(["end-a", "end-b"]), addresses, addresses, st.integers(0, 32)).map(
+    lambda t: model.NatMap(t[0], str(ipaddress.ip_network(f"{t[1]}/{t[3]}", strict=False)),
+                           str(ipaddress.ip_network(f"{t[2]}/{t[3]}", strict=False))))
 shares = st.builds(model.ResourceShare, names, ends, ends, st.sampled_from(["bidirectional", "a-to-b", "b-to-a"]),
                    keyed(nats, "end"), st.none(), st.none() | text)  # no firewalls yet
 

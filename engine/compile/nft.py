@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from engine.plan import NftItem, PlanBuilder
 
@@ -35,6 +36,7 @@ class NsRules:
     postrouting: list[str] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)
     track: bool = False  # a forward chain even without rules: conntrack sees every flow
+    elements: dict[str, list[str]] = field(default_factory=dict)  # named set -> elements (SETS)
 
 
 class Rulesets:
@@ -51,20 +53,68 @@ class Rulesets:
 
     def emit(self, out: PlanBuilder) -> None:
         """One NftItem per namespace that has any rule."""
-        for name, rules in sorted(self.by_ns.items()):
-            text = render(rules)
-            out.add(NftItem(name, text, tuple(sorted(rules.sources)), counted(text)))
+        for name, r in sorted(self.by_ns.items()):
+            elements = tuple((k, tuple(v)) for k, v in sorted(r.elements.items()))
+            out.add(_item(name, tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
+                          tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements))
+
+
+@lru_cache(maxsize=16384)
+def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
+          post: tuple[str, ...], sources: tuple[str, ...], track: bool,
+          elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
+    """The table of one namespace, memoised on its fragments: an unchanged
+    table is the same object at the next commit (no render, no digest, and
+    the diff settles it by identity)."""
+    rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements})
+    text = render(rules)
+    return NftItem(name, text, sources, counted(text))
+
+
+# Named sets the stages fill element by element, and the rules that use them:
+# a router with two hundred shares has four set lookups, not six hundred rules.
+SETS = {
+    "share_links": "set share_links { typeof iifname; elements = { %s } }",
+    "share_out": "set share_out { typeof oifname . ip saddr; flags interval; elements = { %s } }",
+    "share_in": "set share_in { typeof iifname . ip saddr; flags interval; elements = { %s } }",
+    "share_dir": "map share_dir { typeof iifname : verdict; counter; elements = { %s } }",
+}
+SET_RULES = (  # (the set that must have elements, stage order, rule)
+    ("share_dir", 10, "ct state new iifname vmap @share_dir"),
+    ("share_links", 10, 'oifname @share_links oifname . ip saddr != @share_out counter drop comment "shares source"'),
+    ("share_links", 10, 'iifname @share_links iifname . ip saddr != @share_in counter drop comment "shares source"'),
+    ("share_links", 20, 'iifname @share_links oifname @share_links counter drop comment "shares transit"'),
+)
+
+
+def _set_parts(rules: NsRules) -> tuple[list[str], list[tuple[int, str]]]:
+    """Declarations and rules of the named sets in use (an empty set is
+    declared without elements: it matches nothing)."""
+    decls, forward = [], []
+    if rules.elements.get("share_links"):
+        for name in ("share_links", "share_out", "share_in"):
+            items = rules.elements.get(name, [])
+            decl = SETS[name] % ", ".join(items)
+            decls.append(decl if items else decl.replace("; elements = {  }", ""))
+    if rules.elements.get("share_dir"):
+        decls.append(SETS["share_dir"] % ", ".join(rules.elements["share_dir"]))
+    for needed, order, rule in SET_RULES:
+        if rules.elements.get(needed):
+            forward.append((order, rule))
+    return decls, forward
 
 
 def render(rules: NsRules) -> str:
     """The script of one table."""
+    set_decls, set_rules = _set_parts(rules)
+    forward = sorted([*rules.forward, *set_rules], key=lambda r: r[0])
     lines = ["table inet vpclab {"]
-    lines += [f"  {d}" for d in rules.decls]
-    if rules.forward or rules.track:
+    lines += [f"  {d}" for d in [*set_decls, *rules.decls]]
+    if forward or rules.track:
         lines.append("  chain forward {")
         lines.append("    type filter hook forward priority filter; policy accept;")
         lines.append("    ct state established,related accept")
-        lines += [f"    {rule}" for _, rule in sorted(rules.forward, key=lambda r: r[0])]
+        lines += [f"    {rule}" for _, rule in forward]
         lines.append("  }")
     if rules.prerouting:
         lines.append("  chain prerouting {")
@@ -101,5 +151,5 @@ def iface_set(names: list[str]) -> str:
     return "{ " + ", ".join(quote(n) for n in sorted(names)) + " }"
 
 
-# stage order inside the forward chain
+# stage order inside the forward chain (SET_RULES use 10 and 20 too)
 DIRECTION, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40

@@ -7,7 +7,9 @@ router gets routes only for what the other end offers, as that end sees it
 hubs reach those prefixes over their backbone. Each end's own NAT lives in
 its own router, on the share link: SNAT of its offered prefixes going out,
 DNAT of their translations coming in, both as 1:1 prefix maps. Direction
-is a `ct state new` drop on the end that may not open connections.
+is a `ct state new` drop on the end that may not open connections. The
+per-share parts go into named sets of the router (engine/compile/nft.py
+SETS), so two hundred shares cost a few lookups, not hundreds of rules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from engine.compile import naming
-from engine.compile.nft import DIRECTION, TRANSIT, Rulesets, iface_set, quote
+from engine.compile.nft import Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.model import Config, ResourceShare
 from engine.plan import Item, LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
@@ -37,7 +39,6 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
     share, its hub, both ends' offers and routers), like VPCs: a commit
     that adds one share to two hundred builds one share."""
     hubs = vpc_hubs(config)
-    share_ifs: dict[str, list[str]] = {}
     for share in config.shares:
         if not (share.end_a and share.end_b) or share.end_a.segment == share.end_b.segment:
             continue
@@ -50,19 +51,14 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
             tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
         )  # fmt: skip
         out.extend(items)
-        for ns, chain, order, rule in fragments:
+        for ns, chain, order, text in fragments:
             r = rules.ns(ns, f"resource-share {share.name}")
             if chain == "forward":
-                r.forward.append((order, rule))
+                r.forward.append((order, text))
+            elif chain.startswith("set:"):
+                r.elements.setdefault(chain[4:], []).append(text)
             else:
-                getattr(r, chain).append(rule)
-        for seg in (seg_a, seg_b):
-            share_ifs.setdefault(naming.segment_ns(fab.lab, seg, hub), []).append(share_if(share.name))
-    for ns, ifs in share_ifs.items():
-        if len(ifs) > 1:
-            rules.ns(ns, "shares").forward.append(
-                (TRANSIT, f"iifname {iface_set(ifs)} oifname {iface_set(ifs)} counter drop comment {quote('shares transit')}")
-            )
+                getattr(r, chain).append(text)
 
 
 @lru_cache(maxsize=16384)
@@ -92,18 +88,15 @@ def _share_items(
 def _sources(lab: str, share: ResourceShare, seg: str, hub: str, own: tuple[Offer, ...], received: tuple[Offer, ...],
              frags: list[Fragment]) -> None:  # fmt: skip
     """Only what an end offers may enter the share: routes decide where
-    packets go, these rules who may send them. Out of the link, sources
-    must be this end's offers (before its NAT); into it, the other end's
-    offers as this end sees them. Replies are accepted earlier (established)."""
+    packets go, these sets who may send them. Out of the link, sources must
+    be this end's offers (before its NAT); into it, the other end's offers
+    as this end sees them. Replies are accepted earlier (established).
+    Shares are not transitive: nothing goes from one share link to another."""
     ns = naming.segment_ns(lab, seg, hub)
     link = quote(share_if(share.name))
-    note = quote(f"share {share.name} source")
-    mine = ", ".join(str(o.original) for o in own)
-    theirs = ", ".join(str(o.seen) for o in received)
-    out_rule = f"oifname {link} ip saddr != {{ {mine} }} counter drop comment {note}" if mine else f"oifname {link} counter drop comment {note}"
-    in_rule = f"iifname {link} ip saddr != {{ {theirs} }} counter drop comment {note}" if theirs else f"iifname {link} counter drop comment {note}"
-    frags.append((ns, "forward", DIRECTION, out_rule))
-    frags.append((ns, "forward", DIRECTION, in_rule))
+    frags.append((ns, "set:share_links", 0, link))
+    frags += [(ns, "set:share_out", 0, f"{link} . {o.original}") for o in own]
+    frags += [(ns, "set:share_in", 0, f"{link} . {o.seen}") for o in received]
 
 
 def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
@@ -134,8 +127,7 @@ def _end(
                 out.add(RouteItem(naming.segment_ns(lab, seg, cxp), dst, routers[hub], naming.backbone_if(hub), True, meta=far))
     opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
     if opener == end:  # the other end's new connections arrive here
-        rule = f"iifname {quote(link)} ct state new counter drop comment {quote(f'share {share.name} direction')}"
-        frags.append((ns, "forward", DIRECTION, rule))
+        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(f'share {share.name} direction')} : drop"))
     maps = nat_maps(share, end)
     if maps:
         snat = ", ".join(f"{o} : {t}" for o, t in maps)

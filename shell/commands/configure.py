@@ -95,6 +95,9 @@ def _set_inline(kind: ObjectKind, binding: Binding) -> Any:
     def handler(sh: Any, values: dict[str, str]) -> None:
         state: ShellState = sh.state
         obj = state.api.candidate.get(kind.kind, values["name"]) or kind.model(values["name"])
+        check = kind.inline.check if kind.inline else None
+        if check and (problem := check(state.api.candidate, obj, values)):
+            raise LineError(problem)
         _store(state, kind.kind, binding.apply(obj, values))
 
     return handler
