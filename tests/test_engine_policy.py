@@ -6,6 +6,7 @@ import ipaddress
 import re
 import textwrap
 import time
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -176,7 +177,15 @@ def test_policy_tables_in_segment_router_and_micro_segmented_vpc() -> None:
 
 
 def _errors(extra: str) -> list[str]:
-    return [str(d) for d in validate(parse_config(MICRO + extra))]
+    """The commit's diagnostics, or the line's error when the shell refuses
+    the line on its own already."""
+    from shell.loader import LoadError
+
+    try:
+        config = parse_config(MICRO + extra)
+    except LoadError as err:
+        return err.lines()
+    return [str(d) for d in validate(config)]
 
 
 def test_policy_validation_names_the_entry() -> None:
@@ -216,7 +225,9 @@ def test_a_refused_policy_changes_nothing(tmp_path) -> None:  # type: ignore[no-
     api.set_candidate(parse_config(MICRO))
     api.commit()
     running, plan = api.running, api.session.running_plan()
-    api.set_candidate(parse_config("segment corp\n policy 30 permit tcp group nope any range 9 3\n", base=api.running))
+    seg = api.running.get("segment", "corp")
+    bad = replace(seg, policies=seg.policies + (PolicyEntry(30, "permit", "tcp", "group nope", "any", "range 9 3"),))
+    api.set_candidate(api.running.put("segment", bad))
     with pytest.raises(ValidationError) as err:
         api.commit()
     assert any("group nope does not exist" in line for line in err.value.lines())
@@ -248,4 +259,7 @@ def test_a_group_is_scoped_to_its_segment() -> None:
 
 def test_a_prefix_with_host_bits_is_refused_with_the_fix() -> None:
     errors = _errors("segment corp\n policy 5 deny tcp 10.50.1.10/16 any eq 5432\n")
-    assert "segment corp policy 5: 10.50.1.10/16 is not a valid prefix (host bits set: did you mean 10.50.0.0/16?)" in errors
+    assert any("segment corp policy 5: 10.50.1.10/16 has host bits set: use 10.50.0.0/16" in e for e in errors), errors
+    seg = Segment("corp", policies=(PolicyEntry(5, "deny", "tcp", "10.50.1.10/16", "any"),))
+    committed = [str(d) for d in validate(parse_config(MICRO).put("segment", seg))]
+    assert "segment corp policy 5: 10.50.1.10/16 is not a valid prefix (host bits set: did you mean 10.50.0.0/16?)" in committed
