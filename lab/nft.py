@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import re
-from typing import Any
 
 from engine.errors import SystemDependencyError
 from lab import netns

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -66,7 +65,7 @@ def test_bench_shares(make_lab) -> None:  # type: ignore[no-untyped-def]
         api.set_candidate(full)
         api.commit()
     add = statistics.median(adds)
-    print(f"\n| figure | measured | target |\n|---|---|---|")
+    print("\n| figure | measured | target |\n|---|---|---|")
     print(f"| apply {N} segments sharing a services VPC ({len(api.session.running_plan())} plan items) | {build:.2f} s | < 5 s |")
     print(f"| add one share (median of 3: {', '.join(f'{a * 1000:.0f}' for a in adds)} ms) | {add * 1000:.0f} ms | < 150 ms |")
     assert build < 5.0
