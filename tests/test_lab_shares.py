@@ -273,3 +273,26 @@ def test_a_refused_share_changes_nothing(make_lab: Any) -> None:
         api.commit()
     assert "resource-share portal-b: imports 10.1.1.0/24 into segment provider" in str(err.value.lines())
     assert api.routes() == before
+
+
+def test_rollback_undoes_a_share_and_its_service(make_lab: Any) -> None:
+    """A share and a service added by one commit go away with `rollback 1`,
+    and come back with another rollback."""
+    api = make_lab()
+    base = parse_config(SHARED).remove("resource-share", "svc-dev")
+    api.set_candidate(base)
+    api.commit()
+    assert not api.probe("ad1", "dapp1", "tcp", 389).reachable
+    added = parse_config(SHARED + "vpc dev-app\n service decho tcp-echo on dapp1 port 7\n")
+    api.set_candidate(added)
+    api.commit()
+    assert api.probe("ad1", "dapp1", "tcp", 389).reachable
+    assert "decho" in {r["name"] for r in api.services()}
+    api.rollback(1)
+    assert not api.probe("ad1", "dapp1", "tcp", 389).reachable
+    assert "decho" not in {r["name"] for r in api.services()}
+    assert services.marker(f"{api.name}/dev-app/decho") not in services.scan(services.MARK)
+    assert not [r for r in api.routes(segment="nonprod") if r["origin"] == "share"]
+    api.rollback(1)  # the rollback is a commit: rolling it back restores the share
+    assert api.probe("ad1", "dapp1", "tcp", 389).reachable
+    assert {r["name"]: r["state"] for r in api.services()}["decho"] == "running"

@@ -42,10 +42,15 @@ def _commit(sh: Any, v: dict[str, str]) -> Result:
 
 
 def _commit_check(sh: Any, _v: dict[str, str]) -> Result:
-    changes = sh.state.api.commit_check()
+    api = sh.state.api
+    changes = api.commit_check()
+    down = [f"  restart service {r['name']} ({r['kind']}) on {r['host']}: it is down"
+            for r in api.services() if r["state"] == "down"]
+    data = {"changes": changes.counts(), "restart": [line.split()[2] for line in down]}
     if changes.empty:
-        return Result("Valid. No changes to apply.", data={"changes": {}})
-    return Result("\n".join(["Valid. The commit would:", *changes.lines()]), data={"changes": changes.counts()})
+        head = ["Valid. No configuration changes; the commit would:"] if down else ["Valid. No changes to apply."]
+        return Result("\n".join([*head, *down]), data=data)
+    return Result("\n".join(["Valid. The commit would:", *changes.lines(), *down]), data=data)
 
 
 def _abort(sh: Any, _v: dict[str, str]) -> None:
