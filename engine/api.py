@@ -18,7 +18,7 @@ from engine.model import Config, Host, Vpc
 from engine.ports import Drift, Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
-from engine.validate import validate
+from engine.validate import parse_address, validate
 from engine import flows, hits, views
 
 
@@ -222,6 +222,31 @@ class LabApi:
             return Target(target, None, None)
         raise NotFoundError(f"host {target} does not exist (use a host name or an address)")
 
+    def host_behind(self, from_host: str, address: str) -> Host | None:
+        """The host that `address` means as seen from `from_host`: one of its
+        own segment, or, through a share's (translated) import, one of the
+        offering segment. With it, a probe to a bare address can confirm
+        delivery (UDP) at the right host even behind NAT."""
+        from engine.shares import end_of, imports
+
+        config = self.running
+        src = next((v for v, h in config.hosts() if h.name == from_host), None)
+        addr = parse_address(address)
+        if src is None or addr is None:
+            return None
+        wanted = [(src.segment, address)]
+        for imp in imports(config):
+            if imp.segment == src.segment and addr in imp.offer.seen:
+                original = imp.offer.original.network_address + (int(addr) - int(imp.offer.seen.network_address))
+                side = end_of(config.get("resource-share", imp.share), imp.end)
+                if side is not None:
+                    wanted.append((side.segment, str(original)))
+        for segment, target in wanted:
+            found = next((h for v, h in config.hosts() if v.segment == segment and h.address == target), None)
+            if found is not None:
+                return found
+        return None
+
     def host_namespace(self, host: str) -> str:
         """The namespace of a running host, or NotFoundError."""
         for _vpc, h in self.running.hosts():
@@ -240,7 +265,8 @@ class LabApi:
         """One real probe, as CLI.md defines reachable (the named host must receive it)."""
         tgt = self.resolve_target(target)
         src_ns = self.host_namespace(from_host)
-        observe_ns = self.host_namespace(tgt.host.name) if tgt.host else None
+        host = tgt.host or self.host_behind(from_host, tgt.address)
+        observe_ns = self.host_namespace(host.name) if host else None
         return self.fabric.probe(src_ns, tgt.address, protocol, port, timeout, observe_ns)
 
     def host_exec(self, host: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:

@@ -28,21 +28,41 @@ def router_of(lab: str, ns: str) -> tuple[str, str] | None:
     return seg, cxp
 
 
-def _applications(config: Config) -> dict[tuple[str, str, int], str]:
-    out = {}
-    for vpc, host in config.hosts():
-        for svc in vpc.services:
-            if svc.host == host.name:
-                port = service_port(svc.kind, svc.port)
-                protos = ("udp", "tcp") if svc.kind == "dns" else ("udp",) if svc.kind == "udp-echo" else ("tcp",)
-                for proto in protos:
-                    out[(proto, host.address, port)] = f"{svc.name} ({svc.kind})"
-    return out
+class _Applications:
+    """Which configured service a flow reaches: by (segment, protocol,
+    address, port), since tenants may share addresses; an address a share
+    imports into the segment is followed back to the offering segment."""
+
+    def __init__(self, config: Config):
+        self.services: dict[tuple[str, str, str, int], str] = {}
+        for vpc, host in config.hosts():
+            for svc in vpc.services:
+                if svc.host == host.name and vpc.segment:
+                    port = service_port(svc.kind, svc.port)
+                    protos = ("udp", "tcp") if svc.kind == "dns" else ("udp",) if svc.kind == "udp-echo" else ("tcp",)
+                    for proto in protos:
+                        self.services[(vpc.segment, proto, host.address, port)] = f"{svc.name} ({svc.kind})"
+        self.imports = [(i.segment, i.offer, i.end, i.share) for i in imports(config)]
+        self.ends = {s.name: s for s in config.shares}
+
+    def name(self, segment: str, proto: str, address: str | None, port: int | None) -> str | None:
+        if address is None or port is None:
+            return None
+        found = self.services.get((segment, proto, address, port))
+        if found is not None:
+            return found
+        addr = ipaddress.ip_address(address)
+        for seg, offer, end, share in self.imports:
+            if seg == segment and addr in offer.seen:
+                original = ipaddress.ip_address(int(offer.original.network_address) + int(addr) - int(offer.seen.network_address))
+                side = self.ends[share].end_a if end == "end-a" else self.ends[share].end_b
+                return self.services.get((side.segment, proto, str(original), port)) if side else None
+        return None
 
 
 def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **filters: Any) -> list[dict[str, Any]]:
     """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
-    apps = _applications(config)
+    apps = _Applications(config)
     rows = []
     for ns, entries in raw.items():
         where = router_of(lab, ns)
@@ -62,14 +82,14 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
     return rows[: int(top)] if top else rows
 
 
-def _row(where: tuple[str, str], e: dict[str, Any], apps: dict[tuple[str, str, int], str]) -> dict[str, Any]:
+def _row(where: tuple[str, str], e: dict[str, Any], apps: _Applications) -> dict[str, Any]:
     o, r = e["orig"], e["reply"]
     nat = None
     if r.get("src") != o.get("dst") or r.get("dst") != o.get("src") or r.get("sport") != o.get("dport") or r.get("dport") != o.get("sport"):
         nat = {"src": r.get("dst"), "sport": r.get("dport"), "dst": r.get("src"), "dport": r.get("sport")}
     proto = e["protocol"]
     real_dst, real_port = r.get("src"), r.get("sport")
-    app = apps.get((proto, real_dst, real_port)) if real_port else None
+    app = apps.name(where[0], proto, real_dst, real_port)
     if app is None and o.get("dport") in WELL_KNOWN:
         app = WELL_KNOWN[o["dport"]]
     return {
@@ -106,8 +126,16 @@ def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
     host = next(((v, h) for v, h in config.hosts() if h.name == f.get("host")), None) if f.get("host") else None
     vpc = config.get("vpc", f["vpc"]) if f.get("vpc") else None
     vpc_nets = [ipaddress.ip_network(c) for c in (vpc.cidrs if vpc else ())]
-    share_nets = [i.offer.seen for i in imports(config) if i.share == f.get("share")] if f.get("share") else []
-    share_segments = {i.segment for i in imports(config) if i.share == f.get("share")} if f.get("share") else set()
+    # (segment, prefix) pairs: what the share brings into each segment, and
+    # what each end offers (its own prefixes, before its NAT)
+    share_pairs: list[tuple[str, str, Any]] = []  # (segment, "own"|"in", prefix)
+    if f.get("share"):
+        share = config.get("resource-share", f["share"])
+        for i in imports(config):
+            if i.share == f["share"]:
+                share_pairs.append((i.segment, "in", i.offer.seen))
+                side = share.end_a if i.end == "end-a" else share.end_b
+                share_pairs += [(side.segment, "own", i.offer.original), (side.segment, "own", i.offer.seen)]
 
     def inside(addresses: set[str], nets: list[Any]) -> bool:
         return any(ipaddress.ip_address(a) in n for a in addresses if a for n in nets)
@@ -127,8 +155,25 @@ def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
             return False
         if f.get("vpc") and (vpc is None or r["segment"] != vpc.segment or not inside({r["src"], r["dst"]}, vpc_nets)):
             return False
-        if f.get("share") and (r["segment"] not in share_segments or not inside(addresses, share_nets)):
+        # through a share: one side's address is what the share brings into (or
+        # takes out of) this segment, and the other side's is not in this segment's own space
+        if f.get("share") and not _crosses(r, share_pairs):
             return False
         return True
 
     return keep
+
+
+def _crosses(r: dict[str, Any], pairs: list[tuple[str, str, Any]]) -> bool:
+    """Did this row's flow cross the share? One side must be what this
+    segment's end offers and the other what the share brings in."""
+    own = [p for seg, kind, p in pairs if seg == r["segment"] and kind == "own"]
+    imp = [p for seg, kind, p in pairs if seg == r["segment"] and kind == "in"]
+    nat = r["nat"] or {}
+    source = [a for a in (r["src"], nat.get("src")) if a]
+    dest = [a for a in (r["dst"], nat.get("dst")) if a]
+
+    def any_in(addresses: list[str], nets: list[Any]) -> bool:
+        return any(ipaddress.ip_address(a) in n for a in addresses for n in nets)
+
+    return (any_in(source, own) and any_in(dest, imp)) or (any_in(source, imp) and any_in(dest, own))

@@ -148,7 +148,11 @@ def write_sysctls(name: str, values: dict[str, str]) -> None:
         return
     with inside(name):
         for key, value in values.items():
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as fh:
+            optional = key.startswith("?")  # only where the key exists
+            path = "/proc/sys/" + key.lstrip("?").replace(".", "/")
+            if optional and not os.path.exists(path):
+                continue
+            with open(path, "w") as fh:
                 fh.write(value)
 
 

@@ -112,7 +112,7 @@ def _dispatch(args: argparse.Namespace, api: Any) -> int:
     from shell.state import ShellState
 
     state = ShellState(api=api, lab=args.lab, json=args.json, width=200,
-                       emit_error=lambda text: print(text, file=sys.stderr))
+                       emit_error=_error_line)
     interp = Interpreter(state)
     if args.action == "destroy":
         count = api.destroy()
@@ -151,6 +151,13 @@ def _apply(api: Any, path: str) -> int:
     else:
         print(f"Commit {result.number} done in {result.seconds:.2f} s: {counts_text(result.changes.counts())}.")
     return 0
+
+
+def _error_line(text: str) -> None:
+    """Errors go to stderr after what stdout already holds, so a piped run's
+    lines stay in order (stdout is block-buffered there, stderr is not)."""
+    sys.stdout.flush()
+    print(text, file=sys.stderr, flush=True)
 
 
 def _build_demo(api: Any) -> int:

@@ -31,6 +31,7 @@ PORTAL = textwrap.dedent(
      subnet dmz 10.1.200.0/24
      host portal1 10.1.200.10
      service echo tcp-echo on portal1
+     service uecho udp-echo on portal1
     !
     prefix-list CUST seq 5 permit 10.1.1.0/24
     !

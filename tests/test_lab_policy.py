@@ -146,8 +146,10 @@ def test_micro_segmentation_between_subnets_of_one_vpc(make_lab: Any) -> None:
          subnet bu01 10.30.1.0/24 group bu01
          subnet bu02 10.30.2.0/24 group bu02
          host a 10.30.1.10
+         host a2 10.30.1.20
          host b 10.30.2.10
          service ssh tcp-echo on b port 22
+         service ssh2 tcp-echo on a2 port 22
          service web tcp-echo on b port 443
         !
         """
@@ -159,4 +161,9 @@ def test_micro_segmentation_between_subnets_of_one_vpc(make_lab: Any) -> None:
     api.commit()
     assert not api.probe("b", "a", "tcp", 22).reachable
     assert api.probe("b", "a", "tcp", 443).reachable  # default permit
+    # inside one subnet traffic is bridged, never filtered (even with br_netfilter on the host)
+    api.set_candidate(parse_config(text.replace(" policy 10 deny", " default-action deny\n policy 10 deny") + "vpc shared\n micro-segmentation\n"))
+    api.commit()
+    assert api.probe("a2", "a", "tcp", 22).reachable and api.probe("a2", "a", "icmp").reachable
+    assert not api.probe("b", "a", "icmp").reachable
     assert {r["seq"]: r["packets"] for r in api.policy_hits("segment", "corp")}[10] > 0

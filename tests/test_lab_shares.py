@@ -154,6 +154,12 @@ def test_same_address_customers_reach_one_provider_at_once(make_lab: Any) -> Non
     sources = sorted(f["src"] for f in flows)
     assert sources == ["100.64.1.10", "100.64.2.10"]  # each customer behind its own translation
     assert all(f["nat"]["dst"] == "10.1.200.10" and f["dport"] == 7 for f in flows)
+    through_a = api.flows(share="portal-a")
+    assert through_a and all("100.64.2.10" not in (f["src"], f["dst"]) for f in through_a)
+    assert {f["application"] for f in api.flows(segment="cust-a", port=7)} == {"echo (tcp-echo)"}  # named through the NAT
+    # a bare translated address: delivery is confirmed at the host behind it
+    res = api.probe("172.31.255.10", "bill", "udp", 7)
+    assert res.reachable and res.arrived, res
     routes = {r["prefix"]: r for r in api.routes(segment="provider")}
     assert routes["100.64.1.0/24"]["original_prefix"] == "10.1.1.0/24" and routes["100.64.1.0/24"]["installed"]
     assert routes["100.64.2.0/24"]["via"] == "share portal-b"
@@ -296,3 +302,18 @@ def test_rollback_undoes_a_share_and_its_service(make_lab: Any) -> None:
     api.rollback(1)  # the rollback is a commit: rolling it back restores the share
     assert api.probe("ad1", "dapp1", "tcp", 389).reachable
     assert {r["name"]: r["state"] for r in api.services()}["decho"] == "running"
+
+
+def test_a_share_whose_end_offers_nothing_commits(make_lab: Any) -> None:
+    """An end segment without VPCs offers nothing: the share exists, empty."""
+    api = make_lab()
+    text = SHARED.replace("resource-share svc-dev\n", "segment empty\n!\nresource-share svc-dev\n")
+    text = text.replace(" end-a segment nonprod prefix-list DEV\n", " end-a segment empty prefix-list DEV\n")
+    api.set_candidate(parse_config(text))
+    api.commit()
+    assert api.probe("ad1", "papp1", "tcp", 389).reachable
+    assert not [r for r in api.routes(segment="shared") if r["via"] == "share svc-dev"]
+    # and removing the last VPC a share offers is an ordinary commit too
+    api.set_candidate(api.running.remove("vpc", "prod-app"))
+    api.commit()
+    assert not [r for r in api.routes(segment="shared") if r["origin"] == "share"]

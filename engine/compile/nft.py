@@ -95,7 +95,7 @@ def _set_parts(rules: NsRules) -> tuple[list[str], list[tuple[int, str]]]:
         for name in ("share_links", "share_out", "share_in"):
             items = rules.elements.get(name, [])
             decl = SETS[name] % ", ".join(items)
-            decls.append(decl if items else decl.replace("; elements = {  }", ""))
+            decls.append(decl if items else decl.replace(" elements = {  } }", " }"))
     if rules.elements.get("share_dir"):
         decls.append(SETS["share_dir"] % ", ".join(rules.elements["share_dir"]))
     for needed, order, rule in SET_RULES:

@@ -23,6 +23,10 @@ ROUTER_SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
     ("net.ipv4.conf.all.rp_filter", "0"),
     ("net.ipv4.conf.default.rp_filter", "0"),
+    # when the host has br_netfilter loaded, bridged frames would cross the
+    # forward hook and a subnet's own traffic would meet micro-segmentation;
+    # `?`: written only where the key exists (the module is loaded)
+    ("?net.bridge.bridge-nf-call-iptables", "0"),
 )
 HOST_SYSCTLS = (("net.ipv4.conf.all.rp_filter", "0"),)
 

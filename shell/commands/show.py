@@ -158,11 +158,15 @@ FLOW_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "applicat
 
 def _flows(sh: Any, v: dict[str, str]) -> Result:
     rows = sh.state.api.flows(**v)
-    shown = [{**r, "nat": f"{r['nat']['src']}:{r['nat']['sport'] or ''} -> {r['nat']['dst']}:{r['nat']['dport'] or ''}" if r["nat"] else None}
-             for r in rows]
+    shown = [{**r, "nat": f"{_endpoint(r['nat']['src'], r['nat']['sport'])} -> {_endpoint(r['nat']['dst'], r['nat']['dport'])}"
+              if r["nat"] else None} for r in rows]
     result = rows_result(shown, FLOW_COLUMNS, empty="No flows.")
     result.data = rows
     return result
+
+
+def _endpoint(address: str | None, port: int | None) -> str:
+    return f"{address}:{port}" if port is not None else f"{address}"
 
 
 def _clear_flows(sh: Any, _v: dict[str, str]) -> Result:
