@@ -286,6 +286,19 @@ class PlanBuilder:
         for item in items:
             self.add(item)
 
+    def merge(self, keyed: dict[Key, Item]) -> None:
+        """Add a memoised group of items by key: one C-level update, item by
+        item only where keys meet (a commit merges hundreds of such groups)."""
+        if not self._items.keys().isdisjoint(keyed):
+            for item in keyed.values():
+                self.add(item)
+            return
+        self._items.update(keyed)
+
+    def keyed(self) -> dict[Key, Item]:
+        """The items so far, by key (for memoised groups)."""
+        return dict(self._items)
+
     def build(self) -> Plan:
         """The finished, frozen plan."""
         return Plan(dict(self._items))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from engine.compile import naming, policy, routing, services, shares, topology
 from engine.compile.nft import Rulesets
 from engine.model import Config, Vpc
-from engine.plan import Item, NftItem, Plan, PlanBuilder
+from engine.plan import Item, Key, NftItem, Plan, PlanBuilder
 
 
 def compile_plan(lab: str, config: Config) -> Plan:
@@ -26,7 +26,7 @@ def compile_plan(lab: str, config: Config) -> Plan:
         by_segment.setdefault(seg, []).append((cxp, addr))
     for vpc in config.vpcs:
         if vpc.segment is not None:
-            out.extend(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
+            out.merge(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
     rules = Rulesets()
     for seg, cxp in fab.routers:
         rules.ns(naming.segment_ns(lab, seg, cxp), "fabric").track = True
@@ -42,7 +42,7 @@ def compile_plan(lab: str, config: Config) -> Plan:
 
 
 @lru_cache(maxsize=16384)
-def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> tuple[Item, ...]:
+def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> dict[Key, Item]:
     """Everything one VPC contributes: its router, hosts and segment routes."""
     fab = topology.Fabric(lab, {(vpc.segment or "", cxp): addr for cxp, addr in routers})
     out = PlanBuilder()
@@ -50,4 +50,4 @@ def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> tupl
     routing.build_vpc_routes(fab, vpc, out)
     routing.build_host_routes(fab, vpc, out)
     routing.build_segment_routes(fab, vpc, out)
-    return tuple(out.build())
+    return out.keyed()

@@ -20,7 +20,7 @@ from engine.compile import naming
 from engine.compile.nft import Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.model import Config, ResourceShare
-from engine.plan import Item, LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
+from engine.plan import Item, Key, LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
 from engine.shares import Offer, nat_maps, offers, other
 
 
@@ -50,7 +50,7 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
             tuple((c, fab.routers[(seg_a, c)]) for c in fab.segment_cxps(seg_a)),
             tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
         )  # fmt: skip
-        out.extend(items)
+        out.merge(items)
         for ns, chain, order, text in fragments:
             r = rules.ns(ns, f"resource-share {share.name}")
             if chain == "forward":
@@ -70,7 +70,7 @@ def _share_items(
     offers_b: tuple[Offer, ...],
     routers_a: tuple[tuple[str, str], ...],
     routers_b: tuple[tuple[str, str], ...],
-) -> tuple[tuple[Item, ...], tuple[Fragment, ...]]:
+) -> tuple[dict[Key, Item], tuple[Fragment, ...]]:
     out = PlanBuilder()
     frags: list[Fragment] = []
     ends = {
@@ -82,7 +82,7 @@ def _share_items(
         peer_routers = ends[other(end)][1]
         _end(lab, share, end, seg, hub, routers, peer_routers[hub], received, out, frags)
         _sources(lab, share, seg, hub, own, received, frags)
-    return tuple(out.build()), tuple(frags)
+    return out.keyed(), tuple(frags)
 
 
 def _sources(lab: str, share: ResourceShare, seg: str, hub: str, own: tuple[Offer, ...], received: tuple[Offer, ...],

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.bench.quiet import wait_for_quiet
+
 from engine.model import Config, Host, PrefixList, PrefixListEntry, ResourceShare, Segment, Service, ShareEnd, Subnet, Vpc
 
 pytestmark = [pytest.mark.bench, pytest.mark.lab]
@@ -48,6 +50,7 @@ def test_bench_shares(make_lab) -> None:  # type: ignore[no-untyped-def]
     api = make_lab()
     full = lab_config(N + 1, N)  # segment c{N} exists, its share comes later
     api.set_candidate(full)
+    wait_for_quiet()
     start = time.perf_counter()
     api.commit()
     build = time.perf_counter() - start
