@@ -60,16 +60,54 @@ class _Applications:
         return None
 
 
+class _Rules:
+    """The policy entry that admits a flow in its segment, found by evaluating
+    the running policy (its compiled runs) on the flow's 5-tuple as the router
+    saw it: after the share's DNAT, before SNAT. Linear in the policy's
+    elements; `ct mark` set at admission would make it exact and free (not
+    done: a second map per run doubles the load time of big policies)."""
+
+    PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
+
+    def __init__(self, config: Config):
+        from engine.compile.policy import active, blocks, resolve_terms
+
+        self.runs: dict[str, list[list[tuple[int, list[Any]]]]] = {}
+        for seg in config.segments:
+            if active(seg):
+                cidrs = dict(resolve_terms(config, seg))
+                self.runs[seg.name] = [[(e.seq, boxes) for e, boxes in run] for run in blocks(seg, cidrs)]
+
+    def rule(self, segment: str, r: dict[str, Any]) -> str | None:
+        runs = self.runs.get(segment)
+        if runs is None:
+            return None
+        nat = r["nat"] or {}
+        dst, dport = nat.get("dst") or r["dst"], nat.get("dport") if nat.get("dport") is not None else r["dport"]
+        try:
+            pkt = (self.PROTO.get(r["protocol"], 0), int(ipaddress.ip_address(r["src"])), int(ipaddress.ip_address(dst)), dport or 0)
+        except ValueError:
+            return None
+        for run in runs:
+            for seq, boxes in run:
+                if any(all(b[2 * i] <= v <= b[2 * i + 1] for i, v in enumerate(pkt)) for b in boxes):
+                    return f"segment {segment} {seq}"
+        return f"segment {segment} default"
+
+
 def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **filters: Any) -> list[dict[str, Any]]:
     """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
     apps = _Applications(config)
+    rules = _Rules(config)
     rows = []
     for ns, entries in raw.items():
         where = router_of(lab, ns)
         if where is None:
             continue
         for e in entries:
-            rows.append(_row(where, e, apps))
+            row = _row(where, e, apps)
+            row["rule"] = rules.rule(where[0], row)
+            rows.append(row)
     keep = _filter(config, filters)
     rows = [r for r in rows if keep(r)]
     key = {"bytes": lambda r: r["bytes_out"] + r["bytes_in"], "packets": lambda r: r["packets_out"] + r["packets_in"]}

@@ -101,6 +101,8 @@ def test_changing_one_entry_changes_only_that_and_keeps_connections(make_lab: An
     sock.connect(("10.62.1.10", 443))  # admitted by entry 10
     sock.sendall(b"one")
     assert sock.recv(10) == b"one"
+    live = [f for f in api.flows(segment="corp", port=443) if f["state"] == "ESTABLISHED"]
+    assert live and all(f["rule"] == "segment corp 10" and f["packets_out"] >= 3 for f in live), live
     before = probe_all(api)
     hits_before = {r["seq"]: r["packets"] for r in api.policy_hits("segment", "corp")}
     changed = [e if e[0] != 30 else (30, "deny", "udp", "group g2", "group g3", "eq 53") for e in POLICY]
