@@ -117,13 +117,18 @@ def test_disjoint_entries_share_one_map_and_10k_compile_fast() -> None:
         PolicyEntry(i + 1, "permit", "tcp", f"host 10.{i // 250}.{i % 250}.1", "10.200.0.0/16", "eq 443") for i in range(10_000)
     )
     seg = Segment("big", policies=policy)
-    start = time.perf_counter()
-    decls = policy_decls(seg, resolve_terms(Config(segments=(seg,)), seg))
-    elapsed = time.perf_counter() - start
+    from engine.session import gc_paused
+
+    with gc_paused():  # as in a commit
+        start = time.perf_counter()
+        decls = policy_decls(seg, resolve_terms(Config(segments=(seg,)), seg))
+        elapsed = time.perf_counter() - start
     maps = [d for d in decls if d.startswith("map pol_")]
     assert len(maps) == 10_000 // 128 + 1 and "flags interval" in maps[0]  # host to /16: bounded interval maps
     assert sum(m.count("counter comment") for m in maps) == 10_000
-    assert elapsed < 0.5, elapsed
+    # a guard against going quadratic, with room for a busy CI machine
+    # (the figure itself, about 0.12 s, is in docs/benchmarks.md)
+    assert elapsed < 1.0, elapsed
 
 
 def test_exact_entries_share_one_hash_map() -> None:
