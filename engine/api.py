@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine import flows, hits, views
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
 from engine.ports import Drift, Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
 from engine.validate import parse_address, validate
-from engine import flows, hits, views
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class LabApi:
         link, read at end-a's router (what it sends goes to end-b), since the
         last `clear counters`, and the refused new connections of a one-way share."""
         self._known("share", name)
-        share = self.running.get("resource-share", name)
+        share = self.running.require("resource-share", name)
         if self._share_link(name) is None:
             return []
         c = dict(self._link_counts(name))
@@ -238,7 +238,7 @@ class LabApi:
         for imp in imports(config):
             if imp.segment == src.segment and addr in imp.offer.seen:
                 original = imp.offer.original.network_address + (int(addr) - int(imp.offer.seen.network_address))
-                side = end_of(config.get("resource-share", imp.share), imp.end)
+                side = end_of(config.require("resource-share", imp.share), imp.end)
                 if side is not None:
                     wanted.append((side.segment, str(original)))
         for segment, target in wanted:

@@ -168,7 +168,7 @@ def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
     # what each end offers (its own prefixes, before its NAT)
     share_pairs: list[tuple[str, str, Any]] = []  # (segment, "own"|"in", prefix)
     if f.get("share"):
-        share = config.get("resource-share", f["share"])
+        share = config.require("resource-share", f["share"])
         for i in imports(config):
             if i.share == f["share"]:
                 share_pairs.append((i.segment, "in", i.offer.seen))

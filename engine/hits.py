@@ -9,7 +9,8 @@ total.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from engine.compile.policy import active
 from engine.model import Config, PolicyEntry

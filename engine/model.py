@@ -12,8 +12,9 @@ equality, hashing and the running-config order stable without extra work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 CORE_CXP = "core"
 
@@ -302,6 +303,15 @@ class Config:
             for obj in self.objects(kind):
                 by_name.setdefault(obj.name, obj)
         return by_name.get(name)
+
+    def require(self, kind: str, name: str) -> Any:
+        """The object of `kind` called `name`; NotFoundError when there is none."""
+        obj = self.get(kind, name)
+        if obj is None:
+            from engine.errors import NotFoundError
+
+            raise NotFoundError(f"{kind} {name} does not exist")
+        return obj
 
     def vpcs_in(self, segment: str) -> tuple[Vpc, ...]:
         """The VPCs of a segment (indexed on first use)."""

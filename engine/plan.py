@@ -14,8 +14,8 @@ in the kernel and a plan can address any interface directly (LINUX-NOTES:
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Union
 
 Key = tuple[str, ...]
 
@@ -230,7 +230,7 @@ class ServiceItem:
         return (self.key,)
 
 
-Item = Union[NetnsItem, VethItem, BridgeItem, LinkConfItem, AddressItem, RouteItem, NftItem, ServiceItem]
+Item = NetnsItem | VethItem | BridgeItem | LinkConfItem | AddressItem | RouteItem | NftItem | ServiceItem
 
 # Order in which kinds are created; removal goes the other way.
 KIND_ORDER = ("ns", "bridge", "veth", "conf", "addr", "route", "nft", "svc")

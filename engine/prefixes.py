@@ -13,8 +13,8 @@ Two uses, two meanings, as in IOS:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from netaddr import IPNetwork, IPSet
 
@@ -71,7 +71,7 @@ def _vpc_prefixes(vpc: Vpc, out: set[Net]) -> list[Net]:
     out.update(subnets.values())
     for host in vpc.hosts:
         if host_subnet(host, subnets) is not None:
-            out.add(ipaddress.ip_network(f"{host.address}/32"))
+            out.add(ipaddress.IPv4Network(f"{host.address}/32"))
     return cidrs
 
 
@@ -151,7 +151,7 @@ def term_addresses(config: Config, term: str, segment: str | None = None) -> IPS
 def free_prefix(length: int, used: Iterable[Net], pool: str = "100.64.0.0/10") -> Net | None:
     """The first prefix of `length` in `pool` overlapping nothing in `used`,
     for the `nat` line suggested when share imports collide."""
-    base = ipaddress.ip_network(pool)
+    base = ipaddress.IPv4Network(pool)
     if length < base.prefixlen:
         return None
     taken = sorted(used)

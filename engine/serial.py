@@ -35,14 +35,14 @@ def to_data(obj: Any) -> Any:
         return [to_data(v) for v in obj]
     if dataclasses.is_dataclass(obj):
         # the Config itself is hashed from everything it holds: not worth a memo
-        return _object_data.__wrapped__(obj) if isinstance(obj, Config) else _object_data(obj)
+        return _object_data.__wrapped__(obj) if isinstance(obj, Config) else _object_data(obj)  # type: ignore[arg-type]
     return obj
 
 
 @lru_cache(maxsize=65536)
 def _object_data(obj: Any) -> dict[str, Any]:
     out = {}
-    for f in _fields(type(obj)):
+    for f in _fields(type(obj)):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
         if value != _default(f):
             out[f.name] = to_data(value)
@@ -71,7 +71,7 @@ def _build(tp: Any, data: Any) -> Any:
         return tuple(_build(elem, d) for d in data)
     if dataclasses.is_dataclass(tp):
         hints = _hints(tp)  # type: ignore[arg-type]
-        return tp(**{k: _build(hints[k], v) for k, v in data.items() if k in hints})
+        return tp(**{k: _build(hints[k], v) for k, v in data.items() if k in hints})  # type: ignore[operator]
     return data
 
 

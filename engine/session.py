@@ -13,9 +13,9 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from engine.compile import compile_plan
 from engine.diff import Op, plan_diff, summarize
@@ -76,7 +76,7 @@ class CommitRecord:
     counts: dict[str, int]
 
 
-def thread_watcher(session: "Session") -> Watcher:
+def thread_watcher(session: Session) -> Watcher:
     """A confirmed-commit timer inside this process (for pure tests and shells)."""
 
     def start(lab: str, number: int, seconds: float) -> None:

@@ -58,7 +58,7 @@ def translate(net: Net, maps: list[tuple[Net, Net]]) -> Net:
     for orig, trans in maps:
         if net.subnet_of(orig):
             offset = int(net.network_address) - int(orig.network_address)
-            return ipaddress.ip_network(f"{ipaddress.ip_address(int(trans.network_address) + offset)}/{net.prefixlen}")
+            return ipaddress.IPv4Network((int(trans.network_address) + offset, net.prefixlen))
     return net
 
 

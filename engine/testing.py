@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine.diff import plan_diff, summarize
 from engine.errors import CommitError
-from engine.plan import Plan
+from engine.plan import Plan, ServiceItem
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
 
 
@@ -34,7 +34,7 @@ class RecordingFabric:
         return []
 
     def service_status(self, plan: Plan) -> dict[str, int | None]:
-        return {f"{i.ns}/{i.name}": None for i in plan.of_kind("svc")}  # type: ignore[attr-defined]
+        return {f"{i.ns}/{i.name}": None for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
 
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         return {}

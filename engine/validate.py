@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from engine.errors import Diagnostic
 from engine.model import Config, Host, PolicyEntry, Vpc
@@ -362,6 +362,8 @@ def _nat_hint(config: Config, imp: object, used: list, free_prefix) -> str:  # t
     remembered so the next suggestion picks another range."""
     share = config.get("resource-share", imp.share)  # type: ignore[attr-defined]
     end, original = imp.end, imp.offer.original  # type: ignore[attr-defined]
+    if share is None:
+        return ""
     line = next((n for n in share.nat if n.end == end and (p := parse_prefix(n.original)) is not None and original.subnet_of(p)), None)
     base = parse_prefix(line.original) if line else original
     fix = free_prefix(base.prefixlen, used) if base is not None else None
@@ -404,11 +406,11 @@ def _shares(config: Config) -> Iterable[Diagnostic]:
         for nat in share.nat:
             a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
             line = f"nat {nat.end} {nat.original} to {nat.translated}"
-            for end, o, t in seen_nat:
-                if end == nat.end and a is not None and a.overlaps(o):
-                    yield Diagnostic(here, f"{line}: {nat.original} overlaps {o}, translated by another nat line of {end}")
-                elif end == nat.end and b is not None and b.overlaps(t):
-                    yield Diagnostic(here, f"{line}: {nat.translated} overlaps {t}, the translation of another nat line of {end}")
+            for other_end, o, t in seen_nat:
+                if other_end == nat.end and a is not None and a.overlaps(o):
+                    yield Diagnostic(here, f"{line}: {nat.original} overlaps {o}, translated by another nat line of {other_end}")
+                elif other_end == nat.end and b is not None and b.overlaps(t):
+                    yield Diagnostic(here, f"{line}: {nat.translated} overlaps {t}, the translation of another nat line of {other_end}")
             if a is not None and b is not None:
                 seen_nat.append((nat.end, a, b))
             if a is None or b is None:

@@ -144,7 +144,7 @@ def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> lis
     """`show services`: every service with its state, address and process."""
     from engine.plan import ServiceItem
 
-    items = {i.origin: i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
+    items: dict[str, ServiceItem] = {i.origin: i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
     rows = []
     for vpc in config.vpcs:
         for svc in vpc.services:
@@ -162,10 +162,10 @@ def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> lis
                     "pid": pid,
                 }
             )
-    for item in plan.of_kind("svc"):
-        if isinstance(item, ServiceItem) and item.kind == "policy-log":
-            pid = pids.get(f"{item.ns}/{item.name}")
-            rows.append({"name": item.name, "kind": item.kind, "vpc": None, "host": item.ns, "address": None,
+    for collector in plan.of_kind("svc"):
+        if isinstance(collector, ServiceItem) and collector.kind == "policy-log":
+            pid = pids.get(f"{collector.ns}/{collector.name}")
+            rows.append({"name": collector.name, "kind": collector.kind, "vpc": None, "host": collector.ns, "address": None,
                          "port": None, "state": "running" if pid else "down", "pid": pid})
     return rows
 
@@ -174,7 +174,7 @@ def share_detail(config: Config, name: str) -> dict[str, Any]:
     """`show share NAME`: ends, what crosses each way (as seen), NAT, direction."""
     from engine.shares import end_of, offers, other
 
-    share = config.get("resource-share", name)
+    share = config.require("resource-share", name)
     ends = {}
     for end in ("end-a", "end-b"):
         side = end_of(share, end)

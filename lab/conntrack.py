@@ -15,7 +15,6 @@ from typing import Any
 from lab import netns
 
 
-
 def parse_line(line: str) -> dict[str, Any] | None:
     """One `conntrack -L` line: protocol, state, original and reply tuples
     with their counters (when accounting is on), mark."""

@@ -17,8 +17,9 @@ import errno
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000

@@ -23,6 +23,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.ports import ProbeResult
@@ -358,7 +359,7 @@ class UdpSender(Sender):
         return pkt.proto == socket.IPPROTO_UDP and pkt.l4[8:] == self.payload
 
 
-SENDERS: dict[str, type[Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
+SENDERS: dict[str, Callable[[str, str, int | None], Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
 
 
 def probe(

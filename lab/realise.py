@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from engine.diff import Op
-from engine.plan import AddressItem, LinkConfItem, NetnsItem, NftItem, RouteItem, VethItem, ifindex_of
+from engine.plan import (
+    AddressItem,
+    LinkConfItem,
+    NetnsItem,
+    NftItem,
+    RouteItem,
+    VethItem,
+    ifindex_of,
+)
 from lab import netns, nft, rtnl, services
 
 FaultHook = Callable[[Op], None]

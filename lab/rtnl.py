@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -118,7 +119,7 @@ class Channel:
         msg["header"]["sequence_number"] = seq
         msg.encode()
         self.sock.send(msg.data)
-        out = []
+        out: list[Any] = []
         while True:
             data = self.sock.recv(1 << 20)
             offset = 0

@@ -59,7 +59,7 @@ class _UdpEcho(socketserver.BaseRequestHandler):
 
 def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
     class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(page)))

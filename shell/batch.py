@@ -6,7 +6,7 @@ on and the status is still 1 at the end, as CLI.md says.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from shell.interpreter import Interpreter
 

@@ -23,7 +23,19 @@ from typing import Any
 
 from engine import model
 from engine.errors import VpclabError
-from shell.grammar.syntax import Alt, Arg, Cap, Element, Kw, Opt, Rep, Seq, captures, leading_keywords, parse_syntax
+from shell.grammar.syntax import (
+    Alt,
+    Arg,
+    Cap,
+    Element,
+    Kw,
+    Opt,
+    Rep,
+    Seq,
+    captures,
+    leading_keywords,
+    parse_syntax,
+)
 
 
 class LineError(VpclabError):
@@ -207,7 +219,7 @@ class Binding:
         return dataclasses.replace(obj, **{self.field: tuple(keep)})
 
     def _selects(self, item: Any, values: dict[str, str]) -> bool:
-        given = {k: v for k, v in values.items() if k in hints(type(item))}
+        given = {k: v for k, v in values.items() if k in hints(type(item))}  # type: ignore[arg-type]
         return all(str(getattr(item, k)) == v for k, v in given.items())
 
     def words(self) -> list[str]:

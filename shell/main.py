@@ -12,7 +12,8 @@ import os
 import re
 import shutil
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.errors import SystemDependencyError, VpclabError
 
@@ -43,7 +44,6 @@ def real_api(lab: str) -> Any:
     """A LabApi wired to the Linux realisation."""
     from engine.api import LabApi
     from lab.fabric import LinuxFabric
-
     from shell.confirm_watch import spawn
 
     return LabApi(lab, LinuxFabric(lab), watcher=spawn)

@@ -6,8 +6,9 @@ the shell only remembers which mode (and which object of the mode) it is in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.model import Config
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -42,7 +42,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_lab(state_dir: Path) -> Iterator[Callable[..., "object"]]:
+def make_lab(state_dir: Path) -> Iterator[Callable[..., object]]:
     """Factory of real labs (LabApi over LinuxFabric); all destroyed at the end."""
     from engine.api import LabApi
     from lab.fabric import LinuxFabric
@@ -58,9 +58,7 @@ def make_lab(state_dir: Path) -> Iterator[Callable[..., "object"]]:
     yield factory
     for api in made:
         api.destroy()
-        from lab import netns
-
-        from lab import services
+        from lab import netns, services
 
         assert not netns.list_names(api.name + "-"), f"lab {api.name} left namespaces"
         assert not services.scan(services.marker(api.name + "/")), f"lab {api.name} left service processes"

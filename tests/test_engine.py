@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.api import LabApi
 from engine.compile import compile_plan
 from engine.diff import plan_diff, simulate
 from engine.errors import LockedError, ValidationError
-from engine.model import Config, Host, PrefixList, PrefixListEntry, ResourceShare, Segment, ShareEnd, NatMap, Subnet, Vpc
+from engine.model import (
+    Config,
+    Host,
+    NatMap,
+    PrefixList,
+    PrefixListEntry,
+    ResourceShare,
+    Segment,
+    ShareEnd,
+    Subnet,
+    Vpc,
+)
 from engine.plan import Plan
 from engine.serial import from_data, to_data
 from engine.store import LabStore

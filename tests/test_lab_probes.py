@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import secrets
 import select
-import struct
 import socket
+import struct
 import subprocess
 import threading
 import time

@@ -20,7 +20,15 @@ from engine.compile import naming
 from engine.compile.nft import Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.model import Config, ResourceShare
-from engine.plan import Item, Key, LinkConfItem, PlanBuilder, RouteItem, RouteMeta, VethItem
+from engine.plan import (
+    Item,
+    Key,
+    LinkConfItem,
+    PlanBuilder,
+    RouteItem,
+    RouteMeta,
+    VethItem,
+)
 from engine.shares import Offer, nat_maps, offers, other
 
 

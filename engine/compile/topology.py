@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from engine.compile import naming
 from engine.model import CORE_CXP, Config, Vpc
-from engine.plan import AddressItem, BridgeItem, LinkConfItem, NetnsItem, PlanBuilder, VethItem
+from engine.plan import (
+    AddressItem,
+    BridgeItem,
+    LinkConfItem,
+    NetnsItem,
+    PlanBuilder,
+    VethItem,
+)
 from engine.validate import host_subnet, parse_prefix
 
 ROUTER_SYSCTLS = (

@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from shell.grammar.syntax import Alt, Arg, Cap, Element, Kw, Opt, Rep, Seq, leading_keywords
+from shell.grammar.syntax import (
+    Alt,
+    Arg,
+    Cap,
+    Element,
+    Kw,
+    Opt,
+    Rep,
+    Seq,
+    leading_keywords,
+)
 
 if TYPE_CHECKING:
     from shell.grammar.registry import Command

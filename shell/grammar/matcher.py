@@ -9,8 +9,8 @@ interpreter decides how to show it and nothing here prints or raises.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from shell.grammar.graph import Node
 from shell.grammar.registry import Command

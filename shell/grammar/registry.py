@@ -8,12 +8,13 @@ tree: a name, a prompt, a parent to fall back to. Both are plain data;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from shell.grammar import graph
 from shell.grammar.syntax import Arg, Element, Kw, parse_syntax
 from shell.grammar.words import keyword_help
-from shell.grammar import graph
 
 Handler = Callable[[Any, dict[str, str]], Any]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from shell.grammar.types import ArgType, arg_type
 
@@ -75,7 +74,7 @@ class Cap:
     item: Element
 
 
-Element = Union[Kw, Arg, Seq, Alt, Opt, Rep, Cap]
+Element = Kw | Arg | Seq | Alt | Opt | Rep | Cap
 
 _TOKEN = re.compile(r"\s*(?:([\[\]{}()|*])|([a-z_][a-z0-9_]*)=|([^\s\[\]{}()|*=]+))")
 _CLOSE = {"[": "]", "{": "}", "(": ")"}

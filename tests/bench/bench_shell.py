@@ -10,8 +10,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from rich.console import Console
@@ -19,9 +19,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.validate import validate  # noqa: E402
-from shell.loader import parse_config  # noqa: E402
-from tests.test_shell_support import Shell  # noqa: E402
+from engine.validate import validate
+from shell.loader import parse_config
+from tests.test_shell_support import Shell
 
 
 def big_config(vpcs: int) -> str:

@@ -14,14 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.quiet import wait_for_quiet
-
 from engine.api import LabApi
 from engine.compile import compile_plan
 from engine.model import Config, Host, Subnet
-from engine.plan import AddressItem, BridgeItem, LinkConfItem, NetnsItem, Plan, RouteItem, VethItem
+from engine.plan import (
+    AddressItem,
+    BridgeItem,
+    LinkConfItem,
+    NetnsItem,
+    Plan,
+    RouteItem,
+    VethItem,
+)
 from lab import netns
 from lab.fabric import LinuxFabric
+from tests.bench.quiet import wait_for_quiet
 from tests.labutil import fabric, vpc
 
 pytestmark = [pytest.mark.bench, pytest.mark.lab]

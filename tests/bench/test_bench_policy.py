@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-from tests.bench.quiet import wait_for_quiet
-
 from engine.compile import compile_plan
 from engine.model import Config, Host, PolicyEntry, Segment, Subnet, Vpc
 

@@ -12,9 +12,19 @@ import time
 
 import pytest
 
+from engine.model import (
+    Config,
+    Host,
+    PrefixList,
+    PrefixListEntry,
+    ResourceShare,
+    Segment,
+    Service,
+    ShareEnd,
+    Subnet,
+    Vpc,
+)
 from tests.bench.quiet import wait_for_quiet
-
-from engine.model import Config, Host, PrefixList, PrefixListEntry, ResourceShare, Segment, Service, ShareEnd, Subnet, Vpc
 
 pytestmark = [pytest.mark.bench, pytest.mark.lab]
 
