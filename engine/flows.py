@@ -95,6 +95,45 @@ class _Rules:
         return f"segment {segment} default"
 
 
+def policy_namespaces(lab: str, config: Config, ops: Any) -> dict[str, str]:
+    """Namespace -> segment, for every table a commit (re)loaded that
+    enforces a segment policy: where admitted connections must be rechecked."""
+    from engine.plan import NftItem
+
+    out = {}
+    for op in ops:
+        item = op.item
+        if op.action == "add" and isinstance(item, NftItem):
+            for source in item.sources:
+                if source.startswith("segment "):
+                    out[item.ns] = source.split(" ", 1)[1]
+    return out
+
+
+def refused_now(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Tracked connections, per namespace, that the running policy of their
+    segment refuses: a new `deny` also ends connections it would not admit
+    today (the commit keeps those it still admits)."""
+    if not any(raw.get(ns) for ns in segments):
+        return {}
+    rules = _Rules(config)
+    verdicts = {
+        f"segment {s.name} {e.seq}": e.action for s in config.segments for e in s.policies
+    } | {f"segment {s.name} default": s.default_action for s in config.segments}
+    apps = _Applications(config)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ns, entries in raw.items():
+        segment = segments.get(ns)
+        if segment is None:
+            continue
+        for e in entries:
+            row = _row((segment, ""), e, apps)
+            rule = rules.rule(segment, row)
+            if rule is not None and verdicts.get(rule) == "deny":
+                out.setdefault(ns, []).append(row)
+    return out
+
+
 def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **filters: Any) -> list[dict[str, Any]]:
     """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
     apps = _Applications(config)

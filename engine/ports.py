@@ -112,6 +112,10 @@ class Fabric(Protocol):
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""
 
+    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
+        """Delete these tracked connections (by their original tuple), so
+        their next packet is a new connection; how many were deleted."""
+
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace, by name."""
 

@@ -222,12 +222,26 @@ class Session:
             report = self.fabric.apply(old_plan, new_plan)
         finally:
             self.store.set_marker("inflight", None)
+        cut = self._cut_refused(config, ops)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1)
         self._running, self._number, self._version = config, number, self.store.version()
         self.candidate = self._running
         self._plan_cache = (self._running, new_plan)
-        messages = tuple(getattr(report, "messages", ()) or ())
+        messages = tuple(getattr(report, "messages", ()) or ()) + cut
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
+
+    def _cut_refused(self, config: Config, ops: tuple[Op, ...]) -> tuple[str, ...]:
+        """End the tracked connections that a changed policy now refuses
+        (conntrack would otherwise let them flow: the policy sees only new
+        connections). Connections it still admits are untouched."""
+        from engine import flows
+
+        spaces = flows.policy_namespaces(self.lab, config, ops)
+        if not spaces:
+            return ()
+        refused = flows.refused_now(self.lab, config, self.fabric.read_flows(sorted(spaces)), spaces)
+        total = sum(self.fabric.drop_flows(ns, rows) for ns, rows in refused.items())
+        return (f"ended {total} connection(s) the new policy refuses",) if total else ()
 
     def expire_confirmed(self, number: int) -> bool:
         """Roll back commit `number` if it is still pending confirmation."""

@@ -48,6 +48,9 @@ class RecordingFabric:
     def clear_flows(self, namespaces: list[str]) -> None:
         return None
 
+    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
+        return 0
+
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         return {}
 

@@ -58,6 +58,21 @@ def read(ns: str, timeout: float = 5.0) -> list[dict[str, Any]]:
     return [r for r in rows if r is not None]
 
 
+def delete(ns: str, flows: list[dict[str, Any]]) -> int:
+    """Delete connections by original tuple (protocol, src, dst, ports);
+    how many `conntrack -D` found."""
+    deleted = 0
+    for f in flows:
+        argv = ["conntrack", "-D", "-f", "ipv4", "-p", str(f["protocol"]), "-s", str(f["src"]), "-d", str(f["dst"])]
+        if f.get("sport") is not None and f.get("dport") is not None and f["protocol"] in ("tcp", "udp"):
+            argv += ["--sport", str(f["sport"]), "--dport", str(f["dport"])]
+        proc = netns.popen_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=5)
+        found = err.decode(errors="replace")
+        deleted += int(found.split("flow entries have been deleted")[0].split()[-1]) if "have been deleted" in found else 0
+    return deleted
+
+
 def flush(ns: str) -> None:
     """Forget every tracked connection of one namespace (`clear flows`)."""
     _run(ns, ["conntrack", "-F"], 5.0)

@@ -138,6 +138,12 @@ class LinuxFabric:
         """rx/tx packets and bytes of every link of a namespace."""
         return inventory.link_counters(ns) if netns.exists(ns) else {}
 
+    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
+        """Delete tracked connections by their original tuple."""
+        from lab import conntrack
+
+        return conntrack.delete(ns, flows) if netns.exists(ns) else 0
+
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""
         try:

@@ -169,3 +169,31 @@ def test_micro_segmentation_between_subnets_of_one_vpc(make_lab: Any) -> None:
     assert api.probe("a2", "a", "tcp", 22).reachable and api.probe("a2", "a", "icmp").reachable
     assert not api.probe("b", "a", "icmp").reachable
     assert {r["seq"]: r["packets"] for r in api.policy_hits("segment", "corp")}[10] > 0
+
+
+def test_a_new_deny_ends_the_connections_it_refuses(make_lab: Any) -> None:
+    """Conntrack would let an admitted connection flow after its entry became
+    a deny; the commit ends exactly the connections the new policy refuses."""
+    api = make_lab()
+    api.set_candidate(parse_config(lab_text(POLICY)))
+    api.commit()
+    lab = api.name
+    web = netns.socket_in(f"{lab}-h-h1", socket.AF_INET, socket.SOCK_STREAM)  # g1 -> g2:443, entry 10
+    other = netns.socket_in(f"{lab}-h-h2", socket.AF_INET, socket.SOCK_STREAM)  # g2 -> g3:22, entry 50
+    for sock, dst in ((web, ("10.62.1.10", 443)), (other, ("10.63.1.10", 22))):
+        sock.settimeout(1.0)
+        sock.connect(dst)
+        sock.sendall(b"hi")
+        assert sock.recv(10) == b"hi"
+    denied = [e if e[0] != 10 else (10, "deny", "tcp", "group g1", "group g2", "eq 443") for e in POLICY]
+    api.set_candidate(parse_config(lab_text(denied)))
+    result = api.commit()
+    assert any("ended" in m and "connection" in m for m in result.messages), result.messages
+    other.sendall(b"still")
+    assert other.recv(10) == b"still"  # still admitted: untouched
+    web.sendall(b"gone")
+    with pytest.raises((socket.timeout, ConnectionError, OSError)):
+        if not web.recv(10):
+            raise ConnectionError("closed")
+    web.close()
+    other.close()
