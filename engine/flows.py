@@ -95,31 +95,44 @@ class _Rules:
         return f"segment {segment} default"
 
 
-def policy_namespaces(lab: str, config: Config, ops: Any) -> dict[str, str]:
-    """Namespace -> segment, for every table a commit (re)loaded that
-    enforces a segment policy: where admitted connections must be rechecked."""
+def policy_namespaces(old: Any, ops: Any) -> dict[str, str]:
+    """Namespace -> segment, for every table a commit (re)loaded whose segment
+    policy changed (by the digests of its counted entries): where admitted
+    connections must be judged again. A share or NAT change reloads a table
+    too, but leaves its policy, and its connections, alone."""
     from engine.plan import NftItem
 
     out = {}
     for op in ops:
         item = op.item
-        if op.action == "add" and isinstance(item, NftItem):
-            for source in item.sources:
-                if source.startswith("segment "):
-                    out[item.ns] = source.split(" ", 1)[1]
+        if op.action != "add" or not isinstance(item, NftItem):
+            continue
+        before = old.items.get(item.key)
+        policy = {c: d for c, d in item.counted if c.startswith("segment ")}
+        was = {c: d for c, d in before.counted if c.startswith("segment ")} if isinstance(before, NftItem) else {}
+        if policy and policy != was:
+            segment = next(src.split(" ", 1)[1] for src in item.sources if src.startswith("segment "))
+            out[item.ns] = segment
     return out
 
 
-def refused_now(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """Tracked connections, per namespace, that the running policy of their
-    segment refuses: a new `deny` also ends connections it would not admit
-    today (the commit keeps those it still admits)."""
+LIVE = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", None}  # tcp states worth ending; udp/icmp have none
+FABRIC = ipaddress.ip_network("169.254.0.0/16")
+
+
+def refused_now(config: Config, raw: dict[str, list[dict[str, Any]]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Live tracked connections, per namespace, that the running policy of
+    their segment refuses: a new `deny` also ends connections it would not
+    admit today (the commit keeps those it still admits). Connections to or
+    from the routers themselves (the fabric's 169.254 addresses, gateways)
+    are not forwarded, so the policy never applied to them: left alone."""
     if not any(raw.get(ns) for ns in segments):
         return {}
     rules = _Rules(config)
     verdicts = {
         f"segment {s.name} {e.seq}": e.action for s in config.segments for e in s.policies
     } | {f"segment {s.name} default": s.default_action for s in config.segments}
+    gateways = {str(ipaddress.ip_network(sn.prefix).network_address + 1) for v in config.vpcs for sn in v.subnets}
     apps = _Applications(config)
     out: dict[str, list[dict[str, Any]]] = {}
     for ns, entries in raw.items():
@@ -128,6 +141,11 @@ def refused_now(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], 
             continue
         for e in entries:
             row = _row((segment, ""), e, apps)
+            if row["protocol"] not in ("tcp", "udp", "icmp") or row["state"] not in LIVE:
+                continue
+            ends = [a for a in (row["src"], row["dst"]) if a]
+            if any(a in gateways or ipaddress.ip_address(a) in FABRIC for a in ends):
+                continue
             rule = rules.rule(segment, row)
             if rule is not None and verdicts.get(rule) == "deny":
                 out.setdefault(ns, []).append(row)

@@ -14,10 +14,15 @@ in the kernel and a plan can address any interface directly (LINUX-NOTES:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 Key = tuple[str, ...]
+
+# ct mark bit of connections a policy change refused: the tables drop them,
+# the lab sets it (lab/conntrack.py) on what the engine says was refused
+REFUSED_MARK = 0x1
 
 
 def ifindex_of(ifname: str) -> int:
@@ -286,7 +291,7 @@ class PlanBuilder:
         for item in items:
             self.add(item)
 
-    def merge(self, keyed: dict[Key, Item]) -> None:
+    def merge(self, keyed: Mapping[Key, Item]) -> None:
         """Add a memoised group of items by key: one C-level update, item by
         item only where keys meet (a commit merges hundreds of such groups)."""
         if not self._items.keys().isdisjoint(keyed):
@@ -295,9 +300,9 @@ class PlanBuilder:
             return
         self._items.update(keyed)
 
-    def keyed(self) -> dict[Key, Item]:
-        """The items so far, by key (for memoised groups)."""
-        return dict(self._items)
+    def keyed(self) -> Mapping[Key, Item]:
+        """The items so far, by key, read-only (memoised groups are shared)."""
+        return MappingProxyType(dict(self._items))
 
     def build(self) -> Plan:
         """The finished, frozen plan."""

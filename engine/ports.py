@@ -113,8 +113,8 @@ class Fabric(Protocol):
         """Forget the tracked connections of these namespaces."""
 
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
-        """Delete these tracked connections (by their original tuple), so
-        their next packet is a new connection; how many were deleted."""
+        """End these tracked connections (given by original tuple): from now
+        on none of their packets pass; how many were ended."""
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace, by name."""

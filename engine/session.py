@@ -89,6 +89,7 @@ def thread_watcher(session: Session) -> Watcher:
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
+_gc_was_enabled = True
 
 
 @contextmanager
@@ -96,17 +97,18 @@ def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside the block (reference counting goes
     on). Counted, so overlapping blocks in several threads re-enable the
     collector only when the last one ends."""
-    global _gc_holders
+    global _gc_holders, _gc_was_enabled
     with _gc_lock:
         _gc_holders += 1
         if _gc_holders == 1:
+            _gc_was_enabled = gc.isenabled()
             gc.disable()
     try:
         yield
     finally:
         with _gc_lock:
             _gc_holders -= 1
-            if _gc_holders == 0:
+            if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
 
 
@@ -222,25 +224,29 @@ class Session:
             report = self.fabric.apply(old_plan, new_plan)
         finally:
             self.store.set_marker("inflight", None)
-        cut = self._cut_refused(config, ops)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1)
         self._running, self._number, self._version = config, number, self.store.version()
         self.candidate = self._running
         self._plan_cache = (self._running, new_plan)
+        cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
         messages = tuple(getattr(report, "messages", ()) or ()) + cut
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
 
-    def _cut_refused(self, config: Config, ops: tuple[Op, ...]) -> tuple[str, ...]:
+    def _cut_refused(self, config: Config, old_plan: Plan, ops: tuple[Op, ...]) -> tuple[str, ...]:
         """End the tracked connections that a changed policy now refuses
         (conntrack would otherwise let them flow: the policy sees only new
-        connections). Connections it still admits are untouched."""
+        connections). Connections it still admits are untouched. A failure
+        here is reported, never raised: the commit is applied and saved."""
         from engine import flows
 
-        spaces = flows.policy_namespaces(self.lab, config, ops)
-        if not spaces:
-            return ()
-        refused = flows.refused_now(self.lab, config, self.fabric.read_flows(sorted(spaces)), spaces)
-        total = sum(self.fabric.drop_flows(ns, rows) for ns, rows in refused.items())
+        try:
+            spaces = flows.policy_namespaces(old_plan, ops)
+            if not spaces:
+                return ()
+            refused = flows.refused_now(config, self.fabric.read_flows(sorted(spaces)), spaces)
+            total = sum(self.fabric.drop_flows(ns, rows) for ns, rows in refused.items())
+        except Exception as exc:  # noqa: BLE001 - reported to the user, the commit stands
+            return (f"% the commit is applied, but ending the connections its policy refuses failed: {exc}",)
         return (f"ended {total} connection(s) the new policy refuses",) if total else ()
 
     def expire_confirmed(self, number: int) -> bool:

@@ -328,7 +328,8 @@ def _share_imports(config: Config, previous: Config) -> Iterable[Diagnostic]:
             active = [a for a in active if a[1] >= span[0]]
             for prior in active:
                 both_vpcs = isinstance(prior[3], Net) and isinstance(span[3], Net)  # _segment_overlaps reports those
-                if prior[2] != span[2] and not both_vpcs:
+                # one share's own imports may collide too, when its NAT moves one onto another
+                if not both_vpcs and (prior[2] != span[2] or prior[3] != span[3]):
                     yield _import_conflict(config, segment, prior, span, used)
             active.append(span)
 

@@ -13,7 +13,7 @@ import time
 from engine.compile.naming import lab_prefix
 from engine.diff import plan_diff, simulate, summarize
 from engine.errors import CommitError
-from engine.plan import NftItem, Plan, ServiceItem
+from engine.plan import REFUSED_MARK, NftItem, Plan, ServiceItem
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
 from lab import inventory, netns, nft, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
@@ -139,10 +139,11 @@ class LinuxFabric:
         return inventory.link_counters(ns) if netns.exists(ns) else {}
 
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
-        """Delete tracked connections by their original tuple."""
+        """Mark tracked connections (by original tuple) as refused: the
+        table drops them in both directions (engine/compile/nft.py)."""
         from lab import conntrack
 
-        return conntrack.delete(ns, flows) if netns.exists(ns) else 0
+        return conntrack.mark(ns, flows, REFUSED_MARK) if netns.exists(ns) else 0
 
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""

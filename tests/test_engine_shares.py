@@ -170,3 +170,12 @@ def test_two_services_on_one_port_are_refused() -> None:
     errors = _errors(PORTAL + "vpc portal\n service web http on portal1 port 7\n service ns dns on portal1 port 7\n")
     assert "vpc portal service web: tcp port 7 on host portal1 is already used by service echo" in errors
     assert any("service ns: tcp port 7 on host portal1 is already used by service echo" in e for e in errors)
+
+
+def test_a_share_whose_nat_lands_one_offer_on_another_is_refused() -> None:
+    text = PORTAL.replace("prefix-list PORTAL seq 5 permit 10.1.200.10/32", "prefix-list PORTAL seq 5 permit 10.1.200.0/24\nprefix-list PORTAL seq 10 permit 10.1.201.0/25")
+    text = text.replace(" subnet dmz 10.1.200.0/24\n", " subnet dmz 10.1.200.0/24\n subnet dmz2 10.1.201.0/25\n")
+    text += "resource-share portal-a\n no nat end-b 10.1.200.10/32 to 172.31.255.10/32\n nat end-b 10.1.200.0/24 to 172.31.0.0/24\n nat end-b 10.1.201.0/25 to 172.31.0.0/25\n"
+    errors = _errors(text)
+    assert any("resource-share portal-a: imports 172.31.0.0/25 into segment cust-a, overlapping 172.31.0.0/24 of resource-share portal-a" in e
+               or "overlaps 172.31.0.0/24, the translation of another nat line" in e for e in errors), errors

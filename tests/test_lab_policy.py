@@ -173,27 +173,42 @@ def test_micro_segmentation_between_subnets_of_one_vpc(make_lab: Any) -> None:
 
 def test_a_new_deny_ends_the_connections_it_refuses(make_lab: Any) -> None:
     """Conntrack would let an admitted connection flow after its entry became
-    a deny; the commit ends exactly the connections the new policy refuses."""
+    a deny; the commit ends exactly the connections the new policy refuses,
+    in both directions, even when the server speaks first afterwards."""
     api = make_lab()
     api.set_candidate(parse_config(lab_text(POLICY)))
     api.commit()
     lab = api.name
-    web = netns.socket_in(f"{lab}-h-h1", socket.AF_INET, socket.SOCK_STREAM)  # g1 -> g2:443, entry 10
-    other = netns.socket_in(f"{lab}-h-h2", socket.AF_INET, socket.SOCK_STREAM)  # g2 -> g3:22, entry 50
-    for sock, dst in ((web, ("10.62.1.10", 443)), (other, ("10.63.1.10", 22))):
-        sock.settimeout(1.0)
-        sock.connect(dst)
-        sock.sendall(b"hi")
-        assert sock.recv(10) == b"hi"
-    denied = [e if e[0] != 10 else (10, "deny", "tcp", "group g1", "group g2", "eq 443") for e in POLICY]
+    server = netns.socket_in(f"{lab}-h-h3", socket.AF_INET, socket.SOCK_STREAM)  # g3:900, entry 50
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("10.63.1.10", 900))
+    server.listen(1)
+    refused = netns.socket_in(f"{lab}-h-h1", socket.AF_INET, socket.SOCK_STREAM)
+    refused.settimeout(1.0)
+    refused.connect(("10.63.1.10", 900))
+    server.settimeout(2.0)
+    peer, _ = server.accept()
+    peer.settimeout(1.0)
+    refused.sendall(b"hi")
+    assert peer.recv(10) == b"hi"
+    kept = netns.socket_in(f"{lab}-h-h1", socket.AF_INET, socket.SOCK_STREAM)  # g1 -> g2:443, entry 10
+    kept.settimeout(1.0)
+    kept.connect(("10.62.1.10", 443))
+    kept.sendall(b"hi")
+    assert kept.recv(10) == b"hi"
+    denied = [e if e[0] != 50 else (50, "deny", "tcp", "any", "group g3", "range 1 1000") for e in POLICY]
     api.set_candidate(parse_config(lab_text(denied)))
     result = api.commit()
-    assert any("ended" in m and "connection" in m for m in result.messages), result.messages
-    other.sendall(b"still")
-    assert other.recv(10) == b"still"  # still admitted: untouched
-    web.sendall(b"gone")
+    assert any("ended 1 connection" in m for m in result.messages), result.messages
+    kept.sendall(b"still")
+    assert kept.recv(10) == b"still"  # still admitted: untouched
+    peer.sendall(b"server first")  # the reply direction speaks first: must not revive it
     with pytest.raises((socket.timeout, ConnectionError, OSError)):
-        if not web.recv(10):
+        if not refused.recv(20):
             raise ConnectionError("closed")
-    web.close()
-    other.close()
+    refused.sendall(b"client")
+    with pytest.raises((socket.timeout, ConnectionError, OSError)):
+        if not peer.recv(20):
+            raise ConnectionError("closed")
+    for sock in (refused, kept, peer, server):
+        sock.close()

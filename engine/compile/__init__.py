@@ -8,6 +8,7 @@ exactly that: recompiling a lab after a one-VPC change recomputes one VPC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from engine.compile import naming, policy, routing, services, shares, topology
@@ -42,7 +43,7 @@ def compile_plan(lab: str, config: Config) -> Plan:
 
 
 @lru_cache(maxsize=16384)
-def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> dict[Key, Item]:
+def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> Mapping[Key, Item]:
     """Everything one VPC contributes: its router, hosts and segment routes."""
     fab = topology.Fabric(lab, {(vpc.segment or "", cxp): addr for cxp, addr in routers})
     out = PlanBuilder()

@@ -21,9 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from engine.plan import NftItem, PlanBuilder
+from engine.plan import REFUSED_MARK, NftItem, PlanBuilder
 
 
 @dataclass
@@ -59,16 +58,25 @@ class Rulesets:
                           tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements))
 
 
-@lru_cache(maxsize=16384)
+_LATEST: dict[str, tuple[tuple[object, ...], NftItem]] = {}
+
+
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
           post: tuple[str, ...], sources: tuple[str, ...], track: bool,
           elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
     """The table of one namespace, memoised on its fragments: an unchanged
     table is the same object at the next commit (no render, no digest, and
-    the diff settles it by identity)."""
+    the diff settles it by identity). Only the latest table per namespace is
+    kept: a 10,000-entry policy's table is about 1 MB."""
+    key = (decls, forward, pre, post, sources, track, elements)
+    cached = _LATEST.get(name)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements})
     text = render(rules)
-    return NftItem(name, text, sources, counted(text))
+    item = NftItem(name, text, sources, counted(text))
+    _LATEST[name] = (key, item)
+    return item
 
 
 # Named sets the stages fill element by element, and the rules that use them:
@@ -113,6 +121,10 @@ def render(rules: NsRules) -> str:
     if forward or rules.track:
         lines.append("  chain forward {")
         lines.append("    type filter hook forward priority filter; policy accept;")
+        if any(d.startswith("chain seg_policy") for d in rules.decls):
+            # connections a later policy refuses carry this mark (engine/flows.py): dropped
+            # in both directions, before the established accept would let them through
+            lines.append(f"    ct mark & {REFUSED_MARK:#x} == {REFUSED_MARK:#x} drop")
         lines.append("    ct state established,related accept")
         lines += [f"    {rule}" for _, rule in forward]
         lines.append("  }")

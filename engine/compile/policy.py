@@ -148,7 +148,7 @@ def _proto_port(protocol: str, ports: str | None) -> tuple[str, str, int, int, i
 INTERVAL_CHUNK = 128
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
     """Maps, log chains and the `seg_policy` chain of one segment.
 

@@ -14,6 +14,8 @@ SETS), so two hundred shares cost a few lookups, not hundreds of rules.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
 
 from engine.compile import naming
@@ -78,7 +80,7 @@ def _share_items(
     offers_b: tuple[Offer, ...],
     routers_a: tuple[tuple[str, str], ...],
     routers_b: tuple[tuple[str, str], ...],
-) -> tuple[dict[Key, Item], tuple[Fragment, ...]]:
+) -> tuple[Mapping[Key, Item], tuple[Fragment, ...]]:
     out = PlanBuilder()
     frags: list[Fragment] = []
     ends = {
@@ -103,8 +105,9 @@ def _sources(lab: str, share: ResourceShare, seg: str, hub: str, own: tuple[Offe
     ns = naming.segment_ns(lab, seg, hub)
     link = quote(share_if(share.name))
     frags.append((ns, "set:share_links", 0, link))
-    frags += [(ns, "set:share_out", 0, f"{link} . {o.original}") for o in own]
-    frags += [(ns, "set:share_in", 0, f"{link} . {o.seen}") for o in received]
+    # interval sets refuse overlapping elements: merge each side's prefixes first
+    frags += [(ns, "set:share_out", 0, f"{link} . {net}") for net in ipaddress.collapse_addresses(o.original for o in own)]
+    frags += [(ns, "set:share_in", 0, f"{link} . {net}") for net in ipaddress.collapse_addresses(o.seen for o in received)]
 
 
 def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
