@@ -252,7 +252,13 @@ def test_services_are_supervised_and_restarted_by_commit(make_lab: Any) -> None:
     rows = {r["name"]: r for r in api.services()}
     assert rows["ldap"]["state"] == "running" and rows["ldap"]["address"] == "10.4.1.10" and rows["ldap"]["port"] == 389
     assert rows["dns"]["kind"] == "dns" and rows["dns"]["state"] == "running"
-    subprocess.run(["kill", "-9", str(rows["ldap"]["pid"])], check=True)
+    pid = rows["ldap"]["pid"]
+    subprocess.run(["kill", "-9", str(pid)], check=True)
+    # kill returns before the process is gone: its memory goes first (its
+    # command line reads empty, so it shows down), its listening socket later
+    deadline = time.time() + 3
+    while services._alive(pid) and time.time() < deadline:
+        time.sleep(0.01)
     assert {r["name"]: r for r in api.services()}["ldap"]["state"] == "down"
     assert not api.probe("ad1", "papp1", "tcp", 389).reachable
     result = api.commit()  # nothing changed in the configuration: heals
