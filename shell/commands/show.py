@@ -226,8 +226,8 @@ def commands() -> list[Command]:
         Command("show services", _services, ("exec",), "Services with state, address and process"),
         # `firewall F` joins these scopes when firewalls exist
         Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
-                _policy_hits, ("exec",), {"segment": "Only this segment's policy", "share": "Only this share",
-                                          "nonzero": "Only entries that matched"}),
+                _policy_hits, ("exec",), {"policy": "Packets and bytes per policy entry", "segment": "Only this segment's policy",
+                                          "share": "Only this share", "nonzero": "Only entries that matched"}),
         Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
                 "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
                 _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
