@@ -96,11 +96,17 @@ class LinuxFabric:
         state = services.status(items)
         out = []
         for item in (i for i in items if state[f"{i.ns}/{i.name}"] is None):
-            try:
-                services.start([item])
-                out.append(f"restarted service {item.name} ({item.kind}) in {item.ns}")
-            except OSError as exc:
-                out.append(f"% service {item.name} could not be restarted: {exc}")
+            for attempt in (1, 2):
+                try:
+                    services.start([item])
+                    out.append(f"restarted service {item.name} ({item.kind}) in {item.ns}")
+                    break
+                except OSError as exc:
+                    # a process that just died may still hold its port for a moment
+                    if attempt == 2:
+                        out.append(f"% service {item.name} could not be restarted: {exc}")
+                    else:
+                        time.sleep(0.3)
         return out
 
     def service_status(self, plan: Plan) -> dict[str, int | None]:
