@@ -109,6 +109,7 @@ class LabApi:
 
     def policy_hits(self, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over where it is enforced."""
+        self._known(scope, name)
         plan = self.session.running_plan()
         counts = self.fabric.read_counters(hits.enforcing(plan, scope, name))
         return hits.rows(self.running, hits.collect(counts), scope, name, nonzero)

@@ -15,9 +15,10 @@ plan to undo exactly that (see lab/fabric.py).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.plan import KIND_ORDER, Item, Key, Plan, ServiceItem, VethItem
+from engine.plan import KIND_ORDER, Item, Key, NftItem, Plan, ServiceItem, VethItem
 
 IN_PLACE = frozenset({"conf", "route", "nft", "svc"})  # changed by set/replace/reload/restart, not remove+add
 
@@ -134,6 +135,18 @@ def simulate(plan: Plan, ops: list[Op]) -> Plan:
             for key in _cascade(current, {op.item.key}):
                 items.pop(key, None)
     return Plan(items)
+
+
+def reloaded_tables(old: Plan, ops: Iterable[Op]) -> list[tuple[NftItem, NftItem | None]]:
+    """Each nftables table that `ops` load, with the table it replaces
+    (None when the namespace had none): where counters carry over and where
+    a changed policy must judge the open connections again."""
+    out = []
+    for op in ops:
+        if op.action == "add" and isinstance(op.item, NftItem):
+            before = old.items.get(op.item.key)
+            out.append((op.item, before if isinstance(before, NftItem) else None))
+    return out
 
 
 def summarize(ops: list[Op]) -> dict[str, int]:

@@ -10,11 +10,15 @@ applied (the reply tuple that differs from the original).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from engine.compile.services import service_port
+from engine.diff import Op, reloaded_tables
 from engine.model import Config
+from engine.plan import Plan
 from engine.shares import imports
+from engine.validate import SERVICE_TRANSPORTS
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 
@@ -39,8 +43,7 @@ class _Applications:
             for svc in vpc.services:
                 if svc.host == host.name and vpc.segment:
                     port = service_port(svc.kind, svc.port)
-                    protos = ("udp", "tcp") if svc.kind == "dns" else ("udp",) if svc.kind == "udp-echo" else ("tcp",)
-                    for proto in protos:
+                    for proto in SERVICE_TRANSPORTS.get(svc.kind, ()):
                         self.services[(vpc.segment, proto, host.address, port)] = f"{svc.name} ({svc.kind})"
         self.imports = [(i.segment, i.offer, i.end, i.share) for i in imports(config)]
         self.ends = {s.name: s for s in config.shares}
@@ -70,16 +73,22 @@ class _Rules:
     PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
 
     def __init__(self, config: Config):
+        self.config = config
+        self.runs: dict[str, list[list[tuple[int, list[Any]]]] | None] = {}  # per segment, on first use
+
+    def _runs(self, segment: str) -> list[list[tuple[int, list[Any]]]] | None:
         from engine.compile.policy import active, blocks, resolve_terms
 
-        self.runs: dict[str, list[list[tuple[int, list[Any]]]]] = {}
-        for seg in config.segments:
-            if active(seg):
-                cidrs = dict(resolve_terms(config, seg))
-                self.runs[seg.name] = [[(e.seq, boxes) for e, boxes in run] for run in blocks(seg, cidrs)]
+        if segment not in self.runs:
+            seg = self.config.get("segment", segment)
+            runs = None
+            if seg is not None and active(seg):
+                runs = [[(e.seq, boxes) for e, boxes in run] for run in blocks(seg, dict(resolve_terms(self.config, seg)))]
+            self.runs[segment] = runs
+        return self.runs[segment]
 
     def rule(self, segment: str, r: dict[str, Any]) -> str | None:
-        runs = self.runs.get(segment)
+        runs = self._runs(segment)
         if runs is None:
             return None
         nat = r["nat"] or {}
@@ -95,24 +104,17 @@ class _Rules:
         return f"segment {segment} default"
 
 
-def policy_namespaces(old: Any, ops: Any) -> dict[str, str]:
+def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
     """Namespace -> segment, for every table a commit (re)loaded whose segment
     policy changed (by the digests of its counted entries): where admitted
     connections must be judged again. A share or NAT change reloads a table
     too, but leaves its policy, and its connections, alone."""
-    from engine.plan import NftItem
-
     out = {}
-    for op in ops:
-        item = op.item
-        if op.action != "add" or not isinstance(item, NftItem):
-            continue
-        before = old.items.get(item.key)
+    for item, before in reloaded_tables(old, ops):
         policy = {c: d for c, d in item.counted if c.startswith("segment ")}
-        was = {c: d for c, d in before.counted if c.startswith("segment ")} if isinstance(before, NftItem) else {}
+        was = {c: d for c, d in before.counted if c.startswith("segment ")} if before else {}
         if policy and policy != was:
-            segment = next(src.split(" ", 1)[1] for src in item.sources if src.startswith("segment "))
-            out[item.ns] = segment
+            out[item.ns] = next(src.split(" ", 1)[1] for src in item.sources if src.startswith("segment "))
     return out
 
 

@@ -44,15 +44,11 @@ def permits(plist: PrefixList, net: Net) -> bool:
     return False
 
 
-def segment_prefixes(config: Config, segment: str, plist: PrefixList | None = None) -> list[Net]:
+@lru_cache(maxsize=16384)
+def _segment_prefixes(vpcs: tuple[Vpc, ...], plist: PrefixList | None) -> tuple[Net, ...]:
     """What a segment can offer a share: its VPCs' cidrs, subnets and host
     addresses, plus every exact prefix a permit entry names that lies inside
     one of its cidrs (so `permit 10.4.1.0/24` offers exactly that)."""
-    return list(_segment_prefixes(config.vpcs_in(segment), plist))
-
-
-@lru_cache(maxsize=16384)
-def _segment_prefixes(vpcs: tuple[Vpc, ...], plist: PrefixList | None) -> tuple[Net, ...]:
     out: set[Net] = set()
     cidrs: list[Net] = []
     for vpc in vpcs:

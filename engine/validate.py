@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from engine.errors import Diagnostic
-from engine.model import Config, Host, PolicyEntry, Vpc
+from engine.model import Config, Host, NatMap, PolicyEntry, PrefixListEntry, Vpc
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
 FABRIC_RESERVED = ipaddress.ip_network("169.254.0.0/16")
@@ -246,6 +246,64 @@ def _host_names(config: Config, previous: Config) -> Iterable[Diagnostic]:
         seen[host.name] = vpc.name
 
 
+# Checks of one line on its own: the commit runs them with the rest, and the
+# shell runs the same ones when the line is typed (shell/schema.py).
+
+
+def prefix_problem(text: str) -> str | None:
+    """`10.1.1.0/16 has host bits set: use 10.1.0.0/16`, or None when valid."""
+    if parse_prefix(text) is not None:
+        return None
+    try:
+        return f"{text} has host bits set: use {ipaddress.ip_network(text, strict=False)}"
+    except ValueError:
+        return f"{text} is not a valid prefix (A.B.C.D/N)"
+
+
+def prefix_list_entry_problems(e: PrefixListEntry) -> list[str]:
+    """What one prefix-list entry gets wrong on its own."""
+    net = parse_prefix(e.prefix)
+    if net is None:
+        return [prefix_problem(e.prefix) or ""]
+    out = []
+    ge = e.ge if e.ge is not None else net.prefixlen
+    if e.ge is not None and not net.prefixlen < e.ge <= 32:
+        out.append(f"ge {e.ge} must be longer than /{net.prefixlen} and at most 32")
+    if e.le is not None and not (max(ge, net.prefixlen) <= e.le <= 32):
+        out.append(f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
+    return out
+
+
+def policy_entry_problems(e: PolicyEntry) -> list[str]:
+    """What one policy entry gets wrong on its own (not its references)."""
+    out = []
+    for side in (e.src, e.dst):
+        kind, _, ref = side.partition(" ")
+        if kind == "host" and parse_address(ref) is None:
+            out.append(f"host {ref} is not a valid IPv4 address")
+        elif "/" in side and not ref and (problem := prefix_problem(side)):
+            out.append(problem)
+    if e.ports and e.protocol not in ("tcp", "udp"):
+        out.append(f"ports apply to tcp and udp only, not {e.protocol}")
+    if e.ports:
+        numbers = [int(x) for x in e.ports.split()[1:]]
+        out += [f"port {n} is out of range (1-65535)" for n in numbers if not 1 <= n <= 65535]
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            out.append(f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
+    return out
+
+
+def nat_problems(nat: NatMap) -> list[str]:
+    """What one nat line gets wrong on its own."""
+    out = [p for p in (prefix_problem(nat.original), prefix_problem(nat.translated)) if p]
+    a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
+    if a is not None and b is not None and a.prefixlen != b.prefixlen:
+        out.append(f"sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length")
+    elif b is not None and b.overlaps(FABRIC_RESERVED):
+        out.append(f"{nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
+    return out
+
+
 def _prefix_lists(config: Config) -> Iterable[Diagnostic]:
     for pl in config.prefix_lists:
         seqs: set[int] = set()
@@ -254,15 +312,8 @@ def _prefix_lists(config: Config) -> Iterable[Diagnostic]:
             if e.seq in seqs:
                 yield Diagnostic(here, "seq used twice")
             seqs.add(e.seq)
-            net = parse_prefix(e.prefix)
-            if net is None:
-                yield Diagnostic(here, f"{e.prefix} is not a valid prefix")
-                continue
-            ge = e.ge if e.ge is not None else net.prefixlen
-            if e.ge is not None and not net.prefixlen < e.ge <= 32:
-                yield Diagnostic(here, f"ge {e.ge} must be longer than /{net.prefixlen} and at most 32")
-            if e.le is not None and not (max(ge, net.prefixlen) <= e.le <= 32):
-                yield Diagnostic(here, f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
+            for problem in prefix_list_entry_problems(e):
+                yield Diagnostic(here, problem)
 
 
 def _policy_entry(config: Config, groups: dict[str, list[tuple[str, str]]], segment: str, e: PolicyEntry) -> Iterable[Diagnostic]:
@@ -280,19 +331,8 @@ def _policy_entry(config: Config, groups: dict[str, list[tuple[str, str]]], segm
                 )
         elif kind == "prefix-list" and config.get("prefix-list", ref) is None:
             yield Diagnostic(here, f"prefix-list {ref} does not exist")
-        elif kind == "host" and parse_address(ref) is None:
-            yield Diagnostic(here, f"host {ref} is not a valid IPv4 address")
-        elif "/" in side and not ref and parse_prefix(side) is None:
-            yield Diagnostic(here, f"{side} is not a valid prefix{_network_hint(side)}")
-    if e.ports and e.protocol not in ("tcp", "udp"):
-        yield Diagnostic(here, f"ports apply to tcp and udp only, not {e.protocol}")
-    if e.ports:
-        numbers = [int(x) for x in e.ports.split()[1:]]
-        for n in numbers:
-            if not 1 <= n <= 65535:
-                yield Diagnostic(here, f"port {n} is out of range (1-65535)")
-        if len(numbers) == 2 and numbers[0] > numbers[1]:
-            yield Diagnostic(here, f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
+    for problem in policy_entry_problems(e):
+        yield Diagnostic(here, problem)
     if e.action == "inspect" and config.get("firewall", e.firewall or "") is None:
         yield Diagnostic(here, f"firewall {e.firewall} does not exist")
 
@@ -376,14 +416,6 @@ def _nat_hint(config: Config, imp: object, used: list, free_prefix) -> str:  # t
     return f"; add 'nat {end} {original} to {fix}' to resource-share {imp.share}"  # type: ignore[attr-defined]
 
 
-def _network_hint(text: str) -> str:
-    """`: did you mean 10.50.0.0/16` for a prefix with host bits set."""
-    try:
-        return f" (host bits set: did you mean {ipaddress.ip_network(text, strict=False)}?)"
-    except ValueError:
-        return ""
-
-
 def _member_segment(config: Config, member: tuple[str, str]) -> str | None:
     vpc = config.get("vpc", member[1].split("/")[0])
     return vpc.segment if vpc else None
@@ -414,19 +446,13 @@ def _shares(config: Config) -> Iterable[Diagnostic]:
                     yield Diagnostic(here, f"{line}: {nat.translated} overlaps {t}, the translation of another nat line of {other_end}")
             if a is not None and b is not None:
                 seen_nat.append((nat.end, a, b))
-            if a is None or b is None:
-                yield Diagnostic(here, f"{line}: not valid prefixes")
-            elif b.overlaps(FABRIC_RESERVED):
-                yield Diagnostic(here, f"{line}: {nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
-            elif a.prefixlen == b.prefixlen and share.end_a and share.end_b:
+            problems = nat_problems(nat)
+            for problem in problems:
+                yield Diagnostic(here, f"{line}: {problem}")
+            if not problems and share.end_a and share.end_b:
                 from engine.shares import nat_straddles, offered_inside
 
                 if not offered_inside(config, share, nat):
                     yield Diagnostic(here, f"{line}: {nat.end} offers nothing inside {nat.original} (see 'show share {share.name}'); remove the line or widen the {nat.end} prefix-list")
                 for net in nat_straddles(config, share, nat):
                     yield Diagnostic(here, f"{line}: cuts through offered prefix {net}; translate the whole prefix ('nat {nat.end} {net} to ...')")
-            if a is not None and b is not None and a.prefixlen != b.prefixlen:
-                yield Diagnostic(
-                    here,
-                    f"nat {nat.end} {nat.original} to {nat.translated}: sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length",
-                )

@@ -11,7 +11,7 @@ import resource
 import time
 
 from engine.compile.naming import lab_prefix
-from engine.diff import plan_diff, simulate, summarize
+from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
 from engine.errors import CommitError
 from engine.plan import REFUSED_MARK, NftItem, Plan, ServiceItem
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
@@ -54,16 +54,12 @@ class LinuxFabric:
         report.messages = healed
         return report
 
-    def _carried_counters(self, old: Plan, ops: list) -> dict[str, dict[str, list[int]]]:  # type: ignore[type-arg]
+    def _carried_counters(self, old: Plan, ops: list[Op]) -> dict[str, dict[str, list[int]]]:
         """Counters that survive a table reload: those whose rules and elements
         did not change (a policy edit keeps the other entries' hits)."""
         out = {}
-        for op in ops:
-            item = op.item
-            if op.action != "add" or not isinstance(item, NftItem):
-                continue
-            before = old.items.get(item.key)
-            if not isinstance(before, NftItem):
+        for item, before in reloaded_tables(old, ops):
+            if before is None:
                 continue
             same = {c for c, d in item.counted if dict(before.counted).get(c) == d}
             if same and netns.exists(item.ns):

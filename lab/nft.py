@@ -21,7 +21,6 @@ import re
 from engine.errors import SystemDependencyError
 from lab import netns
 
-NFT_CTX_OUTPUT_JSON = 1 << 4
 _lib: ctypes.CDLL | None = None
 
 
@@ -46,14 +45,13 @@ def _library() -> ctypes.CDLL:
         lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
         lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
         lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
-        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
         lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
         _lib = lib
     return _lib
 
 
-def run(ns: str, script: str, json_output: bool = False) -> str:
+def run(ns: str, script: str) -> str:
     """Run an nft script in namespace `ns`; its output, or NftError."""
     lib = _library()
     with netns.inside(ns):
@@ -61,8 +59,6 @@ def run(ns: str, script: str, json_output: bool = False) -> str:
         try:
             lib.nft_ctx_buffer_output(ctx)
             lib.nft_ctx_buffer_error(ctx)
-            if json_output:
-                lib.nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON)
             rc = lib.nft_run_cmd_from_buffer(ctx, script.encode())
             out = (lib.nft_ctx_get_output_buffer(ctx) or b"").decode()
             err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()

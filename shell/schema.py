@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import model
+from engine import model, validate
 from engine.model import Config
 from shell.binding import Binding
 
@@ -89,69 +89,37 @@ def _host_name_free(config: Config, vpc: Any, values: dict[str, str]) -> str | N
     return None
 
 
-def _prefix_problem(text: str) -> str | None:
-    """`10.1.1.0/16 has host bits set: use 10.1.0.0/16`, or None."""
-    import ipaddress
-
-    try:
-        ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        try:
-            return f"{text} has host bits set: use {ipaddress.ip_network(text, strict=False)}"
-        except ValueError:
-            return f"{text} is not a valid prefix"
-    return None
+def _first(here: str, problems: list[str]) -> str | None:
+    return f"{here}: {problems[0]}" if problems else None
 
 
 def _policy_line(config: Config, seg: Any, values: dict[str, str]) -> str | None:
-    """What one policy line gets wrong on its own, said at the line (the
-    commit's validation says it again, with what needs the whole config)."""
-    here = f"segment {seg.name} policy {values.get('seq', '')}".rstrip()
-    ports, proto = values.get("ports"), values.get("protocol")
-    if ports and proto not in ("tcp", "udp"):
-        return f"{here}: ports apply to tcp and udp only, not {proto}"
-    numbers = [int(x) for x in (ports or "").split()[1:]]
-    if len(numbers) == 2 and numbers[0] > numbers[1]:
-        return f"{here}: range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'"
-    for side in (values.get("src", ""), values.get("dst", "")):
-        if "/" in side and " " not in side and (problem := _prefix_problem(side)):
-            return f"{here}: {problem}"
-    return None
+    """What one policy line gets wrong on its own, said at the line; the
+    commit's validation says it again, with what needs the whole config.
+    Both use engine.validate's single-line checks."""
+    entry = model.PolicyEntry(int(values.get("seq") or 0), values.get("action", "permit"), values.get("protocol", "ip"),
+                              values.get("src", "any"), values.get("dst", "any"), values.get("ports"))
+    return _first(f"segment {seg.name} policy {values.get('seq', '')}".rstrip(), validate.policy_entry_problems(entry))
 
 
 def _nat_line(config: Config, share: Any, values: dict[str, str]) -> str | None:
-    here = f"resource-share {share.name} nat {values['end']} {values['original']} to {values['translated']}"
-    for text in (values["original"], values["translated"]):
-        if problem := _prefix_problem(text):
-            return f"{here}: {problem}"
-    a, b = values["original"].split("/")[1], values["translated"].split("/")[1]
-    if a != b:
-        return f"{here}: sizes differ (/{a} vs /{b}); 1:1 NAT needs the same length"
-    return None
+    nat = model.NatMap(values["end"], values["original"], values["translated"])
+    return _first(f"resource-share {share.name} nat {nat.end} {nat.original} to {nat.translated}", validate.nat_problems(nat))
 
 
 def _prefix_list_line(config: Config, plist: Any, values: dict[str, str]) -> str | None:
-    here = f"prefix-list {values.get('name', getattr(plist, 'name', ''))} {values.get('prefix', '')}"
-    if problem := _prefix_problem(values.get("prefix", "")):
-        return f"{here}: {problem}"
-    plen = int(values["prefix"].split("/")[1])
-    ge = int(values["ge"]) if values.get("ge") else None
-    le = int(values["le"]) if values.get("le") else None
-    if ge is not None and not plen < ge <= 32:
-        return f"{here}: ge {ge} must be longer than /{plen} and at most 32"
-    if le is not None and not max(ge or plen, plen) <= le <= 32:
-        return f"{here}: le {le} must be between {max(ge or plen, plen)} and 32"
-    return None
+    entry = model.PrefixListEntry(0, values.get("action", "permit"), values.get("prefix", ""),
+                                  int(values["ge"]) if values.get("ge") else None, int(values["le"]) if values.get("le") else None)
+    return _first(f"prefix-list {values.get('name', getattr(plist, 'name', ''))} {entry.prefix}", validate.prefix_list_entry_problems(entry))
 
 
 def _cidr_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
-    problem = _prefix_problem(values.get("cidrs", ""))
+    problem = validate.prefix_problem(values.get("cidrs", ""))
     return f"vpc {vpc.name} cidr {problem}" if problem else None
 
 
 def _subnet_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
-    problem = _prefix_problem(values.get("prefix", ""))
-    return f"vpc {vpc.name} subnet {values.get('name')}: {problem}" if problem else None
+    return _first(f"vpc {vpc.name} subnet {values.get('name')}", [p for p in [validate.prefix_problem(values.get("prefix", ""))] if p])
 
 
 REF_TYPES = {"cxp": "CXP", "segment": "SEGMENT", "vpc": "VPC", "prefix-list": "PREFIX-LIST",

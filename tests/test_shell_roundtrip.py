@@ -69,7 +69,8 @@ prefix_lists = st.builds(model.PrefixList, names, keyed(entries(), "seq").filter
 ends = st.none() | st.builds(model.ShareEnd, names, names)
 nats = st.tuples(st.sampled_from(["end-a", "end-b"]), addresses, addresses, st.integers(0, 32)).map(
     lambda t: model.NatMap(t[0], str(ipaddress.ip_network(f"{t[1]}/{t[3]}", strict=False)),
-                           str(ipaddress.ip_network(f"{t[2]}/{t[3]}", strict=False))))
+                           str(ipaddress.ip_network(f"{t[2]}/{t[3]}", strict=False)))).filter(
+    lambda n: not ipaddress.ip_network(n.translated).overlaps(ipaddress.ip_network("169.254.0.0/16")))  # refused at the line
 shares = st.builds(model.ResourceShare, names, ends, ends, st.sampled_from(["bidirectional", "a-to-b", "b-to-a"]),
                    keyed(nats, "end"), st.none(), st.none() | text)  # no firewalls yet
 

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 
 from engine.plan import REFUSED_MARK, NftItem, PlanBuilder
 
+# stage order inside the forward chain (after `ct state established,related accept`)
+SHARE_FILTERS, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40
+
 
 @dataclass
 class NsRules:
@@ -88,10 +91,10 @@ SETS = {
     "share_dir": "map share_dir { typeof iifname : verdict; counter; elements = { %s } }",
 }
 SET_RULES = (  # (the set that must have elements, stage order, rule)
-    ("share_dir", 10, "ct state new iifname vmap @share_dir"),
-    ("share_links", 10, 'oifname @share_links oifname . ip saddr != @share_out counter drop comment "shares source"'),
-    ("share_links", 10, 'iifname @share_links iifname . ip saddr != @share_in counter drop comment "shares source"'),
-    ("share_links", 20, 'iifname @share_links oifname @share_links counter drop comment "shares transit"'),
+    ("share_dir", SHARE_FILTERS, "ct state new iifname vmap @share_dir"),
+    ("share_links", SHARE_FILTERS, 'oifname @share_links oifname . ip saddr != @share_out counter drop comment "shares source"'),
+    ("share_links", SHARE_FILTERS, 'iifname @share_links iifname . ip saddr != @share_in counter drop comment "shares source"'),
+    ("share_links", TRANSIT, 'iifname @share_links oifname @share_links counter drop comment "shares transit"'),
 )
 
 
@@ -158,10 +161,3 @@ def quote(text: str) -> str:
     return '"' + text.replace('"', "'").replace("\\", "/")[:120] + '"'
 
 
-def iface_set(names: list[str]) -> str:
-    """An anonymous set of interface names."""
-    return "{ " + ", ".join(quote(n) for n in sorted(names)) + " }"
-
-
-# stage order inside the forward chain (SET_RULES use 10 and 20 too)
-DIRECTION, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40

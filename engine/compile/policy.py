@@ -123,16 +123,6 @@ def _element(entry: PolicyEntry, src: str, dst: str, spans: dict[str, tuple[int,
     return box, f"{proto} . {src} . {dst} . {port}", False
 
 
-def entry_boxes(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Box]:
-    """The boxes of one entry: (protocol, source, destination, port) ranges."""
-    return [el[0] for el in _entry_elements(entry, cidrs)]
-
-
-def _entry_elements(entry: PolicyEntry, cidrs: dict[str, tuple[str, ...]]) -> list[Element]:
-    spans = {c: _span(c) for c in (*cidrs.get(entry.src, ()), *cidrs.get(entry.dst, ()))}
-    return [_element(entry, s, d, spans) for s in cidrs.get(entry.src, ()) for d in cidrs.get(entry.dst, ())]
-
-
 @lru_cache(maxsize=65536)
 def _proto_port(protocol: str, ports: str | None) -> tuple[str, str, int, int, int, int]:
     plo, phi = PROTOCOLS.get(protocol, (0, 255))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from engine.compile import naming
 from engine.compile.policy import LOG_GROUP
-from engine.model import Config, Vpc
+from engine.model import Config, Host, Vpc
 from engine.plan import NftItem, PlanBuilder, ServiceItem
 from engine.validate import SERVICE_PORTS as DEFAULT_PORTS
 from engine.validate import host_subnet, parse_prefix
@@ -54,13 +54,13 @@ def build_services(lab: str, config: Config, out: PlanBuilder) -> None:
             )
 
 
-def _listen(vpc: Vpc, host: object) -> str | None:
+def _listen(vpc: Vpc, host: Host | None) -> str | None:
+    """The address and length a service's host holds (the service's dependency)."""
     if host is None:
         return None
     nets = {s.name: n for s in vpc.subnets if (n := parse_prefix(s.prefix)) is not None}
-    name = host_subnet(host, nets)  # type: ignore[arg-type]
-    net = nets.get(name or "")
-    return f"{host.address}/{net.prefixlen}" if net else None  # type: ignore[attr-defined]
+    net = nets.get(host_subnet(host, nets) or "")
+    return f"{host.address}/{net.prefixlen}" if net else None
 
 
 def build_log_collectors(lab: str, out: PlanBuilder, tables: list[NftItem]) -> None:

@@ -141,9 +141,7 @@ HIT_COLUMNS = ("scope", "name", "seq", "action", "match", "packets", "bytes")
 
 def _policy_hits(sh: Any, v: dict[str, str]) -> Result:
     scope = next((k for k in ("segment", "share") if k in v), None)
-    api = sh.state.api
-    api._known(scope, v.get(scope or ""))
-    rows = api.policy_hits(scope, v.get(scope or ""), "nonzero" in v)
+    rows = sh.state.api.policy_hits(scope, v.get(scope or ""), "nonzero" in v)
     return rows_result(rows, HIT_COLUMNS, empty="No policy entries with counters.")
 
 
