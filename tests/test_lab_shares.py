@@ -18,10 +18,10 @@ from lab import netns, services
 from shell import main as program
 from shell.loader import parse_config
 from tests.configs import PORTAL
+from tests.paths import EXAMPLES
 
 pytestmark = pytest.mark.lab
 
-EXAMPLES = Path("/work/shared/examples")
 
 SHARED = textwrap.dedent(
     """\
