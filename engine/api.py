@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import flows, hits, views
+from engine.addressing import parse_address
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
 from engine.ports import Drift, Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
-from engine.validate import parse_address, validate
+from engine.validate import validate
 
 
 @dataclass(frozen=True)

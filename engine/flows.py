@@ -13,12 +13,11 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from engine.compile.services import service_port
+from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.diff import Op, reloaded_tables
 from engine.model import Config
 from engine.plan import Plan
 from engine.shares import imports
-from engine.validate import SERVICE_TRANSPORTS
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 

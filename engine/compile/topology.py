@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from engine.addressing import host_subnet, parse_prefix
 from engine.compile import naming
 from engine.model import CORE_CXP, Config, Vpc
 from engine.plan import (
@@ -24,7 +25,6 @@ from engine.plan import (
     PlanBuilder,
     VethItem,
 )
-from engine.validate import host_subnet, parse_prefix
 
 ROUTER_SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
