@@ -123,7 +123,7 @@ class LabApi:
         with self.session.store.lock():
             plan = self.session.running_plan()
             spaces = hits.enforcing(plan, scope, name)
-            self.fabric.reset_counters(plan, spaces, hits.scope_prefix(scope, name))
+            self.fabric.reset_counters(plan, spaces, hits.in_scope(scope, name))
             if scope in (None, "share"):
                 self._set_link_baseline([name] if name else [s.name for s in self.running.shares])
         return len(spaces)

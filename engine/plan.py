@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from engine.origin import Origin
+
 Key = tuple[str, ...]
 
 # ct mark bit of connections a policy change refused: the tables drop them,
@@ -181,12 +183,13 @@ class NftItem:
     One item per namespace because the table is loaded as one atomic
     transaction: a changed policy entry replaces the table, which keeps
     conntrack (so admitted connections survive) but swaps every rule at once.
-    `sources` names the config objects that contributed, for views.
+    `sources` are the configured objects that contributed (origins without
+    an entry), for views: which routers enforce a segment's policy.
     """
 
     ns: str
     ruleset: str
-    sources: tuple[str, ...] = ()
+    sources: tuple[Origin, ...] = ()
     # (comment, digest of the rules and elements counted under it): a reload
     # carries a counter over when its digest did not change
     counted: tuple[tuple[str, str], ...] = ()

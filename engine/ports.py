@@ -6,6 +6,7 @@ program's entry point is the only place that wires a real `Fabric` in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -102,8 +103,8 @@ class Fabric(Protocol):
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         """Packets and bytes per counter comment (`segment corp 10`), per namespace."""
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
-        """Zero the counters whose comment starts with `prefix` in these
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
+        """Zero the counters whose comment `zeroed` accepts in these
         namespaces, keeping every other counter and all verdicts."""
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]

@@ -7,6 +7,8 @@ tests use lab.fabric.LinuxFabric and real packets instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.diff import plan_diff, summarize
 from engine.errors import CommitError
 from engine.plan import Plan, ServiceItem
@@ -39,7 +41,7 @@ class RecordingFabric:
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         return {}
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
         return None
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 
 from engine.compile.naming import lab_prefix
 from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
@@ -113,13 +114,13 @@ class LinuxFabric:
         """Packets and bytes per counter comment, per namespace."""
         return {ns: nft.read_counters(ns) for ns in namespaces if netns.exists(ns)}
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
-        """Zero the counters whose comment starts with `prefix` by reloading
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
+        """Zero the counters whose comment `zeroed` accepts by reloading
         the tables with every other counter carried over (conntrack and
         verdicts stay; nft 1.0.6 has no reset for map elements)."""
         for item in plan.of_kind("nft"):
             if isinstance(item, NftItem) and item.ns in namespaces and netns.exists(item.ns):
-                keep = {c: v for c, v in nft.read_counters(item.ns).items() if not c.startswith(prefix)}
+                keep = {c: v for c, v in nft.read_counters(item.ns).items() if not zeroed(c)}
                 nft.load(item.ns, item.ruleset, keep)
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]

@@ -14,7 +14,10 @@ from functools import lru_cache
 from engine.compile import naming, policy, routing, services, shares, topology
 from engine.compile.nft import Rulesets
 from engine.model import Config, Vpc
+from engine.origin import Origin
 from engine.plan import Item, Key, NftItem, Plan, PlanBuilder
+
+FABRIC = Origin("fabric")
 
 
 def compile_plan(lab: str, config: Config) -> Plan:
@@ -30,7 +33,7 @@ def compile_plan(lab: str, config: Config) -> Plan:
             out.merge(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
     rules = Rulesets()
     for seg, cxp in fab.routers:
-        rules.ns(naming.segment_ns(lab, seg, cxp), "fabric").track = True
+        rules.ns(naming.segment_ns(lab, seg, cxp), FABRIC).track = True
     shares.build_shares(fab, config, out, rules)
     policy.build_policy(fab, config, rules)
     tables = PlanBuilder()

@@ -12,8 +12,9 @@ fixed so that the cost of policy stays flat (LINUX-NOTES):
 4. traffic from the backbone was judged on its first hub: accepted;
 5. the segment policy: a few verdict-map lookups, then the default action.
 
-Every counted rule and map element carries a comment `KIND NAME ENTRY`
-so that counters map back to configuration (engine/hits.py sums them).
+Every counted rule and map element carries its origin as comment
+(engine/origin.py: `segment corp 10`), so that counters map back to
+configuration (engine/hits.py sums them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from engine.origin import Origin
 from engine.plan import REFUSED_MARK, NftItem, PlanBuilder
 
 # stage order inside the forward chain (after `ct state established,related accept`)
@@ -36,7 +38,7 @@ class NsRules:
     forward: list[tuple[int, str]] = field(default_factory=list)  # (stage order, rule)
     prerouting: list[str] = field(default_factory=list)
     postrouting: list[str] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
+    sources: set[Origin] = field(default_factory=set)
     track: bool = False  # a forward chain even without rules: conntrack sees every flow
     elements: dict[str, list[str]] = field(default_factory=dict)  # named set -> elements (SETS)
 
@@ -47,7 +49,7 @@ class Rulesets:
     def __init__(self) -> None:
         self.by_ns: dict[str, NsRules] = {}
 
-    def ns(self, name: str, source: str) -> NsRules:
+    def ns(self, name: str, source: Origin) -> NsRules:
         """The fragments of namespace `name`, noting who contributed."""
         rules = self.by_ns.setdefault(name, NsRules())
         rules.sources.add(source)
@@ -65,7 +67,7 @@ _LATEST: dict[str, tuple[tuple[object, ...], NftItem]] = {}
 
 
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
-          post: tuple[str, ...], sources: tuple[str, ...], track: bool,
+          post: tuple[str, ...], sources: tuple[Origin, ...], track: bool,
           elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
     """The table of one namespace, memoised on its fragments: an unchanged
     table is the same object at the next commit (no render, no digest, and
@@ -90,11 +92,12 @@ SETS = {
     "share_in": "set share_in { typeof iifname . ip saddr; flags interval; elements = { %s } }",
     "share_dir": "map share_dir { typeof iifname : verdict; counter; elements = { %s } }",
 }
+_SOURCE, _TRANSIT = (f'"{Origin("shares", entry=e)}"' for e in ("source", "transit"))
 SET_RULES = (  # (the set that must have elements, stage order, rule)
     ("share_dir", SHARE_FILTERS, "ct state new iifname vmap @share_dir"),
-    ("share_links", SHARE_FILTERS, 'oifname @share_links oifname . ip saddr != @share_out counter drop comment "shares source"'),
-    ("share_links", SHARE_FILTERS, 'iifname @share_links iifname . ip saddr != @share_in counter drop comment "shares source"'),
-    ("share_links", TRANSIT, 'iifname @share_links oifname @share_links counter drop comment "shares transit"'),
+    ("share_links", SHARE_FILTERS, f"oifname @share_links oifname . ip saddr != @share_out counter drop comment {_SOURCE}"),
+    ("share_links", SHARE_FILTERS, f"iifname @share_links iifname . ip saddr != @share_in counter drop comment {_SOURCE}"),
+    ("share_links", TRANSIT, f"iifname @share_links oifname @share_links counter drop comment {_TRANSIT}"),
 )
 
 

@@ -29,6 +29,7 @@ from engine.compile import naming
 from engine.compile.nft import BACKBONE, POLICY, Rulesets, quote
 from engine.compile.topology import Fabric
 from engine.model import Config, PolicyEntry, Segment
+from engine.origin import DEFAULT, Origin
 from engine.prefixes import term_cidrs
 
 PROTOCOLS = {"tcp": (6, 6), "udp": (17, 17), "icmp": (1, 1), "ip": (0, 255)}
@@ -51,7 +52,7 @@ def build_policy(fab: Fabric, config: Config, rules: Rulesets) -> None:
         if not active(seg):
             continue
         decls = policy_decls(seg, resolve_terms(config, seg))
-        source = f"segment {seg.name}"
+        source = Origin("segment", seg.name)
         for cxp in fab.segment_cxps(seg.name):
             r = rules.ns(naming.segment_ns(fab.lab, seg.name, cxp), source)
             r.decls += decls
@@ -153,7 +154,7 @@ def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
         exact: list[str] = []
         ranged: list[str] = []
         for entry, elements in run:
-            tail = f' counter comment "segment {seg.name} {entry.seq}" : {_verdict(seg, entry, decls)}'  # names hold no quotes
+            tail = f" counter comment {quote(str(Origin.of_entry('segment', seg.name, entry.seq)))} : {_verdict(seg, entry, decls)}"
             for _box, key, is_exact in elements:
                 (exact if is_exact else ranged).append(key + tail)
         if exact:
@@ -164,7 +165,7 @@ def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
             decls.append(_map(name, ranged[k : k + INTERVAL_CHUNK], interval=True))
             chain.append(f"{MATCH} vmap @{name}")
     default = VERDICTS.get(seg.default_action, "accept")
-    chain.append(f"counter {default} comment {quote(f'segment {seg.name} default')}")
+    chain.append(f"counter {default} comment {quote(str(Origin('segment', seg.name, DEFAULT)))}")
     decls.append("chain seg_policy { " + "; ".join(chain) + "; }")
     return tuple(decls)
 
@@ -179,7 +180,7 @@ def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
     if not entry.log:
         return base
     chain = f"log_{entry.seq}"
-    prefix = quote(f"segment {seg.name} {entry.seq} {entry.action}: ")
+    prefix = quote(f"{Origin.of_entry('segment', seg.name, entry.seq)} {entry.action}: ")
     decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {prefix}; {base}; }}")
     return f"jump {chain}"
 

@@ -22,6 +22,7 @@ from engine.compile import naming
 from engine.compile.nft import Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.model import Config, ResourceShare
+from engine.origin import DIRECTION, Origin
 from engine.plan import (
     Item,
     Key,
@@ -62,7 +63,7 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
         )  # fmt: skip
         out.merge(items)
         for ns, chain, order, text in fragments:
-            r = rules.ns(ns, f"resource-share {share.name}")
+            r = rules.ns(ns, Origin("share", share.name))
             if chain == "forward":
                 r.forward.append((order, text))
             elif chain.startswith("set:"):
@@ -138,11 +139,11 @@ def _end(
                 out.add(RouteItem(naming.segment_ns(lab, seg, cxp), dst, routers[hub], naming.backbone_if(hub), True, meta=far))
     opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
     if opener == end:  # the other end's new connections arrive here
-        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(f'share {share.name} direction')} : drop"))
+        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(str(Origin('share', share.name, DIRECTION)))} : drop"))
     maps = nat_maps(share, end)
     if maps:
         snat = ", ".join(f"{o} : {t}" for o, t in maps)
         dnat = ", ".join(f"{t} : {o}" for o, t in maps)
-        note = quote(f"share {share.name} nat {end}")
+        note = quote(str(Origin("share", share.name, f"nat {end}")))
         frags.append((ns, "postrouting", 0, f"oifname {quote(link)} snat ip prefix to ip saddr map {{ {snat} }} comment {note}"))
         frags.append((ns, "prerouting", 0, f"iifname {quote(link)} dnat ip prefix to ip daddr map {{ {dnat} }} comment {note}"))
