@@ -15,9 +15,10 @@ from typing import Any
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.diff import Op, reloaded_tables
+from engine.items import NftItem
 from engine.model import Config
 from engine.origin import DEFAULT, Origin
-from engine.plan import NftItem, Plan
+from engine.plan import Plan
 from engine.shares import imports
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.compile.policy import active
+from engine.items import NftItem
 from engine.model import Config, PolicyEntry
 from engine.origin import DEFAULT, DIRECTION, Origin, within
-from engine.plan import NftItem, Plan
+from engine.plan import Plan
 
 Counts = dict[str, list[int]]  # comment -> [packets, bytes]
 

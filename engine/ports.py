@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.plan import Plan, RouteItem
+from engine.items import MAIN_TABLE, RouteItem
+from engine.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,14 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class RouteReading:
-    """A route as read back from a namespace's main table."""
+    """A route of ours as read back from one of a namespace's tables."""
 
     ns: str
     dst: str
     gateway: str | None
     dev: str | None
     kind: str = "unicast"
+    table: int = MAIN_TABLE
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from engine.compile import compile_plan
 from engine.diff import Op, plan_diff, summarize
 from engine.errors import NotFoundError, ValidationError, VpclabError
+from engine.items import kind_label
 from engine.model import Config
 from engine.plan import Plan
 from engine.ports import Fabric
@@ -45,12 +46,11 @@ class PlanChanges:
 
     def lines(self) -> list[str]:
         """One line per operation, for `commit check`."""
-        names = {"ns": "namespace", "veth": "veth", "bridge": "bridge", "conf": "link", "addr": "address", "route": "route"}
         out = []
         for op in self.ops:
             sign = "+" if op.action == "add" else "-"
             key = op.item.key
-            out.append(f"{sign} {names.get(key[0], key[0])} {' '.join(key[1:])}")
+            out.append(f"{sign} {kind_label(key[0])} {' '.join(key[1:])}")
         return out
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from engine.diff import plan_diff, summarize
 from engine.errors import CommitError
-from engine.plan import Plan, ServiceItem
+from engine.items import ServiceItem
+from engine.plan import Plan
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from engine.compile.naming import lab_prefix
 from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
 from engine.errors import CommitError
-from engine.plan import REFUSED_MARK, NftItem, Plan, ServiceItem
+from engine.items import REFUSED_MARK, NftItem, ServiceItem
+from engine.plan import Plan
 from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
-from lab import inventory, netns, nft, services
+from lab import inventory, netns, nft, realisers, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -85,7 +86,7 @@ class LinuxFabric:
 
     def drift(self, plan: Plan) -> list[Drift]:
         """Differences between the kernel and the plan."""
-        return inventory.drift(plan, self.prefix)
+        return realisers.drift(plan, self.prefix)
 
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone."""

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.compile import compile_plan
+from engine.items import NftItem
 from engine.origin import SCOPES, Origin, within
-from engine.plan import NftItem
 from shell.loader import parse_config
 from tests.configs import PORTAL
 

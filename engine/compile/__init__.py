@@ -13,9 +13,10 @@ from functools import lru_cache
 
 from engine.compile import naming, policy, routing, services, shares, topology
 from engine.compile.nft import Rulesets
+from engine.items import Item, Key, NftItem
 from engine.model import Config, Vpc
 from engine.origin import Origin
-from engine.plan import Item, Key, NftItem, Plan, PlanBuilder
+from engine.plan import Plan, PlanBuilder
 
 FABRIC = Origin("fabric")
 

@@ -23,8 +23,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from engine.items import REFUSED_MARK, NftItem
 from engine.origin import Origin
-from engine.plan import REFUSED_MARK, NftItem, PlanBuilder
+from engine.plan import PlanBuilder
 
 # stage order inside the forward chain (after `ct state established,related accept`)
 SHARE_FILTERS, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40

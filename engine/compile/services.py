@@ -12,8 +12,9 @@ from __future__ import annotations
 from engine.addressing import host_subnet, parse_prefix, service_port
 from engine.compile import naming
 from engine.compile.policy import LOG_GROUP
+from engine.items import NftItem, ServiceItem
 from engine.model import Config, Host, Vpc
-from engine.plan import NftItem, PlanBuilder, ServiceItem
+from engine.plan import PlanBuilder
 
 
 def hosts_file(lab: str, config: Config) -> str:

@@ -21,17 +21,10 @@ from functools import lru_cache
 from engine.compile import naming
 from engine.compile.nft import Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
+from engine.items import Item, Key, LinkConfItem, RouteItem, RouteMeta, VethItem
 from engine.model import Config, ResourceShare
 from engine.origin import DIRECTION, Origin
-from engine.plan import (
-    Item,
-    Key,
-    LinkConfItem,
-    PlanBuilder,
-    RouteItem,
-    RouteMeta,
-    VethItem,
-)
+from engine.plan import PlanBuilder
 from engine.shares import Offer, nat_maps, offers, other
 
 

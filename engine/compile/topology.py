@@ -16,15 +16,9 @@ from dataclasses import dataclass
 
 from engine.addressing import host_subnet, parse_prefix
 from engine.compile import naming
+from engine.items import AddressItem, BridgeItem, LinkConfItem, NetnsItem, VethItem
 from engine.model import CORE_CXP, Config, Vpc
-from engine.plan import (
-    AddressItem,
-    BridgeItem,
-    LinkConfItem,
-    NetnsItem,
-    PlanBuilder,
-    VethItem,
-)
+from engine.plan import PlanBuilder
 
 ROUTER_SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
