@@ -15,7 +15,6 @@ plan to undo exactly that (see lab/fabric.py).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,22 +42,9 @@ def _providers(plan: Plan) -> dict[Key, Key]:
     return out
 
 
-def _by_ns(plan: Plan) -> dict[str, list[Item]]:
-    """Items per namespace (a veth in both), cached on the immutable plan:
-    whatever depends on an item lives in one of its namespaces."""
-    cached = plan.__dict__.get("_by_ns")
-    if cached is None:
-        cached = {}
-        for item in plan.items.values():
-            for ns in item.spaces():
-                cached.setdefault(ns, []).append(item)
-        object.__setattr__(plan, "_by_ns", cached)
-    return cached  # type: ignore[no-any-return]
-
-
 def _cascade(plan: Plan, roots: set[Key]) -> set[Key]:
     """Every key of `plan` that goes away when `roots` are removed."""
-    by_ns = _by_ns(plan)
+    by_ns = plan.by_namespace()
     gone = set(roots)
     stack = list(roots)
     while stack:
@@ -79,18 +65,7 @@ def _order(ops: list[Op], reverse: bool) -> list[Op]:
 
 def plan_diff(old: Plan, new: Plan) -> list[Op]:
     """Operations that turn `old` into `new`: removals first, then additions.
-
-    The last result is kept on `new` (plans are immutable), because a commit
-    asks twice: the session for its summary, the fabric to apply it."""
-    memo = new.__dict__.get("_diff_from")
-    if memo is not None and memo[0]() is old:
-        return list(memo[1])
-    ops = _plan_diff(old, new)
-    object.__setattr__(new, "_diff_from", (weakref.ref(old), tuple(ops)))  # weak: no chain of old plans
-    return ops
-
-
-def _plan_diff(old: Plan, new: Plan) -> list[Op]:
+    A commit computes them once and hands them to the fabric with the plans."""
     new_items = new.items
     # unchanged VPCs come from the compiler's memo as the very same objects,
     # so an identity test settles most items without comparing fields

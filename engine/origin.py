@@ -26,7 +26,7 @@ DEFAULT = "default"
 DIRECTION = "direction"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Origin:
     """A configured object (scope and name), optionally one entry of it."""
 
@@ -40,7 +40,8 @@ class Origin:
 
     def __str__(self) -> str:
         """The one text form: `scope name entry`, empty parts left out."""
-        return " ".join(part for part in (self.scope, self.name, self.entry) if part)
+        head = f"{self.scope} {self.name}" if self.name else self.scope
+        return f"{head} {self.entry}" if self.entry else head
 
     @classmethod
     def parse(cls, text: str) -> Origin | None:
@@ -58,6 +59,11 @@ class Origin:
     def of_entry(cls, scope: str, name: str, entry: int | str) -> Origin:
         """An entry of an object (`seq` numbers become text)."""
         return cls(scope, name, str(entry))
+
+    def entry_text(self, entry: int | str) -> str:
+        """`str(self.of_entry(...))` of one entry of this object, without
+        building an Origin: the compiler writes one per policy element."""
+        return f"{self.scope} {self.name} {entry}" if self.name else f"{self.scope} {entry}"
 
     @property
     def kind(self) -> str | None:

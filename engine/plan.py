@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from engine.items import Item, Key
+from engine.memo import derived
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,19 @@ class Plan:
     def of_kind(self, kind: str) -> list[Item]:
         """Items whose key starts with `kind` ('ns', 'route', ...)."""
         return [i for k, i in self.items.items() if k[0] == kind]
+
+    def by_namespace(self) -> dict[str, list[Item]]:
+        """Items per namespace they live in (a veth in both), indexed on first
+        use (engine/memo.py): whatever depends on an item lives in one of its
+        namespaces, so the diff follows cascades only there."""
+        return derived(self, "_by_ns", self._index_namespaces)
+
+    def _index_namespaces(self) -> dict[str, list[Item]]:
+        out: dict[str, list[Item]] = {}
+        for item in self.items.values():
+            for ns in item.spaces():
+                out.setdefault(ns, []).append(item)
+        return out
 
     def namespaces(self) -> list[str]:
         """Every namespace of the plan."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from engine.diff import Op
 from engine.items import MAIN_TABLE, RouteItem
 from engine.plan import Plan
 
@@ -67,9 +68,10 @@ class ApplyReport:
 class Fabric(Protocol):
     """What the engine needs from a realisation."""
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
-        """Make the kernel go from `old` to `new`; on failure restore `old`
-        exactly and raise CommitError."""
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
+        """Make the kernel go from `old` to `new` (by `ops`, their diff, when
+        the caller has it already); on failure restore `old` exactly and
+        raise CommitError."""
 
     def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
         """Routes of every namespace of `plan`, by namespace."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.diff import plan_diff, summarize
+from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
 from engine.items import ServiceItem
 from engine.plan import Plan
@@ -24,11 +24,11 @@ class RecordingFabric:
         self.applied: list[Plan] = []
         self.fail_next = False
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
         if self.fail_next:
             self.fail_next = False
             raise CommitError("commit failed (injected); the lab was restored to the running state")
-        counts = summarize(plan_diff(old, new))
+        counts = summarize(ops if ops is not None else plan_diff(old, new))
         self.plan = new
         self.applied.append(new)
         return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})

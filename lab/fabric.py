@@ -37,10 +37,11 @@ class LinuxFabric:
         self.fault = fault  # tests inject failures here
         _raise_fd_limit()
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
-        """Go from `old` to `new`, or restore `old` and raise CommitError."""
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
+        """Go from `old` to `new` (by `ops` when given: their diff), or
+        restore `old` and raise CommitError."""
         start = time.perf_counter()
-        ops = plan_diff(old, new)
+        ops = ops if ops is not None else plan_diff(old, new)
         carry = self._carried_counters(old, ops)
         try:
             apply_ops(ops, self.fault, carry)
@@ -113,7 +114,7 @@ class LinuxFabric:
 
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         """Packets and bytes per counter comment, per namespace."""
-        return {ns: nft.read_counters(ns) for ns in namespaces if netns.exists(ns)}
+        return netns.each_present(namespaces, nft.read_counters)
 
     def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
         """Zero the counters whose comment `zeroed` accepts by reloading
@@ -128,7 +129,7 @@ class LinuxFabric:
         """Conntrack entries per namespace."""
         from lab import conntrack
 
-        return {ns: conntrack.read(ns) for ns in namespaces if netns.exists(ns)}
+        return netns.each_present(namespaces, conntrack.read)
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget tracked connections (established ones are re-tracked mid-stream)."""
@@ -140,7 +141,7 @@ class LinuxFabric:
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace."""
-        return inventory.link_counters(ns) if netns.exists(ns) else {}
+        return netns.each_present([ns], inventory.link_counters).get(ns, {})
 
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
         """Mark tracked connections (by original tuple) as refused: the

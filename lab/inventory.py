@@ -103,11 +103,7 @@ def _rule(r: Any) -> RuleReading:
 
 def read_routes(plan: Plan) -> dict[str, list[RouteReading]]:
     """Our routes, of every table, in every namespace of the plan that exists."""
-    out: dict[str, list[RouteReading]] = {}
-    for ns in plan.namespaces():
-        if netns.exists(ns):
-            out[ns] = list(read_ns(ns).routes.values())
-    return out
+    return netns.each_present(plan.namespaces(), lambda ns: list(read_ns(ns).routes.values()))
 
 
 def route_matches(item: RouteItem, reading: RouteReading | None) -> bool:

@@ -20,6 +20,8 @@ ENTRIES = st.one_of(st.integers(1, 65535).map(str), st.sampled_from(["", "defaul
 def test_parse_reads_back_what_format_writes(scope: str, name: str, entry: str) -> None:
     origin = Origin(scope, name if SCOPES[scope] else "", entry)
     assert Origin.parse(str(origin)) == origin
+    if entry:
+        assert origin.whole().entry_text(entry) == str(origin)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from engine.compile.cache import CompileCache
 from engine.items import REFUSED_MARK, NftItem
 from engine.origin import Origin
 from engine.plan import PlanBuilder
@@ -56,33 +57,29 @@ class Rulesets:
         rules.sources.add(source)
         return rules
 
-    def emit(self, out: PlanBuilder) -> None:
-        """One NftItem per namespace that has any rule."""
+    def emit(self, out: PlanBuilder, cache: CompileCache) -> None:
+        """One NftItem per namespace that has any rule. Each is memoised on
+        its fragments: an unchanged table is the same object at the next
+        commit (no render, no digest, and the diff settles it by identity);
+        only the latest table per namespace is kept."""
         for name, r in sorted(self.by_ns.items()):
             elements = tuple((k, tuple(v)) for k, v in sorted(r.elements.items()))
-            out.add(_item(name, tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
-                          tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements))
+            fragments: Fragments = (tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
+                                    tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements)
+            out.add(cache.tables.get(name, fragments, lambda: _item(name, *fragments)))
 
 
-_LATEST: dict[str, tuple[tuple[object, ...], NftItem]] = {}
+Fragments = tuple[tuple[str, ...], tuple[tuple[int, str], ...], tuple[str, ...], tuple[str, ...], tuple[Origin, ...], bool,
+                  tuple[tuple[str, tuple[str, ...]], ...]]
 
 
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
           post: tuple[str, ...], sources: tuple[Origin, ...], track: bool,
           elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
-    """The table of one namespace, memoised on its fragments: an unchanged
-    table is the same object at the next commit (no render, no digest, and
-    the diff settles it by identity). Only the latest table per namespace is
-    kept: a 10,000-entry policy's table is about 1 MB."""
-    key = (decls, forward, pre, post, sources, track, elements)
-    cached = _LATEST.get(name)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    """The table of one namespace, rendered from its fragments."""
     rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements})
     text = render(rules)
-    item = NftItem(name, text, sources, counted(text))
-    _LATEST[name] = (key, item)
-    return item
+    return NftItem(name, text, sources, counted(text))
 
 
 # Named sets the stages fill element by element, and the rules that use them:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from functools import lru_cache
 
 from engine.compile import naming
-from engine.compile.nft import Rulesets, quote
+from engine.compile.cache import CompileCache
+from engine.compile.nft import NsRules, Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
 from engine.items import Item, Key, LinkConfItem, RouteItem, RouteMeta, VethItem
 from engine.model import Config, ResourceShare
@@ -36,7 +36,7 @@ def share_if(share: str) -> str:
 Fragment = tuple[str, str, int, str]  # (ns, chain, order, rule)
 
 
-def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets) -> None:
+def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets, cache: CompileCache) -> None:
     """Links, routes and nft fragments of every complete share.
 
     Each share's items are memoised on exactly what they depend on (the
@@ -48,15 +48,18 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
             continue
         hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
         seg_a, seg_b = share.end_a.segment, share.end_b.segment
-        items, fragments = _share_items(
+        inputs = (
             fab.lab, share, hub,
             tuple(offers(config, share, "end-a")), tuple(offers(config, share, "end-b")),
             tuple((c, fab.routers[(seg_a, c)]) for c in fab.segment_cxps(seg_a)),
             tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
         )  # fmt: skip
+        items, fragments = cache.shares.get(inputs, lambda: _share_items(*inputs))
         out.merge(items)
+        origin = Origin("share", share.name)
+        touched: dict[str, NsRules] = {}
         for ns, chain, order, text in fragments:
-            r = rules.ns(ns, Origin("share", share.name))
+            r = touched.get(ns) or touched.setdefault(ns, rules.ns(ns, origin))
             if chain == "forward":
                 r.forward.append((order, text))
             elif chain.startswith("set:"):
@@ -65,7 +68,6 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
                 getattr(r, chain).append(text)
 
 
-@lru_cache(maxsize=16384)
 def _share_items(
     lab: str,
     share: ResourceShare,
