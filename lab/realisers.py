@@ -118,28 +118,48 @@ def _send_all(run: Run, by_ns: dict[str, list[rtnl.Request]], done: list[Op]) ->
 # --- the kinds -----------------------------------------------------------------
 
 
-class NetnsRealiser(KindRealiser):
-    """Namespaces, created without forking, with their sysctls."""
+class OneByOneRealiser(KindRealiser):
+    """A kind applied one operation at a time, each done or failed on its own."""
 
-    KIND = NetnsItem.KIND
+    ERRORS: ClassVar[tuple[type[Exception], ...]] = (OSError,)
+
+    def apply_one(self, run: Run, add: bool, item: Any) -> None:
+        """Add (or replace) or remove one item."""
+        raise NotImplementedError
+
+    def half_done(self, add: bool, item: Any) -> bool:
+        """After a failure: did the operation take effect all the same (so
+        that the undo must revert it)?"""
+        return False
 
     def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
         for op in ops:
             run.check_fault(op, done)
-            item = op.item
-            assert isinstance(item, NetnsItem)
             try:
-                if action == "add":
-                    netns.create(item.ns)
-                    netns.write_sysctls(item.ns, dict(item.sysctls))
-                else:
-                    run.forget(item.ns)
-                    netns.delete(item.ns)
-            except OSError as exc:
-                if action == "add" and netns.exists(item.ns):
-                    done.append(op)  # created, but its sysctls failed: undo must remove it
+                self.apply_one(run, action == "add", op.item)
+            except self.ERRORS as exc:
+                if self.half_done(action == "add", op.item):
+                    done.append(op)
                 raise ApplyFailure(op, exc, done) from exc
             done.append(op)
+
+
+class NetnsRealiser(OneByOneRealiser):
+    """Namespaces, created without forking, with their sysctls."""
+
+    KIND = NetnsItem.KIND
+
+    def apply_one(self, run: Run, add: bool, item: NetnsItem) -> None:
+        if add:
+            netns.create(item.ns)
+            netns.write_sysctls(item.ns, dict(item.sysctls))
+        else:
+            run.forget(item.ns)
+            netns.delete(item.ns)
+
+    def half_done(self, add: bool, item: NetnsItem) -> bool:
+        """Created, but its sysctls failed: the undo must remove it."""
+        return add and netns.exists(item.ns)
 
 
 class BridgeRealiser(NetlinkRealiser):
@@ -239,29 +259,25 @@ class RuleRealiser(NetlinkRealiser):
         return []
 
 
-class NftRealiser(KindRealiser):
+class NftRealiser(OneByOneRealiser):
     """Each namespace's table in one nft transaction (a reload replaces it)."""
 
     KIND = NftItem.KIND
+    ERRORS = (nft.NftError, OSError)
 
     def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
         """libnftables waits on its socket with select(), which aborts the
         process when the fd number is 1024 or more: the netlink channels of
         a big lab are closed first so that its socket gets a low number."""
         run.close()
-        for op in ops:
-            run.check_fault(op, done)
-            item = op.item
-            assert isinstance(item, NftItem)
-            try:
-                if action == "add":
-                    nft.load(item.ns, item.ruleset, run.counters.get(item.ns))
-                    _count_flows(item.ns)
-                elif netns.exists(item.ns):
-                    nft.remove(item.ns)
-            except (nft.NftError, OSError) as exc:
-                raise ApplyFailure(op, exc, done) from exc
-            done.append(op)
+        super().apply(run, action, ops, done)
+
+    def apply_one(self, run: Run, add: bool, item: NftItem) -> None:
+        if add:
+            nft.load(item.ns, item.ruleset, run.counters.get(item.ns))
+            _count_flows(item.ns)
+        elif netns.exists(item.ns):
+            nft.remove(item.ns)
 
 
 def _count_flows(ns: str) -> None:

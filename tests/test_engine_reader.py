@@ -23,6 +23,7 @@ from engine.store import LabStore
 from engine.testing import RecordingFabric
 from shell.loader import parse_config
 from tests.configs import PORTAL
+from tests.polling import poll_during
 
 
 def vpc(name: str, segment: str, n: int, cxp: str = "core", hosts: int = 1) -> Vpc:
@@ -109,31 +110,13 @@ def test_many_threads_read_while_commits_land(tmp_path: Path) -> None:
     committer.set_candidate(lab_config(2))
     committer.commit()
     reader = LabReader("t", RecordingFabric(), LabStore("t", tmp_path))
-    seen: list[RunningSnapshot] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
 
-    def poll() -> None:
-        last = 0
-        try:
-            while not stop.is_set():
-                snap = reader.snapshot()
-                assert snap.number >= last
-                last = snap.number
-                reader.routes(snap), reader.flows(snap), reader.policy_hits(snap), reader.topology(snap), reader.health(snap)
-                seen.append(snap)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
+    def commits() -> None:
+        for n in range(3, 9):
+            committer.set_candidate(lab_config(n))
+            committer.commit()
 
-    threads = [threading.Thread(target=poll) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for n in range(3, 9):
-        committer.set_candidate(lab_config(n))
-        committer.commit()
-    stop.set()
-    for t in threads:
-        t.join()
+    seen, errors = poll_during(reader, 8, commits)
     assert errors == []
     distinct = {id(s): s for s in seen}.values()
     assert len({s.number for s in distinct}) >= 2 and reader.snapshot().number == 7  # polls overlapped the commits

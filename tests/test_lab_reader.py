@@ -3,15 +3,14 @@ shell commits, and none of them fails or sees half a state."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from engine.model import PolicyEntry, Segment
-from engine.reader import LabReader, RunningSnapshot
+from engine.reader import LabReader
 from engine.store import LabStore
 from lab.fabric import LinuxFabric
 from tests.labutil import fabric, vpc
+from tests.polling import poll_during
 
 pytestmark = pytest.mark.lab
 
@@ -25,32 +24,15 @@ def test_threads_poll_every_view_while_commits_land(make_lab):
     api.set_candidate(base)
     api.commit()
     monitor = LabReader(api.name, LinuxFabric(api.name), LabStore(api.name))  # as the monitor process builds it
-    errors: list[BaseException] = []
-    seen: list[RunningSnapshot] = []
-    stop = threading.Event()
+    grown = base.put("vpc", vpc("c", "prod", "10.3.0.0/16", {"hc": "10.3.1.10"}))
+    guarded = grown.put("segment", Segment("prod", default_action="deny", policies=(PolicyEntry(10, "permit", "icmp", "any", "any"),)))
 
-    def poll() -> None:
-        try:
-            while not stop.is_set():
-                snap = monitor.snapshot()
-                monitor.routes(snap), monitor.flows(snap), monitor.policy_hits(snap), monitor.health(snap), monitor.topology(snap)
-                seen.append(snap)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=poll) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        grown = base.put("vpc", vpc("c", "prod", "10.3.0.0/16", {"hc": "10.3.1.10"}))
-        guarded = grown.put("segment", Segment("prod", default_action="deny", policies=(PolicyEntry(10, "permit", "icmp", "any", "any"),)))
+    def commits() -> None:
         for config in (grown, guarded, base):
             api.set_candidate(config)
             api.commit()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
+
+    seen, errors = poll_during(monitor, 4, commits)
     assert errors == []
     assert len({s.number for s in seen}) >= 2  # the polls overlapped the commits
     snap = monitor.snapshot()

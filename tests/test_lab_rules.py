@@ -44,13 +44,19 @@ def steered(lab: str, plan: Plan) -> tuple[Plan, str]:
     return with_items(plan, marking, rule, refuse), router
 
 
-def test_a_rule_and_a_table_route_steer_marked_packets_and_drift_sees_them_go(make_lab):
+def steered_lab(make_lab):  # type: ignore[no-untyped-def]
+    """A real lab of `two_vpcs`, then the steered plan applied to it."""
     api = make_lab()
     api.set_candidate(two_vpcs())
     api.commit()
     base = api.session.running_plan()
     plan, router = steered(api.name, base)
     api.fabric.apply(base, plan)
+    return api, plan, router
+
+
+def test_a_rule_and_a_table_route_steer_marked_packets_and_drift_sees_them_go(make_lab):
+    api, plan, router = steered_lab(make_lab)
     assert api.fabric.drift(plan) == []
     assert api.probe("hb", "ha", "udp", 9998).arrived  # unmarked: the main table delivers
     marked = api.probe("hb", "ha", "udp", 9999, timeout=0.5)
@@ -69,12 +75,7 @@ def test_a_rule_and_a_table_route_steer_marked_packets_and_drift_sees_them_go(ma
 
 
 def test_a_changed_rule_is_reported_different(make_lab):
-    api = make_lab()
-    api.set_candidate(two_vpcs())
-    api.commit()
-    base = api.session.running_plan()
-    plan, router = steered(api.name, base)
-    api.fabric.apply(base, plan)
+    api, plan, router = steered_lab(make_lab)
     subprocess.run(["ip", "-n", router, "rule", "del", "priority", "100"], check=True)
     subprocess.run(["ip", "-n", router, "rule", "add", "priority", "100", "fwmark", "0x10/0xff", "lookup", "101", "proto", "77"], check=True)
     assert [(d.kind, d.problem) for d in api.fabric.drift(plan)] == [("rule", "different (kernel: 100: fwmark 0x10/0xff lookup 101)")]
