@@ -50,7 +50,12 @@ class RunningSnapshot:
 
 
 class LabReader:
-    """The read side of one lab for monitors and views: thread-safe, holds no candidate."""
+    """The read side of one lab for monitors and views: thread-safe, holds no candidate.
+
+    Its views call the Fabric's read methods from whatever threads call
+    them; LinuxFabric's are safe so (each joins a namespace in the calling
+    thread under lab/netns.py's lock, and a namespace a commit removes
+    meanwhile is left out of the reading)."""
 
     def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None, cache: CompileCache | None = None):
         self.name = name
