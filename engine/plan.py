@@ -2,7 +2,8 @@
 
 A Plan is a set of items (engine/items.py) keyed by identity; the compiler's
 stages add them to a PlanBuilder, which refuses two different items with
-one key.
+one key. The item kinds are re-exported here: they are the plan's
+vocabulary, and code that reads plans may import both from one place.
 """
 
 from __future__ import annotations
@@ -11,7 +12,27 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from engine.items import Item, Key
+from engine.items import (
+    ITEM_KINDS,
+    MAIN_TABLE,
+    REFUSED_MARK,
+    AddressItem,
+    BridgeItem,
+    Item,
+    Key,
+    LinkConfItem,
+    NetnsItem,
+    NftItem,
+    PlanItem,
+    RouteItem,
+    RouteMeta,
+    RuleItem,
+    ServiceItem,
+    VethItem,
+    ifindex_of,
+    kind_label,
+    kind_rank,
+)
 from engine.memo import derived
 
 
@@ -94,3 +115,10 @@ class PlanBuilder:
     def build(self) -> Plan:
         """The finished, frozen plan."""
         return Plan(dict(self._items))
+
+
+__all__ = [
+    "ITEM_KINDS", "MAIN_TABLE", "REFUSED_MARK", "AddressItem", "BridgeItem", "Item", "Key", "LinkConfItem", "NetnsItem",
+    "NftItem", "Plan", "PlanBuilder", "PlanItem", "RouteItem", "RouteMeta", "RuleItem", "ServiceItem", "VethItem",
+    "ifindex_of", "kind_label", "kind_rank",
+]
