@@ -99,7 +99,7 @@ def test_help_at_each_level(sh: Shell) -> None:
     assert texts(sh.interp.choices("service s1 ")) == ["dns", "http", "tcp-echo", "udp-echo"]
     assert texts(sh.interp.choices("do show ip ro ")) [-1] == "<cr>"
     assert "include" in texts(sh.interp.choices("do show vpcs | "))
-    assert sh.interp.help_lines("host x 1.2.3.999 ")[-1] == "% Invalid input detected at '^' marker."
+    assert sh.interp.help_lines("host x 1.2.3.999 ")[-2:] == ["% Invalid input detected at '^' marker.", "% 1.2.3.999 is not an IPv4 address: 999 is above 255"]
 
 
 def test_question_mark_in_a_line(sh: Shell) -> None:
