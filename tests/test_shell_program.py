@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from shell import main as program
+from tests.paths import example
 from tests.test_shell_support import make_api
-
-EXAMPLES = Path("/work/shared/examples")
 
 
 def run(tmp_path: Path, *argv: str) -> int:
@@ -27,11 +26,13 @@ def test_commands_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_script_stops_at_first_failing_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "s.cli"
-    script.write_text("show vpcs\nshow bogus\nconfigure\n")
+    script.write_text("show vpcs\nshow bogus\nshow segments\n")  # the third line would print
     assert run(tmp_path, "-f", str(script)) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.startswith(f"{script}:2: % Invalid input detected at '^' marker.")
+    assert "Nothing configured." in out and out.count("Nothing configured.") == 1  # line 1 ran, line 3 did not
     assert run(tmp_path, "--continue", "-f", str(script), "--lab", "other") == 1
+    assert capsys.readouterr().out.count("Nothing configured.") == 2  # --continue ran line 3 too
 
 
 def test_apply_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,9 +67,7 @@ def test_missing_package_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest
 @pytest.mark.parametrize("name", ["shared-services.cli", "overlapping-tenants.cli"])
 def test_examples_run_until_the_first_assert(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Without a kernel every probe fails, so the first `assert reachable` fails with its line."""
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip("shared examples not present")
+    path = example(name)
     lines = path.read_text().splitlines()
     first_assert = next(i for i, ln in enumerate(lines, 1) if ln.startswith("assert reachable"))
     assert run(tmp_path, "-f", str(path)) == 1
