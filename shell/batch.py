@@ -3,8 +3,9 @@
 Each failure prints `FILE:LINE: % message`; with `keep_going` the script runs
 on and the status is still 1 at the end, as CLI.md says. When a block
 header fails (an unindented line such as `vpc web` that would have entered
-the object's mode), its indented lines are skipped, with one note, instead
-of landing on whatever object the session was in before.
+the object's mode), its indented lines are skipped, with one note, and the
+session leaves the object it was editing, so neither they nor the next
+header land on that object.
 
 With `--json` and more than one command, the results form one JSON
 document: a list with one entry per command (null for a command that
@@ -63,6 +64,7 @@ def _run(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going: bool
                     break
                 if line[:1] not in (" ", "\t"):
                     failed_header = where
+                    _leave_object_mode(interp)
             if state.done:
                 break
     except InputError as err:  # the file itself went bad (not UTF-8, too long)
@@ -70,6 +72,13 @@ def _run(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going: bool
         interp.report(err.lines())
         status = 1
     return status
+
+
+def _leave_object_mode(interp: Interpreter) -> None:
+    """A failed header meant to leave the object being edited: what follows
+    must not land on that object (`segment dev` would set the vpc's segment)."""
+    if interp.grammar.modes[interp.state.mode].kind is not None:
+        interp.state.enter("config")
 
 
 def _run_line(interp: Interpreter, line: str) -> bool:

@@ -87,20 +87,28 @@ def is_name(token: str) -> bool:
     return name_problem(token) is None
 
 
-def address_problem(token: str) -> str | None:
-    """Why `token` is not a dotted-quad IPv4 address (no leading zeros, octets 0-255)."""
-    parts = token.split(".")
+def _octets_problem(text: str) -> str | None:
+    """What is wrong with the A.B.C.D part of an address or prefix, or None."""
+    parts = text.split(".")
     if len(parts) != 4:
-        return f"{token} is not an IPv4 address (A.B.C.D)"
+        return "it needs four numbers, A.B.C.D"
     for part in parts:
         if (why := _ascii_number(part)) is not None:
-            return f"{token} is not an IPv4 address: {why}"
+            return why
         if int(part) > 255:
-            return f"{token} is not an IPv4 address: {part} is above 255"
+            return f"{part} is above 255"
         if part != str(int(part)):
-            return f"{token} is not an IPv4 address: {part} has a leading zero"
-    ipaddress.IPv4Address(token)  # the library agrees by now; raises on a mistake here
+            return f"{part} has a leading zero"
     return None
+
+
+def address_problem(token: str) -> str | None:
+    """Why `token` is not a dotted-quad IPv4 address (no leading zeros, octets 0-255)."""
+    why = _octets_problem(token)
+    if why is None:
+        ipaddress.IPv4Address(token)  # the library agrees by now; raises on a mistake here
+        return None
+    return f"{token} is not an IPv4 address: {why}"
 
 
 def is_address(token: str) -> bool:
@@ -111,15 +119,12 @@ def is_address(token: str) -> bool:
 def prefix_problem(token: str) -> str | None:
     """Why `token` is not A.B.C.D/N (host bits are allowed here and judged by validation)."""
     addr, slash, length = token.partition("/")
-    if not slash:
-        return f"{token} is not a prefix: A.B.C.D/N needs '/N'"
-    if (why := address_problem(addr)) is not None:
-        return why
-    if _ascii_number(length) is not None:
-        return f"{token} is not a prefix: the length '{length}' is not a number (ASCII digits 0-9)"
-    if int(length) > 32 or length != str(int(length)):
-        return f"{token}: the length /{length} is not 0-32"
-    return None
+    why = _octets_problem(addr) if slash else "it needs a length, A.B.C.D/N"
+    if why is None and _ascii_number(length) is not None:
+        why = f"the length {_ascii_number(length)}"
+    elif why is None and (int(length) > 32 or length != str(int(length))):
+        why = f"the length /{length} is not 0-32"
+    return None if why is None else f"{token} is not an IPv4 prefix: {why}"
 
 
 def is_prefix(token: str) -> bool:
