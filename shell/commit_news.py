@@ -3,7 +3,7 @@
 Another session's commit, or the automatic rollback of a confirmed commit
 that nobody confirmed (done by the detached watcher, shell/confirm_watch.py),
 changes the running configuration under an open shell. The REPL asks this
-watch between prompts, and every second while it waits at one, by the
+watch between prompts, and twice a second while it waits at one, by the
 lab's running commit number (a stat of running.json), so the news appears
 in every open shell of the lab.
 """

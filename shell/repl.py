@@ -29,7 +29,7 @@ from shell.completer import GrammarCompleter, help_key_bindings
 from shell.language import interpreter
 from shell.state import ShellState
 
-NEWS_SECONDS = 1.0  # how often a waiting prompt looks for commits made elsewhere
+NEWS_SECONDS = 0.5  # how often a waiting prompt looks for commits made elsewhere
 
 
 def history_file(lab: str) -> History:
