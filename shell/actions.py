@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.compile.naming import LAB_NAME_RE
 from shell.commands.commit import commit_text
 from shell.output import render_text
 from shell.render import rows_result
@@ -97,11 +99,21 @@ def lab_row(api: LabApi) -> dict[str, Any]:
             "problems": problems}
 
 
+def _row_or_problem(make_api: Callable[[str], LabApi], name: str) -> dict[str, Any]:
+    """A lab's row; a lab whose state cannot be read is listed as such, not
+    left out, and does not hide the others."""
+    try:
+        return lab_row(make_api(name))
+    except Exception as err:  # noqa: BLE001 - reported in the row
+        return {"lab": name, "commit": None, "hubs": [], "vpcs": None, "namespaces": None,
+                "health": f"state unreadable: {err}", "problems": None}
+
+
 def list_labs(make_api: Callable[[str], LabApi], as_json: bool) -> int:
     """`vpclab list`: every lab on this host."""
     from engine.api import list_labs as names
 
-    rows = [lab_row(make_api(name)) for name in names()]
+    rows = [_row_or_problem(make_api, name) for name in names() if re.fullmatch(LAB_NAME_RE, name)]
     if as_json:
         print(json.dumps(rows, indent=2))
     else:

@@ -10,6 +10,7 @@ import pytest
 from shell.grammar.words import GLOSSARY
 from tests.paths import EXAMPLES, example
 from tests.test_shell_support import BASE, Shell
+
 VALUES = ["web", "prod", "web1", "app", "10.1.1.10", "10.1.0.0/16", "0", "65536", "-1", "1.2.3", "a/b", "|", "?",
           "!", "#", '"', "'", "\\", "é", "x" * 40, "", "  ", "10.1.1.0/33", "256.1.1.1", "core", "seq", "5"]
 CORPUS = BASE + [

@@ -101,6 +101,8 @@ def _host_exec(ctx: Context, name: str, command: str) -> Result:
         raise VpclabError(f"host {host} exec: {err}") from None
     status, out = ctx.api.host_exec(host, argv, output=ctx.live)
     shown = ctx.live is not None
+    if shown and out and not out.endswith("\n"):
+        ctx.live("\n")  # the prompt starts on a line of its own
     if status != 0:
         if not shown:
             ctx.emit(out.rstrip())
