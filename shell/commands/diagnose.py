@@ -99,10 +99,11 @@ def _host_exec(ctx: Context, name: str, command: str) -> Result:
         argv = shlex.split(command)
     except ValueError as err:
         raise VpclabError(f"host {host} exec: {err}") from None
-    status, out = ctx.api.host_exec(host, argv, output=ctx.live)
-    shown = ctx.live is not None
-    if shown and out and not out.endswith("\n"):
-        ctx.live("\n")  # the prompt starts on a line of its own
+    live = ctx.live
+    status, out = ctx.api.host_exec(host, argv, output=live)
+    shown = live is not None
+    if live is not None and out and not out.endswith("\n"):
+        live("\n")  # the prompt starts on a line of its own
     if status != 0:
         if not shown:
             ctx.emit(out.rstrip())
