@@ -11,12 +11,31 @@ the `raw` keyword and give the same facts as JSON data.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 _REPLY = re.compile(r"bytes from .*icmp_seq=(\d+).* time=([\d.]+) ms")
 _ERROR = re.compile(r"^From \S+ icmp_seq=(\d+) (.*)$")
 _SENT = re.compile(r"^(\d+) packets transmitted")
 _HOP = re.compile(r"^\s*(\d+)\s+(?:(\S+)\s+([\d.]+) ms|\*)")
+
+
+class Report(Protocol):
+    """What `ping` and `traceroute` make of their tool's streamed output."""
+
+    def feed(self, chunk: str) -> str:
+        """What to show now, given the next piece of output."""
+
+    def finish(self) -> str:
+        """What to show once the tool has ended."""
+
+    def closing(self) -> str:
+        """The last line, after what was streamed."""
+
+    def body(self) -> str:
+        """The whole report under its head, when nothing was streamed."""
+
+    def data(self) -> dict[str, Any]:
+        """The facts as JSON data."""
 
 
 class Lines:
@@ -85,10 +104,19 @@ class PingReport:
         return "".join(out)
 
     def finish(self) -> str:
-        """The marks of the echos never answered, once ping has ended."""
+        """The marks of the echos never answered, once ping has ended, and
+        the end of the line of marks."""
         tail = "".join(self._line(line) for line in self._lines.close())
         total = self.sent if self.sent is not None else self.count
-        return tail + (self._mark(total, self.marks.get(total, ".")) if total > self.shown else "")
+        return tail + (self._mark(total, self.marks.get(total, ".")) if total > self.shown else "") + "\n"
+
+    def closing(self) -> str:
+        """What follows the streamed marks: the summary."""
+        return self.summary()
+
+    def body(self) -> str:
+        """The whole report under its head, for output that was not streamed."""
+        return "".join(self.marks[i] for i in range(1, self.shown + 1)) + "\n" + self.summary()
 
     @property
     def answered(self) -> int:
@@ -127,6 +155,18 @@ class TraceReport:
     def finish(self) -> str:
         """The last hop line, when the output did not end with a newline."""
         return "".join(self._line(line) for line in self._lines.close())
+
+    def closing(self) -> str:
+        """Nothing follows the streamed hop lines."""
+        return ""
+
+    def body(self) -> str:
+        """The hop lines, for output that was not streamed."""
+        return "\n".join(hop_line(h) for h in self.hops)
+
+    def data(self) -> dict[str, Any]:
+        """The hops as JSON data."""
+        return {"hops": self.hops}
 
     def _line(self, line: str) -> str:
         self.raw.append(line)

@@ -27,7 +27,7 @@ def test_ping_marks_follow_the_sequence_as_the_output_streams() -> None:
     report = PingReport(6)
     shown = [report.feed(LOST_THIRD[i:i + 7]) for i in range(0, len(LOST_THIRD), 7)]  # any chunking
     assert "".join(shown) == "!!.!U"  # seq 3 is lost as soon as seq 4 answers
-    assert report.finish() == "."  # seq 6: sent, never answered
+    assert report.finish() == ".\n"  # seq 6: sent, never answered
     assert report.summary() == "Success rate is 50 percent (3/6), round-trip min/avg/max = 0.077/0.088/0.103 ms"
     assert report.data() == {"sent": 6, "received": 3, "marks": "!!.!U.", "success_percent": 50, "rtt_min_ms": 0.077,
                              "rtt_avg_ms": report.data()["rtt_avg_ms"], "rtt_max_ms": 0.103}
@@ -37,7 +37,7 @@ def test_ping_with_nothing_answered() -> None:
     report = PingReport(3)
     report.feed("PING 10.9.9.9 (10.9.9.9) 56(84) bytes of data.\n\n--- 10.9.9.9 ping statistics ---\n"
                 "3 packets transmitted, 0 received, 100% packet loss, time 405ms\n")
-    assert report.finish() == "..."
+    assert report.finish() == "...\n"
     assert report.summary() == "Success rate is 0 percent (0/3)"
 
 

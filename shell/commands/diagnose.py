@@ -9,11 +9,13 @@ it started (lab/execns.py kills its process group).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 
 from engine.errors import VpclabError
+from engine.ports import OutputSink
 from shell.context import Context
 from shell.grammar.registry import Command
-from shell.probe_report import PingReport, TraceReport, hop_line
+from shell.probe_report import PingReport, Report, TraceReport
 from shell.state import Result
 
 ASSERT_TIMEOUT = 1.0
@@ -30,47 +32,38 @@ def _target_text(ctx: Context, target: str) -> str:
 
 def _ping(ctx: Context, target: str, host: str, count: int = 5, timeout: int = 1, raw: bool = False) -> Result:
     head = f"Sending {count} ICMP echos to {_target_text(ctx, target)} from {host}, timeout is {timeout} s:"
-    report = PingReport(count)
+    return _report(ctx, PingReport(count), head, raw, target, host,
+                   lambda sink: ctx.api.ping(target, host, count=count, timeout=timeout, output=sink))
+
+
+def _traceroute(ctx: Context, target: str, host: str, raw: bool = False) -> Result:
+    head = f"Tracing the route to {_target_text(ctx, target)} from {host}"
+    return _report(ctx, TraceReport(ctx.api.hop_names(host)), head, raw, target, host,
+                   lambda sink: ctx.api.traceroute(target, host, output=sink))
+
+
+def _report(ctx: Context, report: Report, head: str, raw: bool, target: str, host: str,
+            run: Callable[[OutputSink], tuple[int, str]]) -> Result:
+    """Run a probe tool, showing its report while the output streams (or its
+    raw output with `raw`), and give the report's facts as data."""
     live = ctx.live
 
     def show(chunk: str) -> None:
-        marks = report.feed(chunk)
+        shown = report.feed(chunk)
         if live is not None:
-            live(chunk if raw else marks)
+            live(chunk if raw else shown)
 
     if live is not None and not raw:
         live(head + "\n")
-    _status, out = ctx.api.ping(target, host, count=count, timeout=timeout, output=show)
+    _status, out = run(show)
     tail = report.finish()
     data = {"target": target, "from": host, **report.data()}
     if raw:
         return Result("" if live is not None else out.rstrip(), data={**data, "output": out})
     if live is not None:
-        live(tail + "\n")
-        return Result(report.summary(), data=data)
-    return Result("\n".join([head, "".join(report.marks[i] for i in range(1, report.shown + 1)), report.summary()]), data=data)
-
-
-def _traceroute(ctx: Context, target: str, host: str, raw: bool = False) -> Result:
-    report = TraceReport(ctx.api.hop_names(host))
-    head = f"Tracing the route to {_target_text(ctx, target)} from {host}"
-    live = ctx.live
-
-    def show(chunk: str) -> None:
-        lines = report.feed(chunk)
-        if live is not None:
-            live(chunk if raw else lines)
-
-    if live is not None and not raw:
-        live(head + "\n")
-    _status, out = ctx.api.traceroute(target, host, output=show)
-    tail = report.finish()
-    data = {"target": target, "from": host, "hops": report.hops}
-    if raw:
-        return Result("" if live is not None else out.rstrip(), data={**data, "output": out})
-    if live is not None:
-        return Result(tail.rstrip("\n"), data=data)
-    return Result("\n".join([head, *(hop_line(h) for h in report.hops)]), data=data)
+        live(tail)
+        return Result(report.closing(), data=data)
+    return Result(f"{head}\n{report.body()}", data=data)
 
 
 def _assert(ctx: Context, expect: str, target: str, host: str, protocol: str | None = None, port: int | None = None) -> Result:
