@@ -26,8 +26,10 @@ def run_script(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going
                json_list: bool = False) -> int:
     """Run (where, line) pairs; 0 when every line succeeded, else 1."""
     state = interp.state
-    if json_list:
+    emit = state.emit
+    if json_list:  # stdout holds the one JSON document; anything else said goes to stderr
         interp.results = []
+        state.emit = state.emit_error or state.emit
     try:
         status = _run(interp, lines, keep_going)
     except BrokenPipeError:  # `vpclab -c ... | head`: the reader left, stop quietly
@@ -35,6 +37,7 @@ def run_script(interp: Interpreter, lines: Iterable[tuple[str, str]], keep_going
         return 0
     finally:
         state.where = ""
+        state.emit = emit
         if json_list and interp.results is not None:
             _print_json(interp.results)
             interp.results = None

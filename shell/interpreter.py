@@ -78,8 +78,7 @@ class Interpreter:
             if not text or text[0] in "!#":
                 return True
             if text.endswith("?"):
-                self.state.emit("\n".join(self.help_lines(line.rstrip()[:-1])))
-                return True
+                return self._help(line.rstrip()[:-1])
             result = self._execute(text)
             shown = None if result is None or self.results is not None else self._finish(*result)
         except VpclabError as err:
@@ -91,6 +90,15 @@ class Interpreter:
             self.results.append(result if result is None else json_data(result[0]))
         elif shown:
             self.state.emit(shown)
+        return True
+
+    def _help(self, line: str) -> bool:
+        """`?` at the end of a scripted line: the help, as text or as a JSON entry."""
+        lines = self.help_lines(line)
+        if self.results is not None:
+            self.results.append(lines)
+        else:
+            self.state.emit("\n".join(lines))
         return True
 
     @staticmethod

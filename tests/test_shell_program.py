@@ -107,11 +107,12 @@ def test_several_commands_with_json_give_one_document(tmp_path: Path, capsys: py
     doc = json.loads(capsys.readouterr().out)
     assert len(doc) == 6 and doc[0] is None and doc[2]["commit"] == 1
     assert doc[4][0]["name"] == "prod" and doc[5] == []
-    assert run(tmp_path, "--json", "-c", "show segments", "-c", "show bogus") == 1
+    assert run(tmp_path, "--json", "-c", "show segments", "-c", "show ip ?", "-c", "configure", "-c", "segment x",
+               "-c", "show bogus") == 1
     out, err = capsys.readouterr()
-    doc = json.loads(out)
-    assert doc[0][0]["name"] == "prod" and doc[1]["error"].startswith("  show bogus")
-    assert "-c:2: % Invalid input" in err
+    doc = json.loads(out)  # one document, though the script ended in configuration mode with changes
+    assert doc[0][0]["name"] == "prod" and doc[1][0].split()[0] == "route" and doc[4]["error"].startswith("  show bogus")
+    assert "-c:5: % Invalid input" in err
 
 
 def test_piped_stdin_is_a_script(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
