@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.errors import VpclabError
 from shell.grammar.matcher import Parsed, SyntaxFault
@@ -71,8 +71,3 @@ class Context:
         """A fault found in `tail`, the end of this command's head (what `do`
         runs), as an error whose caret points into the whole line."""
         return SyntaxFaultError(fault.within(self.line, len(self.head) - len(tail)))
-
-
-def no_arguments(_ctx: Context) -> Any:
-    """A handler for declarations that are never run (output filters)."""
-    return None
