@@ -71,13 +71,16 @@ def test_a_confirmed_commit_rolled_back_is_announced_at_the_prompt(tmp_path: Pat
     sh.ok(*BASE)
     printed: list[str] = []
     with create_pipe_input() as inp:
-        inp.send_text("configure\rsegment dev\rcommit confirmed 1\rend\r")
+        inp.send_text("configure\rsegment dev\rcommit confirmed\rend\r")
         repl = Repl(sh.state, input=inp, output=DummyOutput(), history=InMemoryHistory(), emit=printed.append)
         ran = threading.Thread(target=repl.run)
         ran.start()
         deadline = time.monotonic() + 8
+        while sh.api.pending_confirmation() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sh.api.session.expire_confirmed(2)  # the deadline passes while the shell waits at its prompt
         while not any("rolled it back" in p for p in printed) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the shell waits at its prompt meanwhile
+            time.sleep(0.05)
         inp.send_text("exit\r")
         ran.join(5)
     assert "% Commit 2 was not confirmed in time: commit 3 rolled it back." in printed
