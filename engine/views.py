@@ -210,8 +210,6 @@ def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple
     named as users know it: `host api1`, `vpc web router (hub core)`,
     `segment prod router (hub core)`. Tenants may overlap, so one address
     may belong to nodes of several segments (traceroute names its hops)."""
-    from engine.plan import AddressItem
-
     nodes: dict[str, tuple[str, str]] = {}
     for vpc in config.vpcs:
         nodes[naming.vpc_ns(lab, vpc.name)] = (vpc.segment or "", f"vpc {vpc.name} router (hub {vpc.cxp})")
@@ -224,7 +222,8 @@ def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple
             segment, cxp = ns[len(router):].rsplit("@", 1)
             nodes[ns] = (segment, f"segment {segment} router (hub {cxp})")
     owners: dict[str, list[tuple[str, str]]] = {}
-    for addr in plan.of_kind("addr"):
-        if isinstance(addr, AddressItem) and addr.ns in nodes:
-            owners.setdefault(addr.cidr.split("/")[0], []).append(nodes[addr.ns])
+    for addr in plan.of_kind("addr"):  # address items: ns, ifname, cidr
+        cidr = getattr(addr, "cidr", None)
+        if cidr and addr.ns in nodes:
+            owners.setdefault(cidr.split("/")[0], []).append(nodes[addr.ns])
     return owners
