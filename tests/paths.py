@@ -1,5 +1,5 @@
-"""Where the tests find files outside the repository: ../shared next to it
-(the repository's root is the parent of tests/, wherever it was cloned)."""
+"""Where tests find files outside the repository: the team's shared examples
+live in ../shared next to the repository's root, wherever it is cloned."""
 
 from __future__ import annotations
 
