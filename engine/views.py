@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile import naming
-from engine.items import RouteItem
+from engine.items import AddressItem, RouteItem
 from engine.model import Config
 from engine.plan import Plan
 from engine.ports import Drift, RouteReading
@@ -204,3 +204,26 @@ def share_detail(config: Config, name: str) -> dict[str, Any]:
         "firewall": share.firewall,
         "description": share.description,
     }
+
+
+def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    """Each address of the plan -> [(segment, node)] holding it, the node
+    named as users know it: `host api1`, `vpc web router (hub core)`,
+    `segment prod router (hub core)`. Tenants may overlap, so one address
+    may belong to nodes of several segments (traceroute names its hops)."""
+    nodes: dict[str, tuple[str, str]] = {}
+    for vpc in config.vpcs:
+        nodes[naming.vpc_ns(lab, vpc.name)] = (vpc.segment or "", f"vpc {vpc.name} router (hub {vpc.cxp})")
+        for host in vpc.hosts:
+            nodes[naming.host_ns(lab, host.name)] = (vpc.segment or "", f"host {host.name}")
+    router = f"{lab}-s-"
+    for item in plan.of_kind("ns"):
+        ns = item.ns
+        if ns.startswith(router) and "@" in ns:
+            segment, cxp = ns[len(router):].rsplit("@", 1)
+            nodes[ns] = (segment, f"segment {segment} router (hub {cxp})")
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for addr in plan.of_kind("addr"):
+        if isinstance(addr, AddressItem) and addr.ns in nodes:
+            owners.setdefault(addr.cidr.split("/")[0], []).append(nodes[addr.ns])
+    return owners

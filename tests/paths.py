@@ -5,5 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO.parent / "shared" / "examples"
+
+
+def example(name: str) -> Path:
+    """A shared example script; a clear failure (never a skip) when missing."""
+    path = EXAMPLES / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the shared examples live in ../shared/examples next to the repository")
+    return path
