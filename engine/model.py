@@ -183,6 +183,7 @@ class Zone:
     group: str | None = None
     internet: str | None = None
 
+    KEY_FIELDS = ("name", "segment", "group", "internet")  # a zone is every line with its name
 
 @dataclass(frozen=True)
 class FirewallRule:

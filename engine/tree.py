@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.addressing import host_subnet, parse_prefix
 from engine.compile.policy import active
-from engine.compile.topology import fabric_of, share_hub, vpc_hubs
+from engine.compile.topology import fabric_of, share_link_hub, vpc_hubs
 from engine.model import Config, Segment, Vpc
 
 Row = dict[str, Any]
@@ -73,12 +73,12 @@ def _hub_objects(config: Config, cxp: str, hub: str) -> Iterator[Row]:
     and endpoint services."""
     hubs = vpc_hubs(config)
     for share in config.shares:
-        if share.end_a and share.end_b and share_hub(hubs, share.end_a.segment, share.end_b.segment) == cxp:
+        if share.end_a and share.end_b and share_link_hub(config, share, hubs) == cxp:
             nat = f", nat {len(share.nat)}" if share.nat else ""
             detail = f"{share.end_a.segment} <-> {share.end_b.segment} ({share.direction}{nat})"
             yield row("share", share.name, share.name, hub, detail)
     for fw in (f for f in config.firewalls if f.cxp == cxp):
-        zones = ", ".join(z.name for z in fw.zones)
+        zones = ", ".join(dict.fromkeys(z.name for z in fw.zones))
         yield row("firewall", fw.name, fw.name, hub, f"{fw.instances} instance{'s' if fw.instances != 1 else ''}" + (f"; zones {zones}" if zones else ""))
     for net in (i for i in config.internets if i.cxp == cxp):
         yield row("internet", net.name, net.name, hub, ", ".join(net.segments) + (f"; snat {net.snat_address}" if net.snat_address else ""))

@@ -113,14 +113,27 @@ def unparse(elem: Element, values: dict[str, Any]) -> list[str] | None:
                 return []
             part = unparse(item, values)
             return [] if part is None else part
-        case Rep():
-            return []
+        case Rep(item):
+            return _unparse_more(item, values)
         case Cap(name, item):
             return _unparse_capture(item, values.get(name))
     raise TypeError(elem)
 
 
+def _unparse_more(item: Element, values: dict[str, Any]) -> list[str]:
+    """A repetition prints the rest of a gathering capture's words (its
+    first word went to the capture's declaration before the repetition)."""
+    many = [n for n in captures(item) if isinstance(values.get(n), tuple) and len(values[n]) > 1]
+    out: list[str] = []
+    for name in many:
+        for value in values[name][1:]:
+            out += unparse(item, {**values, name: value}) or []
+    return out
+
+
 def _unparse_capture(item: Element, value: Any) -> list[str] | None:
+    if isinstance(value, tuple):  # a gathering capture: its first word here, the rest in its repetition
+        value = value[0] if value else None
     if value is None or value is False:
         return None
     if value is True:
@@ -197,8 +210,8 @@ class Binding:
             values[self.key] = max(keys, default=0) // 5 * 5 + 5
         item = build_item(self.item_cls, values)
 
-        def ident(i: Any) -> tuple[Any, ...]:
-            return tuple(getattr(i, k) for k in self.key_fields)
+        def ident(i: Any) -> tuple[Any, ...]:  # unset key fields compare as "" (a zone of a segment or of an edge)
+            return tuple("" if getattr(i, k) is None else getattr(i, k) for k in self.key_fields)
 
         rest = [i for i in current if ident(i) != ident(item)]
         return tuple(sorted((*rest, item), key=ident))

@@ -121,6 +121,38 @@ def _subnet_line(config: Config, vpc: Any, values: dict[str, Any]) -> str | None
     return _first(f"vpc {vpc.name} subnet {values.get('name')}", [p for p in [validate.prefix_problem(values.get("prefix", ""))] if p])
 
 
+def _zone_line(config: Config, fw: Any, values: dict[str, Any]) -> str | None:
+    """A zone line names a segment's group only by a group of that segment (said again at commit)."""
+    return None
+
+
+def _rule_line(config: Config, fw: Any, values: dict[str, Any]) -> str | None:
+    return _first(f"firewall {fw.name} rule {values.get('seq', '')}".rstrip(),
+                  validate.ports_problems(values.get("protocol", "ip"), values.get("ports")))
+
+
+def _public_line(config: Config, edge: Any, values: dict[str, Any]) -> str | None:
+    problem = validate.public_address_problem(values.get("snat_address", ""))
+    return f"internet {edge.name} snat-address {problem}" if problem else None
+
+
+def _public_host_line(config: Config, edge: Any, values: dict[str, Any]) -> str | None:
+    """Public host names are unique together with the lab's hosts (both are TARGETs)."""
+    name = values.get("name")
+    problem = validate.public_address_problem(values.get("address", ""))
+    if problem:
+        return f"internet {edge.name} public-host {name}: {problem}"
+    if any(h.name == name for _v, h in config.hosts()):
+        return f"internet {edge.name}: public-host {name} is already a host of vpc {next(v.name for v, h in config.hosts() if h.name == name)}"
+    other = next((e.name for e in config.internets if e.name != edge.name and any(p.name == name for p in e.public_hosts)), None)
+    return f"internet {edge.name}: public-host {name} already exists on internet {other}" if other else None
+
+
+def _load_balancer_line(config: Config, edge: Any, values: dict[str, Any]) -> str | None:
+    problem = validate.public_address_problem(values.get("vip", ""))
+    return f"internet {edge.name} load-balancer {values.get('name')}: vip {problem}" if problem else None
+
+
 REF_TYPES = {"cxp": "CXP", "segment": "SEGMENT", "vpc": "VPC", "prefix-list": "PREFIX-LIST",
              "resource-share": "SHARE", "firewall": "FIREWALL", "internet": "INTERNET",
              "endpoint-service": "ENDPOINT-SERVICE"}
@@ -137,12 +169,11 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
     ObjectKind("segment", model.Segment, "An isolated routing and policy domain", (
         Line("description description=LINE"),
         Line("default-action default_action={permit|deny}"),
-        # `inspect FIREWALL` joins the actions when firewalls land (CLI.md); until
-        # then a policy could name a firewall that cannot exist
-        Line(f"policy seq=SEQ action={{permit|deny}} "
+        Line(f"policy seq=SEQ {{action={{permit|deny}}|action=inspect firewall=FIREWALL}} "
              f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
              {"src": "Source", "dst": "Destination", "host": "One address (A.B.C.D)", "any": "Any address",
-              "ip": "Any IP protocol",
+              "ip": "Any IP protocol", "inspect": "Permit, through a firewall (its rules decide too)",
+              "firewall": "The firewall that inspects",
               "group": "A group of this segment (VPCs and subnets)", "prefix-list": "Addresses a prefix list permits"},
              field="policies", check=_policy_line),
     )),
@@ -170,6 +201,35 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", END_HELP, field="end_b"),
         Line("direction direction={bidirectional|a-to-b|b-to-a}"),
         Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat", check=_nat_line),
+        Line("inspect firewall firewall=FIREWALL", {"inspect": "Send the share's connections through a firewall",
+                                                    "firewall": "The firewall whose instances the share runs through"}),
+    )),
+    ObjectKind("firewall", model.Firewall, "A zone-based firewall, inserted by policy, share or internet edge", (
+        Line("cxp cxp=CXP", "Hub of the firewall's instances (default core)"),
+        Line("instances instances=INSTANCES", "How many instances share the load (1-8); each flow stays on one"),
+        Line("zone name=NAME {segment segment=SEGMENT [group group=GROUP]|internet internet=INTERNET}",
+             {"zone": "A zone: a segment, a group of one, or an internet edge (repeat for more members)",
+              "name": "Zone name", "segment": "Members: this segment's traffic", "group": "Only this group of the segment",
+              "internet": "Members: the traffic of this internet edge"}, field="zones", check=_zone_line),
+        Line(f"rule seq=SEQ action={{permit|deny}} protocol={{ip|tcp|udp|icmp}} from src_zone={{any|ZONE}} "
+             f"to dst_zone={{any|ZONE}} [ports={PORTS}] [log=log]",
+             {"from": "Source zone", "to": "Destination zone", "any": "Any zone (and addresses in none)",
+              "ip": "Any IP protocol", "log": "Write matching connections to 'show log'"},
+             field="rules", check=_rule_line),
+        Line("default-action default_action={permit|deny}", "For connections no rule matches (default deny)"),
+    )),
+    ObjectKind("internet", model.Internet, "A simulated internet edge on a hub", (
+        Line("cxp cxp=CXP", "Hub of the edge (default core)"),
+        Line("segment segments=SEGMENT", "A segment that may reach the internet (repeat for more)"),
+        Line("snat-address snat_address=ADDRESS", "Public source address of egress connections", check=_public_line),
+        Line("inspect firewall firewall=FIREWALL", {"inspect": "Send egress and ingress through a firewall",
+                                                    "firewall": "The firewall (on the edge's hub)"}),
+        Line("public-host name=NAME address=ADDRESS", {"public-host": "A host on the simulated internet (ping, HTTP on 80)"},
+             field="public_hosts", check=_public_host_line),
+        Line("load-balancer name=NAME vip vip=ADDRESS port port=PORT backend backends=HOST [backend backends=HOST]*",
+             {"load-balancer": "A public VIP:port spread over lab hosts", "vip": "Public address of the load balancer",
+              "backend": "A host of a segment this edge serves"},
+             field="load_balancers", check=_load_balancer_line),
     )),
 )
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.compile import naming, policy, routing, services, shares, topology
+from engine.compile import firewall, internet, naming, policy, routing, services, shares, topology
 from engine.compile.cache import CompileCache
 from engine.compile.nft import Rulesets
+from engine.compile.steering import Steering
+from engine.inspection import layout_of
 from engine.items import Item, Key, NftItem
 from engine.model import Config, Vpc
 from engine.origin import Origin
@@ -39,8 +41,13 @@ def compile_plan(lab: str, config: Config, cache: CompileCache | None = None) ->
     rules = Rulesets()
     for seg, cxp in fab.routers:
         rules.ns(naming.segment_ns(lab, seg, cxp), FABRIC).track = True
-    shares.build_shares(fab, config, out, rules, cache)
+    layout = layout_of(lab, config, fab)
+    steer = Steering(layout)
+    shares.build_shares(fab, config, out, rules, cache, firewall.share_legs(layout))
     policy.build_policy(fab, config, rules, cache)
+    firewall.build_firewalls(config, layout, steer, out, rules, cache)
+    internet.build_internet(config, fab, layout, steer, out, rules)
+    steer.finish(rules, out, FABRIC)
     tables = PlanBuilder()
     rules.emit(tables, cache)
     built = [i for i in tables.build() if isinstance(i, NftItem)]

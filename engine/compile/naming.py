@@ -36,6 +36,21 @@ def segment_ns(lab: str, segment: str, cxp: str) -> str:
     return f"{lab}-s-{segment}@{cxp}"
 
 
+def firewall_ns(lab: str, firewall: str, number: int) -> str:
+    """Namespace of instance `number` (1-8) of a firewall."""
+    return f"{lab}-f-{firewall}@{number}"
+
+
+def internet_ns(lab: str, internet: str) -> str:
+    """Namespace of an internet edge's router."""
+    return f"{lab}-i-{internet}"
+
+
+def public_ns(lab: str, host: str) -> str:
+    """Namespace of a public host of an internet edge."""
+    return f"{lab}-p-{host}"
+
+
 def ifname(tag: str, name: str) -> str:
     """`tag.name` when it fits in 15 characters, else `tag-` and a hash."""
     short = f"{tag}.{name}"
@@ -87,4 +102,26 @@ def router_addresses(routers: list[tuple[str, str]]) -> dict[tuple[str, str], st
             slot = (slot + 1) % _LINK_LOCAL_SLOTS
         used.add(slot)
         out[(seg, cxp)] = str(ipaddress.ip_address(_LINK_LOCAL + slot))
+    return out
+
+
+_APPLIANCE_SLOTS = (0, 255)  # the /24s of 169.254/16 that router_addresses leaves alone
+
+
+def appliance_addresses(names: list[str]) -> dict[str, str]:
+    """A fabric address for each firewall instance and internet edge router,
+    in 169.254.0.0/24 and 169.254.255.0/24 (segment routers never use
+    those), hashed from the name and probed in sorted order like
+    router_addresses, so they stay put while others come and go."""
+    slots = [(block << 8) | last for block in _APPLIANCE_SLOTS for last in range(1, 255)]
+    out: dict[str, str] = {}
+    used: set[int] = set()
+    for name in sorted(names):
+        i = zlib.crc32(name.encode()) % len(slots)
+        for _ in range(len(slots)):
+            if i not in used:
+                break
+            i = (i + 1) % len(slots)
+        used.add(i)
+        out[name] = str(ipaddress.ip_address(int(ipaddress.ip_address("169.254.0.0")) + slots[i]))
     return out

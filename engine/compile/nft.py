@@ -43,6 +43,8 @@ class NsRules:
     sources: set[Origin] = field(default_factory=set)
     track: bool = False  # a forward chain even without rules: conntrack sees every flow
     elements: dict[str, list[str]] = field(default_factory=dict)  # named set -> elements (SETS)
+    raw: list[str] = field(default_factory=list)  # before conntrack: zones (firewalls, internet edges)
+    steer: list[tuple[int, str]] = field(default_factory=list)  # (order, rule): pinning routing targets (compile/steering.py)
 
 
 class Rulesets:
@@ -65,19 +67,21 @@ class Rulesets:
         for name, r in sorted(self.by_ns.items()):
             elements = tuple((k, tuple(v)) for k, v in sorted(r.elements.items()))
             fragments: Fragments = (tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
-                                    tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements)
+                                    tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements, tuple(r.raw),
+                                    tuple(sorted(r.steer, key=lambda f: f[0])))
             out.add(cache.tables.get(name, fragments, lambda: _item(name, *fragments)))
 
 
 Fragments = tuple[tuple[str, ...], tuple[tuple[int, str], ...], tuple[str, ...], tuple[str, ...], tuple[Origin, ...], bool,
-                  tuple[tuple[str, tuple[str, ...]], ...]]
+                  tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...], tuple[tuple[int, str], ...]]
 
 
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
           post: tuple[str, ...], sources: tuple[Origin, ...], track: bool,
-          elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
+          elements: tuple[tuple[str, tuple[str, ...]], ...], raw: tuple[str, ...], steer: tuple[tuple[int, str], ...]) -> NftItem:
     """The table of one namespace, rendered from its fragments."""
-    rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements})
+    rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements},
+                    list(raw), list(steer))
     text = render(rules)
     return NftItem(name, text, sources, counted(text))
 
@@ -132,6 +136,9 @@ def render(rules: NsRules) -> str:
         lines.append("    ct state established,related accept")
         lines += [f"    {rule}" for _, rule in forward]
         lines.append("  }")
+    lines += _chain("zones", "type filter hook prerouting priority raw", rules.raw)
+    # after dstnat, so that steering sees a load balancer's backend; before routing
+    lines += _chain("steer", "type filter hook prerouting priority dstnat + 10", [r for _, r in sorted(rules.steer, key=lambda f: f[0])])
     if rules.prerouting:
         lines.append("  chain prerouting {")
         lines.append("    type nat hook prerouting priority dstnat; policy accept;")
@@ -144,6 +151,13 @@ def render(rules: NsRules) -> str:
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _chain(name: str, hook: str, rules: list[str]) -> list[str]:
+    """A base chain's lines (none when it has no rules)."""
+    if not rules:
+        return []
+    return [f"  chain {name} {{", f"    {hook}; policy accept;", *(f"    {rule}" for rule in rules), "  }"]
 
 
 COUNTED = re.compile(r'[^,{};\n]*\bcounter(?: drop| accept)? comment "([^"]+)"[^,{};\n]*')

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import bisect
 import socket
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from typing import TypeVar
 
 from engine.compile import naming
 from engine.compile.cache import CompileCache
@@ -34,7 +36,10 @@ from engine.origin import DEFAULT, Origin
 from engine.prefixes import term_cidrs
 
 PROTOCOLS = {"tcp": (6, 6), "udp": (17, 17), "icmp": (1, 1), "ip": (0, 255)}
-VERDICTS = {"permit": "accept", "deny": "drop"}
+# inspect entries accept where the policy is enforced: the connection was
+# steered through the firewall before routing (compile/firewall.py), whose
+# rules decide there (permit-and-inspect)
+VERDICTS = {"permit": "accept", "deny": "drop", "inspect": "accept"}
 LOG_GROUP = 1
 MATCH = "meta l4proto . ip saddr . ip daddr . th dport"
 
@@ -76,6 +81,7 @@ def resolve_terms(config: Config, seg: Segment) -> Resolved:
 
 
 Element = tuple[Box, str, bool]  # box, "proto . src . dst . port", exact (no ranges)
+E = TypeVar("E")
 
 
 def blocks(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[PolicyEntry, list[Box]]]]:
@@ -89,24 +95,35 @@ def _runs(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[Po
     spans are computed once per distinct prefix, and an entry of one source
     and one destination prefix, the common case, takes the short path."""
     spans = {c: _span(c) for terms in cidrs.values() for c in terms}
-    out: list[list[tuple[PolicyEntry, list[Element]]]] = []
+
+    def entries() -> Iterator[tuple[PolicyEntry, list[Element]]]:
+        for entry in sorted(seg.policies, key=lambda e: e.seq):
+            srcs, dsts = cidrs.get(entry.src, ()), cidrs.get(entry.dst, ())
+            if len(srcs) == 1 and len(dsts) == 1:
+                yield entry, [_element(entry, srcs[0], dsts[0], spans)]
+            else:
+                yield entry, [_element(entry, src, dst, spans) for src in srcs for dst in dsts]
+
+    return cut_runs(entries())
+
+
+def cut_runs(items: Iterable[tuple[E, list[Element]]]) -> list[list[tuple[E, list[Element]]]]:
+    """Entries in order, cut into runs whose boxes are pairwise disjoint
+    (a segment's policy, a firewall's rules): within a run at most one
+    element matches a packet, so its maps may be consulted in any order."""
+    out: list[list[tuple[E, list[Element]]]] = []
     index = _Block()
-    current: list[tuple[PolicyEntry, list[Element]]] = []
-    for entry in sorted(seg.policies, key=lambda e: e.seq):
-        if entry.action not in VERDICTS:  # inspect: enforced once firewalls exist
-            continue
-        srcs, dsts = cidrs.get(entry.src, ()), cidrs.get(entry.dst, ())
-        if len(srcs) == 1 and len(dsts) == 1:
-            element = _element(entry, srcs[0], dsts[0], spans)
-            box = element[0]
+    current: list[tuple[E, list[Element]]] = []
+    for entry, elements in items:
+        if len(elements) == 1:
+            box = elements[0][0]
             if not out or index.overlaps_one(box):
                 current = []
                 out.append(current)
                 index = _Block()
-            current.append((entry, [element]))
+            current.append((entry, elements))
             index.add_one(box)
             continue
-        elements = [_element(entry, src, dst, spans) for src in srcs for dst in dsts]
         boxes = [el[0] for el in elements]
         if not out or index.overlaps(boxes):
             current = []
@@ -149,33 +166,42 @@ def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
     be spread over several maps and they may be consulted in any order:
     exact elements (one protocol, host to host, one port) go into a hash
     map, the rest into interval maps of bounded size."""
-    cidrs = dict(resolved)
     decls: list[str] = []
-    chain: list[str] = []
     origin = Origin("segment", seg.name)
-    for i, run in enumerate(_runs(seg, cidrs), 1):
-        exact: list[str] = []
-        ranged: list[str] = []
-        for entry, elements in run:
-            tail = f' counter comment "{origin.entry_text(entry.seq)}" : {_verdict(seg, entry, decls)}'  # names hold no quotes
-            for _box, key, is_exact in elements:
-                (exact if is_exact else ranged).append(key + tail)
-        if exact:
-            decls.append(_map(f"pol_{i}x", exact, interval=False))
-            chain.append(f"{MATCH} vmap @pol_{i}x")
-        for k in range(0, len(ranged), INTERVAL_CHUNK):
-            name = f"pol_{i}_{k // INTERVAL_CHUNK}"
-            decls.append(_map(name, ranged[k : k + INTERVAL_CHUNK], interval=True))
-            chain.append(f"{MATCH} vmap @{name}")
+    chain = run_maps(_runs(seg, dict(resolved)), MATCH, "pol", decls,
+                     lambda e: f' counter comment "{origin.entry_text(e.seq)}" : {_verdict(seg, e, decls)}')  # names hold no quotes
     default = VERDICTS.get(seg.default_action, "accept")
     chain.append(f"counter {default} comment {quote(origin.entry_text(DEFAULT))}")
     decls.append("chain seg_policy { " + "; ".join(chain) + "; }")
     return tuple(decls)
 
 
-def _map(name: str, elements: list[str], interval: bool) -> str:
+def run_maps(runs: list[list[tuple[E, list[Element]]]], match: str, prefix: str, decls: list[str],
+             tail: Callable[[E], str]) -> list[str]:
+    """The verdict maps of runs (added to `decls`) and the chain lines that
+    consult them in run order; `tail(entry)` is what follows each of an
+    entry's element keys (counter, comment, `: verdict`)."""
+    chain: list[str] = []
+    for i, run in enumerate(runs, 1):
+        exact: list[str] = []
+        ranged: list[str] = []
+        for entry, elements in run:
+            after = tail(entry)
+            for _box, key, is_exact in elements:
+                (exact if is_exact else ranged).append(key + after)
+        if exact:
+            decls.append(_map(f"{prefix}_{i}x", exact, False, match))
+            chain.append(f"{match} vmap @{prefix}_{i}x")
+        for k in range(0, len(ranged), INTERVAL_CHUNK):
+            name = f"{prefix}_{i}_{k // INTERVAL_CHUNK}"
+            decls.append(_map(name, ranged[k : k + INTERVAL_CHUNK], True, match))
+            chain.append(f"{match} vmap @{name}")
+    return chain
+
+
+def _map(name: str, elements: list[str], interval: bool, match: str = MATCH) -> str:
     flags = "flags interval; " if interval else ""
-    return f"map {name} {{ typeof {MATCH} : verdict; {flags}counter; elements = {{ " + ", ".join(elements) + " } }"
+    return f"map {name} {{ typeof {match} : verdict; {flags}counter; elements = {{ " + ", ".join(elements) + " } }"
 
 
 def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:

@@ -1,7 +1,9 @@
 """Compiler stage: resource shares.
 
 A share is a veth between the routers of its two segments on the hub that
-carries it (topology.share_hub), named `s.SHARE` at both ends. Each end's
+carries it (topology.share_link_hub), named `s.SHARE` at both ends; an
+inspected share is a wire through its firewall's instances instead, one
+pair of legs per instance, and everything below applies to all its legs. Each end's
 router gets routes only for what the other end offers, as that end sees it
 (translated where a `nat` line says so); the segments' routers on other
 hubs reach those prefixes over their backbone. Each end's own NAT lives in
@@ -20,12 +22,12 @@ from collections.abc import Mapping
 from engine.compile import naming
 from engine.compile.cache import CompileCache
 from engine.compile.nft import NsRules, Rulesets, quote
-from engine.compile.topology import Fabric, share_hub, vpc_hubs
+from engine.compile.topology import Fabric, share_link_hub, vpc_hubs
 from engine.items import Item, Key, LinkConfItem, RouteItem, RouteMeta, VethItem
 from engine.model import Config, ResourceShare
 from engine.origin import DIRECTION, Origin
 from engine.plan import PlanBuilder
-from engine.shares import Offer, nat_maps, offers, other
+from engine.shares import Offer, nat_maps, offers
 
 
 def share_if(share: str) -> str:
@@ -36,23 +38,35 @@ def share_if(share: str) -> str:
 Fragment = tuple[str, str, int, str]  # (ns, chain, order, rule)
 
 
-def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets, cache: CompileCache) -> None:
+Legs = tuple[tuple[str, str], ...]  # each end's legs into the share: (interface, gateway)
+
+
+def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets, cache: CompileCache,
+                 wires: dict[str, tuple[Legs, Legs]] | None = None) -> None:  # fmt: skip
     """Links, routes and nft fragments of every complete share.
 
     Each share's items are memoised on exactly what they depend on (the
-    share, its hub, both ends' offers and routers), like VPCs: a commit
-    that adds one share to two hundred builds one share."""
+    share, its hub, both ends' offers and routers, its legs), like VPCs: a
+    commit that adds one share to two hundred builds one share. An
+    inspected share comes with its wire's legs (end-a's, end-b's: one per
+    firewall instance, towards the instance: compile/firewall.py makes
+    them); the others get their one link `s.SHARE`."""
     hubs = vpc_hubs(config)
     for share in config.shares:
         if not (share.end_a and share.end_b) or share.end_a.segment == share.end_b.segment:
             continue
-        hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
+        hub = share_link_hub(config, share, hubs)
         seg_a, seg_b = share.end_a.segment, share.end_b.segment
+        if share.firewall and share.name not in (wires or {}):
+            continue  # its firewall cannot be placed (refused by validation)
+        legs = (wires or {}).get(share.name) or (
+            ((share_if(share.name), fab.routers[(seg_b, hub)]),), ((share_if(share.name), fab.routers[(seg_a, hub)]),))
         inputs = (
             fab.lab, share, hub,
             tuple(offers(config, share, "end-a")), tuple(offers(config, share, "end-b")),
             tuple((c, fab.routers[(seg_a, c)]) for c in fab.segment_cxps(seg_a)),
             tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
+            legs,
         )  # fmt: skip
         items, fragments = cache.shares.get(inputs, lambda: _share_items(*inputs))
         out.merge(items)
@@ -76,34 +90,38 @@ def _share_items(
     offers_b: tuple[Offer, ...],
     routers_a: tuple[tuple[str, str], ...],
     routers_b: tuple[tuple[str, str], ...],
+    legs: tuple[Legs, Legs],
 ) -> tuple[Mapping[Key, Item], tuple[Fragment, ...]]:
     out = PlanBuilder()
     frags: list[Fragment] = []
     ends = {
-        "end-a": (share.end_a.segment, dict(routers_a), offers_a, offers_b),  # type: ignore[union-attr]
-        "end-b": (share.end_b.segment, dict(routers_b), offers_b, offers_a),  # type: ignore[union-attr]
+        "end-a": (share.end_a.segment, dict(routers_a), offers_a, offers_b, legs[0]),  # type: ignore[union-attr]
+        "end-b": (share.end_b.segment, dict(routers_b), offers_b, offers_a, legs[1]),  # type: ignore[union-attr]
     }
-    _link(lab, share, hub, out)
-    for end, (seg, routers, own, received) in ends.items():
-        peer_routers = ends[other(end)][1]
-        _end(lab, share, end, seg, hub, routers, peer_routers[hub], received, out, frags)
-        _sources(lab, share, seg, hub, own, received, frags)
+    if not share.firewall:
+        _link(lab, share, hub, out)
+    for end, (seg, routers, own, received, links) in ends.items():
+        _end(lab, share, end, seg, hub, routers, links, received, out, frags)
+        _sources(lab, share, seg, hub, own, received, links, frags)
     return out.keyed(), tuple(frags)
 
 
 def _sources(lab: str, share: ResourceShare, seg: str, hub: str, own: tuple[Offer, ...], received: tuple[Offer, ...],
-             frags: list[Fragment]) -> None:  # fmt: skip
+             links: Legs, frags: list[Fragment]) -> None:  # fmt: skip
     """Only what an end offers may enter the share: routes decide where
     packets go, these sets who may send them. Out of the link, sources must
     be this end's offers (before its NAT); into it, the other end's offers
     as this end sees them. Replies are accepted earlier (established).
     Shares are not transitive: nothing goes from one share link to another."""
     ns = naming.segment_ns(lab, seg, hub)
-    link = quote(share_if(share.name))
-    frags.append((ns, "set:share_links", 0, link))
     # interval sets refuse overlapping elements: merge each side's prefixes first
-    frags += [(ns, "set:share_out", 0, f"{link} . {net}") for net in ipaddress.collapse_addresses(o.original for o in own)]
-    frags += [(ns, "set:share_in", 0, f"{link} . {net}") for net in ipaddress.collapse_addresses(o.seen for o in received)]
+    outgoing = list(ipaddress.collapse_addresses(o.original for o in own))
+    incoming = list(ipaddress.collapse_addresses(o.seen for o in received))
+    for name, _gateway in links:
+        link = quote(name)
+        frags.append((ns, "set:share_links", 0, link))
+        frags += [(ns, "set:share_out", 0, f"{link} . {net}") for net in outgoing]
+        frags += [(ns, "set:share_in", 0, f"{link} . {net}") for net in incoming]
 
 
 def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
@@ -117,12 +135,15 @@ def _link(lab: str, share: ResourceShare, hub: str, out: PlanBuilder) -> None:
 
 
 def _end(
-    lab: str, share: ResourceShare, end: str, seg: str, hub: str, routers: dict[str, str], peer_addr: str,
+    lab: str, share: ResourceShare, end: str, seg: str, hub: str, routers: dict[str, str], links: Legs,
     received: tuple[Offer, ...], out: PlanBuilder, frags: list[Fragment],
 ) -> None:  # fmt: skip
-    """What one end's routers receive, and this end's NAT and direction rules."""
+    """What one end's routers receive, and this end's NAT and direction rules.
+    Routes leave by the first leg (an inspected share's connections are
+    steered to their instance's leg by their mark: compile/firewall.py)."""
     ns = naming.segment_ns(lab, seg, hub)
-    link = share_if(share.name)
+    link, peer_addr = links[0]
+    names = [name for name, _ in links]
     for offer in received:
         nat = (str(offer.original), str(offer.seen)) if offer.translated else (None, None)
         dst = str(offer.seen)
@@ -134,11 +155,13 @@ def _end(
                 out.add(RouteItem(naming.segment_ns(lab, seg, cxp), dst, routers[hub], naming.backbone_if(hub), True, meta=far))
     opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
     if opener == end:  # the other end's new connections arrive here
-        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(str(Origin('share', share.name, DIRECTION)))} : drop"))
+        refused = quote(str(Origin("share", share.name, DIRECTION)))
+        frags += [(ns, "set:share_dir", 0, f"{quote(name)} counter comment {refused} : drop") for name in names]
     maps = nat_maps(share, end)
     if maps:
         snat = ", ".join(f"{o} : {t}" for o, t in maps)
         dnat = ", ".join(f"{t} : {o}" for o, t in maps)
         note = quote(str(Origin("share", share.name, f"nat {end}")))
-        frags.append((ns, "postrouting", 0, f"oifname {quote(link)} snat ip prefix to ip saddr map {{ {snat} }} comment {note}"))
-        frags.append((ns, "prerouting", 0, f"iifname {quote(link)} dnat ip prefix to ip daddr map {{ {dnat} }} comment {note}"))
+        where = quote(link) if len(names) == 1 else "{ " + ", ".join(quote(n) for n in names) + " }"
+        frags.append((ns, "postrouting", 0, f"oifname {where} snat ip prefix to ip saddr map {{ {snat} }} comment {note}"))
+        frags.append((ns, "prerouting", 0, f"iifname {where} dnat ip prefix to ip daddr map {{ {dnat} }} comment {note}"))

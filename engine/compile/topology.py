@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from engine.addressing import host_subnet, parse_prefix
 from engine.compile import naming
 from engine.items import AddressItem, BridgeItem, LinkConfItem, NetnsItem, VethItem
-from engine.model import CORE_CXP, Config, Vpc
+from engine.model import CORE_CXP, Config, ResourceShare, Vpc
 from engine.plan import PlanBuilder
 
 ROUTER_SYSCTLS = (
@@ -61,14 +61,43 @@ def vpc_router_address(vpc: Vpc) -> str | None:
 
 def fabric_of(lab: str, config: Config) -> Fabric:
     """Segment routers: one per (segment, hub) where the segment has a VPC,
-    plus, for each share, both ends' routers on the hub that carries it."""
+    plus, for each share, both ends' routers on the hub that carries it,
+    for each segment policy that inspects, the segment's router on the
+    firewall's hub (it steers connections into the instances), and for each
+    internet edge, its segments' routers on the edge's hub."""
     pairs = vpc_pairs(config)
     hubs = vpc_hubs(config)
     for share in config.shares:
         if share.end_a and share.end_b:
-            hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
+            hub = share_link_hub(config, share, hubs)
             pairs |= {(share.end_a.segment, hub), (share.end_b.segment, hub)}
+    pairs |= appliance_pairs(config)
     return Fabric(lab, naming.router_addresses(sorted(pairs)))  # type: ignore[arg-type]
+
+
+def appliance_pairs(config: Config) -> set[tuple[str, str]]:
+    """(segment, hub) routers that firewalls and internet edges need."""
+    known = {c.name for c in config.objects("cxp")}
+    segments = {s.name for s in config.segments}
+    out: set[tuple[str, str]] = set()
+    for seg in config.segments:
+        for entry in seg.policies:
+            fw = config.get("firewall", entry.firewall or "") if entry.action == "inspect" else None
+            if fw is not None and fw.cxp in known:
+                out.add((seg.name, fw.cxp))
+    for edge in config.internets:
+        if edge.cxp in known:
+            out |= {(s, edge.cxp) for s in edge.segments if s in segments}
+    return out
+
+
+def share_link_hub(config: Config, share: ResourceShare, hubs: dict[str, list[str]]) -> str:
+    """The hub of a share's link: its firewall's hub when the share is
+    inspected (the wire runs through the instances there), else share_hub."""
+    fw = config.get("firewall", share.firewall) if share.firewall else None
+    if fw is not None and fw.cxp in {c.name for c in config.objects("cxp")}:
+        return str(fw.cxp)
+    return share_hub(hubs, share.end_a.segment if share.end_a else "", share.end_b.segment if share.end_b else "")
 
 
 def vpc_pairs(config: Config) -> set[tuple[str, str]]:

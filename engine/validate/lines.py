@@ -43,14 +43,36 @@ def policy_entry_problems(e: PolicyEntry) -> list[str]:
             out.append(f"host {ref} is not a valid IPv4 address")
         elif "/" in side and not ref and (problem := prefix_problem(side)):
             out.append(problem)
-    if e.ports and e.protocol not in ("tcp", "udp"):
-        out.append(f"ports apply to tcp and udp only, not {e.protocol}")
-    if e.ports:
-        numbers = [int(x) for x in e.ports.split()[1:]]
+    return out + ports_problems(e.protocol, e.ports)
+
+
+def ports_problems(protocol: str, ports: str | None) -> list[str]:
+    """What a PORTS part (`eq N`, `range A B`) gets wrong for its protocol."""
+    out = []
+    if ports and protocol not in ("tcp", "udp"):
+        out.append(f"ports apply to tcp and udp only, not {protocol}")
+    if ports:
+        numbers = [int(x) for x in ports.split()[1:]]
         out += [f"port {n} is out of range (1-65535)" for n in numbers if not 1 <= n <= 65535]
         if len(numbers) == 2 and numbers[0] > numbers[1]:
             out.append(f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
     return out
+
+
+DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+
+
+def public_address_problem(text: str) -> str | None:
+    """A simulated public address must be in a documentation range (the lab
+    never routes to the host's real networks)."""
+    addr = parse_address(text)
+    if addr is None:
+        return f"{text} is not a valid IPv4 address"
+    if not any(addr in net for net in DOCUMENTATION):
+        return f"{text} is not in the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) that public addresses must use"
+    if addr in (net.network_address for net in DOCUMENTATION) or addr in (net.broadcast_address for net in DOCUMENTATION):
+        return f"{text} is the network or broadcast address of its range"
+    return None
 
 
 def nat_problems(nat: NatMap) -> list[str]:

@@ -47,9 +47,37 @@ def capture_kinds(elem: Element) -> dict[str, CaptureKind]:
     return out
 
 
-def convert_value(kind: CaptureKind, words: list[str]) -> Any:
+def gathering(elem: Element) -> set[str]:
+    """Captures that gather every word they match into a tuple: those
+    declared once and again inside a repetition (`backend backends=HOST
+    [backend backends=HOST]*`). A capture declared only inside a repetition
+    is an option given in any order, and keeps its last word."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+
+    def walk(e: Element, repeated: bool) -> None:
+        match e:
+            case Cap(name, item):
+                (inside if repeated else outside).add(name)
+                walk(item, repeated)
+            case Seq(items) | Alt(items):
+                for i in items:
+                    walk(i, repeated)
+            case Opt(item):
+                walk(item, repeated)
+            case Rep(item):
+                walk(item, True)
+
+    walk(elem, False)
+    return inside & outside
+
+
+def convert_value(kind: CaptureKind, words: list[str], gather: bool = False) -> Any:
     """The value of one capture from the words it matched (a repeated
-    option, `top 5 top 9`, keeps the last, as IOS does)."""
+    option, `top 5 top 9`, keeps the last, as IOS does; a gathering
+    capture keeps them all, as a tuple)."""
+    if gather and isinstance(kind, ArgType):
+        return tuple(kind.convert(w) for w in words)
     if isinstance(kind, ArgType):
         return kind.convert(words[-1])
     if kind is True:
@@ -77,11 +105,13 @@ class Command:
     edits: bool = False
     element: Element | None = None  # given when built from another declaration
     captures: dict[str, CaptureKind] = field(init=False, default_factory=dict)
+    gathers: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         if self.element is None:
             self.element = parse_syntax(self.syntax)
         self.captures = capture_kinds(self.element)
+        self.gathers = gathering(self.element)
         self._check_handler()
 
     def _check_handler(self) -> None:
@@ -96,7 +126,7 @@ class Command:
 
     def arguments(self, words: dict[str, list[str]]) -> dict[str, Any]:
         """The handler's keyword arguments from the words each capture matched."""
-        return {k: convert_value(self.captures.get(k), v) for k, v in words.items()}
+        return {k: convert_value(self.captures.get(k), v, k in self.gathers) for k, v in words.items()}
 
     def help_for(self, elem: Kw | Arg, capture: str | None) -> str:
         """The help of one word of this command, declared once somewhere."""

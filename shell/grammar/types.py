@@ -223,6 +223,7 @@ for _kind, _type in [("cxp", "CXP"), ("segment", "SEGMENT"), ("vpc", "VPC"),
 declare("HOST", "WORD", "Host name", name_problem, _hosts)
 declare("SUBNET", "WORD", "Subnet of this VPC", name_problem, _mode_items("subnets"))
 declare("VPC-HOST", "WORD", "Host of this VPC", name_problem, _mode_items("hosts"))
+declare("ZONE", "WORD", "Zone of this firewall", name_problem, lambda scope: sorted(set(_mode_items("zones")(scope))))
 declare("TARGET", "WORD|A.B.C.D", "Host name or address",
         _either(name_problem, address_problem, what="a host name or an IPv4 address"), _hosts)
 declare("ADDRESS", "A.B.C.D", "IPv4 address", address_problem)
