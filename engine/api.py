@@ -19,7 +19,7 @@ from engine import flows, hits, views
 from engine.addressing import parse_address
 from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError
-from engine.model import Config, Host, Vpc
+from engine.model import Config, Host, PublicHost, Vpc
 from engine.ports import Fabric, OutputSink, ProbeResult
 from engine.reader import LabReader, require_known
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
@@ -34,6 +34,7 @@ class Target:
     address: str
     host: Host | None  # set when TARGET named a host
     vpc: Vpc | None
+    public: PublicHost | None = None  # set when TARGET named a public host of an internet edge
 
 
 class LabApi:
@@ -153,6 +154,18 @@ class LabApi:
         self.fabric.clear_flows(spaces)
         return len(spaces)
 
+    def firewalls(self) -> list[dict[str, Any]]:
+        """`show firewalls`."""
+        return self.reader.firewalls(self.reader.snapshot())
+
+    def firewall(self, name: str) -> dict[str, Any]:
+        """`show firewall NAME`."""
+        return self.reader.firewall(self.reader.snapshot(), name)
+
+    def internet(self) -> dict[str, list[dict[str, Any]]]:
+        """`show internet`."""
+        return self.reader.internet(self.reader.snapshot())
+
     def services(self) -> list[dict[str, Any]]:
         """`show services`: each service with state (running/down), address, PID."""
         return self.reader.services(self.reader.snapshot())
@@ -219,15 +232,18 @@ class LabApi:
     # diagnostics -------------------------------------------------------------
 
     def resolve_target(self, target: str) -> Target:
-        """A host name or an address, as ping/assert/trace take it."""
+        """A host name (a lab host or a public host) or an address, as ping/assert/trace take it."""
         for vpc, host in self.running.hosts():
             if host.name == target:
                 return Target(host.address, host, vpc)
+        public = views.public_host(self.running, target)
+        if public is not None:
+            return Target(public.address, None, None, public)
         if target and target[0].isdigit():
             return Target(target, None, None)
         raise NotFoundError(f"host {target} does not exist (use a host name or an address)")
 
-    def host_behind(self, from_host: str, address: str) -> Host | None:
+    def host_behind(self, from_host: str, address: str) -> Host | PublicHost | None:
         """The host that `address` means as seen from `from_host`: one of its
         own segment, or, through a share's (translated) import, one of the
         offering segment. With it, a probe to a bare address can confirm
@@ -239,6 +255,9 @@ class LabApi:
         addr = parse_address(address)
         if src is None or addr is None:
             return None
+        public = views.public_host_at(config, src.segment, address)
+        if public is not None:
+            return public  # a public host its edge lets this segment reach
         wanted = [(src.segment, address)]
         for imp in imports(config):
             if imp.segment == src.segment and addr in imp.offer.seen:
@@ -253,10 +272,12 @@ class LabApi:
         return None
 
     def host_namespace(self, host: str) -> str:
-        """The namespace of a running host, or NotFoundError."""
+        """The namespace of a running host (a lab host or a public host), or NotFoundError."""
         for _vpc, h in self.running.hosts():
             if h.name == host:
                 return views.host_ns(self.name, host)
+        if views.public_host(self.running, host) is not None:
+            return views.public_ns(self.name, host)
         raise NotFoundError(f"host {host} does not exist in the running configuration")
 
     def probe(
@@ -270,7 +291,7 @@ class LabApi:
         """One real probe, as CLI.md defines reachable (the named host must receive it)."""
         tgt = self.resolve_target(target)
         src_ns = self.host_namespace(from_host)
-        host = tgt.host or self.host_behind(from_host, tgt.address)
+        host = tgt.host or tgt.public or self.host_behind(from_host, tgt.address)
         observe_ns = self.host_namespace(host.name) if host else None
         return self.fabric.probe(src_ns, tgt.address, protocol, port, timeout, observe_ns)
 

@@ -163,6 +163,7 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
     """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
     apps = _Applications(config)
     rules = _Rules(config)
+    passages = _passages(lab, config)
     rows = []
     for ns, entries in raw.items():
         where = router_of(lab, ns)
@@ -172,6 +173,7 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
             row = _row(where, e, apps)
             rule = rules.rule(where[0], row)
             row["rule"] = str(rule) if rule is not None else None
+            _through_firewall(config, passages.of(ns, e.get("mark", 0)), row)
             rows.append(row)
     keep = _filter(config, filters)
     rows = [r for r in rows if keep(r)]
@@ -183,6 +185,26 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
         rows.sort(key=lambda r: (r["segment"], r["protocol"], r["src"], r["dst"], r["dport"] or 0))
     top = filters.get("top")
     return rows[: int(top)] if top else rows
+
+
+def _passages(lab: str, config: Config) -> Any:
+    """Which firewall instance each routing target is (engine/fwflows.py)."""
+    from engine.compile.topology import fabric_of
+    from engine.fwflows import Passages
+    from engine.inspection import layout_of
+
+    return Passages(config, layout_of(lab, config, fabric_of(lab, config)))
+
+
+def _through_firewall(config: Config, passage: Any, row: dict[str, Any]) -> None:
+    """A connection steered through a firewall: its instance, and the
+    firewall rule that decided it (where a policy only said `inspect`), on
+    the tuple the instance saw (after this router's SNAT where it entered the wire)."""
+    if passage is None:
+        return
+    src = (row["nat"] or {}).get("src") or row["src"]
+    row["firewall"], row["firewall_instance"] = passage.firewall, passage.instance
+    row["rule"] = str(passage.rule(config, row["protocol"], src, row["dst"], row["dport"]))
 
 
 def _row(where: tuple[str, str], e: dict[str, Any], apps: _Applications) -> dict[str, Any]:
@@ -248,6 +270,8 @@ def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
         if f.get("segment") and r["segment"] != f["segment"]:
             return False
         if f.get("protocol") and r["protocol"] != f["protocol"]:
+            return False
+        if f.get("firewall") and r["firewall"] != f["firewall"]:
             return False
         if f.get("port") and int(f["port"]) not in (r["sport"], r["dport"]):
             return False

@@ -2,9 +2,9 @@
 
 The compiler gives every counted map element and rule its origin as
 comment (engine/origin.py: `segment corp 10`, `segment corp default`,
-`share x direction`); here the counters of every table that enforces an
-entry are summed under that origin, so an entry enforced in three routers
-reports one total.
+`share x direction`, `firewall fw 20`); here the counters of every table
+that enforces an entry are summed under that origin, so an entry enforced
+in three routers (or a firewall rule in three instances) reports one total.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def rows(config: Config, counts: Counts, scope: str | None = None, name: str | N
     """`show policy hits`: CLI.md's {scope, name, seq, action, match, packets, bytes}."""
     out = list(_segment_rows(config, counts, name if scope in (None, "segment") else None, scope in (None, "segment")))
     out += _share_rows(config, counts, name if scope in (None, "share") else None, scope in (None, "share"))
+    out += _firewall_rows(config, counts, name if scope in (None, "firewall") else None, scope in (None, "firewall"))
     return [r for r in out if not nonzero or r["packets"]]
 
 
@@ -82,3 +83,19 @@ def _share_rows(config: Config, counts: Counts, name: str | None, wanted: bool) 
             "scope": "share", "name": share.name, "seq": None, "action": "deny",
             "match": f"new connections from {closed} (direction {share.direction})", "packets": pk, "bytes": by,
         }  # fmt: skip
+
+
+def _firewall_rows(config: Config, counts: Counts, name: str | None, wanted: bool) -> Iterable[dict[str, Any]]:
+    """Each firewall rule and its default, summed over every instance."""
+    if not wanted:
+        return
+    from engine.edge_views import rule_match
+
+    for fw in config.firewalls:
+        if name and fw.name != name:
+            continue
+        for r in sorted(fw.rules, key=lambda r: r.seq):
+            pk, by = counts.get(str(Origin.of_entry("firewall", fw.name, r.seq)), [0, 0])
+            yield {"scope": "firewall", "name": fw.name, "seq": r.seq, "action": r.action, "match": rule_match(r), "packets": pk, "bytes": by}
+        pk, by = counts.get(str(Origin("firewall", fw.name, DEFAULT)), [0, 0])
+        yield {"scope": "firewall", "name": fw.name, "seq": None, "action": fw.default_action, "match": "default-action", "packets": pk, "bytes": by}

@@ -17,10 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engine import flows, hits, tree, views
+from engine import edge_views, flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
+from engine.compile.topology import fabric_of
 from engine.errors import NotFoundError
+from engine.inspection import Layout, layout_of
+from engine.memo import derived
 from engine.model import Config
 from engine.origin import SCOPES
 from engine.plan import Plan
@@ -106,7 +109,7 @@ class LabReader:
     def flows(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
         """`show flows` rows: tracked connections of the segment routers in
         scope (filters: segment, vpc, share, host, protocol, port, address, sort, top)."""
-        for kind in ("segment", "vpc", "share"):
+        for kind in ("segment", "vpc", "share", "firewall"):
             require_known(snap.config, kind, filters.get(kind))
         host = filters.get("host")
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
@@ -129,6 +132,26 @@ class LabReader:
         down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
                 for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
         return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
+
+    def layout(self, snap: RunningSnapshot) -> Layout:
+        """Where the snapshot's firewalls and internet edges sit (computed once per snapshot)."""
+        return derived(snap, "_layout", lambda: layout_of(self.name, snap.config, fabric_of(self.name, snap.config)))
+
+    def firewalls(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
+        """`show firewalls`."""
+        return edge_views.firewall_rows(snap.config, self.layout(snap))
+
+    def firewall(self, snap: RunningSnapshot, name: str) -> dict[str, Any]:
+        """`show firewall NAME`, with the connections each instance holds now."""
+        require_known(snap.config, "firewall", name)
+        layout = self.layout(snap)
+        spaces = [i.ns for i in layout.instances.get(name, ())]
+        held = {ns: len(rows) for ns, rows in self.fabric.read_flows(spaces).items()}
+        return edge_views.firewall_detail(snap.config, layout, snap.config.require("firewall", name), held)  # type: ignore[arg-type]
+
+    def internet(self, snap: RunningSnapshot) -> dict[str, list[dict[str, Any]]]:
+        """`show internet`."""
+        return edge_views.internet_rows(snap.config, self.layout(snap))
 
     def services(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
         """`show services`: each service with its state, address and process."""

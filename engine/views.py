@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile import naming
-from engine.items import AddressItem, RouteItem
-from engine.model import Config
+from engine.items import AddressItem, NetnsItem, RouteItem
+from engine.model import Config, PublicHost
 from engine.plan import Plan
 from engine.ports import Drift, RouteReading
 
@@ -20,6 +20,21 @@ from engine.ports import Drift, RouteReading
 def host_ns(lab: str, host: str) -> str:
     """The namespace of a host."""
     return naming.host_ns(lab, host)
+
+
+def public_ns(lab: str, host: str) -> str:
+    """The namespace of a public host."""
+    return naming.public_ns(lab, host)
+
+
+def public_host(config: Config, name: str) -> PublicHost | None:
+    """The public host called `name` on any internet edge."""
+    return next((p for e in config.internets for p in e.public_hosts if p.name == name), None)
+
+
+def public_host_at(config: Config, segment: str | None, address: str) -> PublicHost | None:
+    """The public host with `address` on an edge that serves `segment`."""
+    return next((p for e in config.internets if segment in e.segments for p in e.public_hosts if p.address == address), None)
 
 
 def segment_router_ns(lab: str, segment: str, cxp: str) -> str:
@@ -222,6 +237,8 @@ def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple
         if ns.startswith(router) and "@" in ns:
             segment, cxp = ns[len(router):].rsplit("@", 1)
             nodes[ns] = (segment, f"segment {segment} router (hub {cxp})")
+        elif isinstance(item, NetnsItem) and item.role in ("firewall", "internet", "public-host"):
+            nodes[ns] = ("", item.origin)  # `firewall fw1 instance 2`, `internet inet`, `public host web (internet inet)`
     owners: dict[str, list[tuple[str, str]]] = {}
     for addr in plan.of_kind("addr"):
         if isinstance(addr, AddressItem) and addr.ns in nodes:

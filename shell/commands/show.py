@@ -138,8 +138,17 @@ def _services(ctx: Context) -> Result:
 HIT_COLUMNS = ("scope", "name", "seq", "action", "match", "packets", "bytes")
 
 
-def _policy_hits(ctx: Context, segment: str | None = None, share: str | None = None, nonzero: bool = False) -> Result:
-    scope, name = ("segment", segment) if segment else ("share", share) if share else (None, None)
+def _scope(segment: str | None, share: str | None, firewall: str | None) -> tuple[str | None, str | None]:
+    """The `[segment S | share N | firewall F]` selection of hits and counters."""
+    for scope, name in (("segment", segment), ("share", share), ("firewall", firewall)):
+        if name:
+            return scope, name
+    return None, None
+
+
+def _policy_hits(ctx: Context, segment: str | None = None, share: str | None = None, firewall: str | None = None,
+                 nonzero: bool = False) -> Result:
+    scope, name = _scope(segment, share, firewall)
     rows = ctx.api.policy_hits(scope, name, nonzero)
     return rows_result(rows, HIT_COLUMNS, empty="No policy entries with counters.")
 
@@ -150,7 +159,7 @@ def _log(ctx: Context, count: int = 20) -> Result:
 
 
 FLOW_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat",
-                "packets_out", "bytes_out", "packets_in", "bytes_in")
+                "packets_out", "bytes_out", "packets_in", "bytes_in", "firewall", "firewall_instance")
 
 
 def _flows(ctx: Context, **filters: Any) -> Result:
@@ -172,8 +181,8 @@ def _clear_flows(ctx: Context) -> Result:
     return Result(f"Flows cleared in {n} router(s).", data={"routers": n})
 
 
-def _clear_counters(ctx: Context, segment: str | None = None, share: str | None = None) -> Result:
-    scope, name = ("segment", segment) if segment else ("share", share) if share else (None, None)
+def _clear_counters(ctx: Context, segment: str | None = None, share: str | None = None, firewall: str | None = None) -> Result:
+    scope, name = _scope(segment, share, firewall)
     n = ctx.api.clear_counters(scope, name)
     return Result(f"Counters cleared in {n} table(s).", data={"tables": n})
 
@@ -215,22 +224,24 @@ def commands() -> list[Command]:
                 _routes, ("exec",), {"segment": "Only this segment", "cxp": "Only this hub", "vpc": "Only routes of this VPC"}),
         Command("show lab [health=health]", _lab, ("exec",)),
         Command("show services", _services, ("exec",), "Services with state, address and process"),
-        # `firewall F` joins these scopes when firewalls exist
-        Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
+        Command("show policy hits [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL] [nonzero=nonzero]",
                 _policy_hits, ("exec",), {"policy": "Packets and bytes per policy entry", "segment": "Only this segment's policy",
-                                          "share": "Only this share", "nonzero": "Only entries that matched"}),
-        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
+                                          "share": "Only this share", "firewall": "Only this firewall's rules (all instances)",
+                                          "nonzero": "Only entries that matched"}),
+        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE|firewall firewall=FIREWALL"
                 "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
                 _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
                                     "host": "Only flows of this host", "share": "Only flows through this share",
+                                    "firewall": "Only flows through this firewall",
                                     "address": "Flows with this address (either side, or NAT)",
                                     "protocol": "Only flows of this protocol", "port": "Only flows with this port (either side)",
                                     "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
                                     "packets": "Most packets first", "age": "Oldest first"}),
         Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),
         Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
-        Command("clear counters [segment segment=SEGMENT|share share=SHARE]",
+        Command("clear counters [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL]",
                 _clear_counters, ("exec",), {"counters": "Zero policy hit counters", "segment": "Only this segment's policy",
-                                             "share": "Only this share (and its link statistics)"}),
+                                             "share": "Only this share (and its link statistics)",
+                                             "firewall": "Only this firewall's rules, in every instance"}),
     ]
     return out
