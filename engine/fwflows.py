@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from engine.fwzones import Facing, facings, first_rule, zone_of
 from engine.inspection import Hairpin, Layout
+from engine.items import NetnsItem
+from engine.plan import Plan
 from engine.marks import MODE_MASK, ORIGINAL, target_of
 from engine.model import Config
 from engine.origin import DEFAULT, Origin
@@ -66,3 +68,15 @@ class Passages:
         firewall, number, here, there = found
         entered_here = bool(mark & MODE_MASK & ORIGINAL)
         return Passage(firewall, number, here, there) if entered_here else Passage(firewall, number, there, here)
+
+
+def removed_instances(old: Plan, new: Plan) -> list[NetnsItem]:
+    """Firewall instances a commit removes (their namespaces go, and with
+    them the state of the connections they held)."""
+    kept = set(new.namespaces())
+    return [i for i in old.of_kind("ns") if isinstance(i, NetnsItem) and i.role == "firewall" and i.ns not in kept]
+
+
+def held_messages(removed: list[NetnsItem], held: dict[str, list[object]]) -> tuple[str, ...]:
+    """`removed firewall fw1 instance 4, which held 12 connection(s)`, per instance."""
+    return tuple(f"removed {i.origin}, which held {len(held.get(i.ns, []))} connection(s)" for i in removed)

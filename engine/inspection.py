@@ -208,7 +208,13 @@ def layout_of(lab: str, config: Config, fab: Fabric) -> Layout:
         keys.setdefault(side.ns, set()).add(side.key)
     for d in detours:
         keys.setdefault(d.ns, set()).add(d.key)
-    blocks = {ns: marks.blocks(k) for ns, k in keys.items()}
+    blocks = {}
+    for ns, k in keys.items():
+        try:
+            blocks[ns] = marks.blocks(k)
+        except marks.TooManyLinks as exc:
+            where = ns.removeprefix(f"{lab}-").replace("s-", "segment router ", 1).replace("i-", "internet ", 1)
+            raise marks.TooManyLinks(f"steers {len(k)} links ({exc})", where) from None
     return Layout(lab, instances, tuple(hairpins), tuple(wires), tuple(detours), tuple(edges_ok), blocks)
 
 

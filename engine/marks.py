@@ -50,7 +50,12 @@ JHASH_SEED = 0x76706C62
 
 
 class TooManyLinks(ValueError):
-    """A namespace steers more links than its mark has blocks for."""
+    """A namespace steers more links than its mark has blocks for; `where`
+    names the router as validation reports it."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
 
 
 def mark_of(target: int) -> int:

@@ -268,6 +268,7 @@ class Session:
         old_plan = self.plan_of(self._running)
         new_plan = compile_plan(self.lab, config, self.cache)
         ops = tuple(plan_diff(old_plan, new_plan))
+        held = self._instances_held(old_plan, new_plan)
         self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
         try:
             report = self.fabric.apply(old_plan, new_plan, list(ops))
@@ -281,8 +282,21 @@ class Session:
         if self.on_running is not None:
             self.on_running(self._version, number, config, new_plan)
         cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
-        messages = tuple(getattr(report, "messages", ()) or ()) + cut
+        messages = tuple(getattr(report, "messages", ()) or ()) + held + cut
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
+
+    def _instances_held(self, old_plan: Plan, new_plan: Plan) -> tuple[str, ...]:
+        """How many connections each firewall instance the commit removes
+        holds now (read before they go); reported, never raised."""
+        from engine.fwflows import held_messages, removed_instances
+
+        removed = removed_instances(old_plan, new_plan)
+        if not removed:
+            return ()
+        try:
+            return held_messages(removed, self.fabric.read_flows([i.ns for i in removed]))
+        except Exception as exc:  # noqa: BLE001 - the commit goes on; the count is information
+            return (f"% could not count the connections of the removed firewall instances: {exc}",)
 
     def _cut_refused(self, config: Config, old_plan: Plan, ops: tuple[Op, ...]) -> tuple[str, ...]:
         """End the tracked connections that a changed policy now refuses
