@@ -183,20 +183,31 @@ class LabApi:
         require_known(self.running, "share", name)
         return views.share_detail(self.running, name)
 
-    def _share_link(self, name: str) -> tuple[str, str] | None:
-        """(namespace, interface) of a share's link at end-a's router."""
+    def _share_link(self, name: str) -> tuple[str, list[str]] | None:
+        """(namespace, interfaces) of a share's link at end-a's router: its
+        one veth, or the legs of its wire through a firewall's instances."""
+        from engine.compile.firewall import share_legs
         from engine.compile.shares import share_if
-        from engine.compile.topology import share_hub, vpc_hubs
+        from engine.compile.topology import share_link_hub, vpc_hubs
 
         share = self.running.get("resource-share", name)
         if share is None or not (share.end_a and share.end_b):
             return None
-        hub = share_hub(vpc_hubs(self.running), share.end_a.segment, share.end_b.segment)
-        return views.segment_router_ns(self.name, share.end_a.segment, hub), share_if(name)
+        hub = share_link_hub(self.running, share, vpc_hubs(self.running))
+        legs = share_legs(self.reader.layout(self.reader.snapshot())).get(name)
+        names = [leg for leg, _gateway in legs[0]] if legs else [share_if(name)]
+        return views.segment_router_ns(self.name, share.end_a.segment, hub), names
 
     def _link_counts(self, name: str) -> dict[str, int]:
         where = self._share_link(name)
-        return self.fabric.link_counters(where[0]).get(where[1], {}) if where else {}
+        if where is None:
+            return {}
+        links = self.fabric.link_counters(where[0])
+        out: dict[str, int] = {}
+        for leg in where[1]:
+            for key, value in links.get(leg, {}).items():
+                out[key] = out.get(key, 0) + value
+        return out
 
     def _set_link_baseline(self, names: list[str]) -> None:
         """`clear counters` for share links: the kernel's link statistics cannot
