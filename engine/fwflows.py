@@ -13,15 +13,16 @@ addresses, for a router at a wire's end, are the tuple the wire carried.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass
 
 from engine.fwzones import Facing, facings, first_rule, zone_of
-from engine.inspection import Hairpin, Layout
+from engine.inspection import Hairpin, Layout, Wire
 from engine.items import NetnsItem
-from engine.plan import Plan
 from engine.marks import MODE_MASK, ORIGINAL, target_of
 from engine.model import Config
 from engine.origin import DEFAULT, Origin
+from engine.plan import Plan
 
 PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
 
@@ -48,7 +49,8 @@ class Passages:
     def __init__(self, config: Config, layout: Layout):
         self.index: dict[tuple[str, int], tuple[str, int, Facing, Facing]] = {}
         legs = {name: {f.ifname: f for f in facings(config, layout, name)} for name in layout.instances}
-        for link in (*layout.hairpins, *layout.wires):
+        links: list[Hairpin | Wire] = [*layout.hairpins, *layout.wires]
+        for link in links:
             faces = legs.get(link.firewall, {})
             sides = [(link.side, link.side)] if isinstance(link, Hairpin) else [(link.a, link.b), (link.b, link.a)]
             for here, there in sides:
@@ -77,6 +79,6 @@ def removed_instances(old: Plan, new: Plan) -> list[NetnsItem]:
     return [i for i in old.of_kind("ns") if isinstance(i, NetnsItem) and i.role == "firewall" and i.ns not in kept]
 
 
-def held_messages(removed: list[NetnsItem], held: dict[str, list[object]]) -> tuple[str, ...]:
+def held_messages(removed: list[NetnsItem], held: Mapping[str, Sized]) -> tuple[str, ...]:
     """`removed firewall fw1 instance 4, which held 12 connection(s)`, per instance."""
     return tuple(f"removed {i.origin}, which held {len(held.get(i.ns, []))} connection(s)" for i in removed)

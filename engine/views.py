@@ -111,6 +111,8 @@ def lab_summary(plan: Plan) -> dict[str, int]:
         "hosts": roles.get("host", 0),
         "vpc_routers": roles.get("vpc-router", 0),
         "segment_routers": roles.get("segment-router", 0),
+        **{key: roles[role] for key, role in (("firewall_instances", "firewall"), ("internet_routers", "internet"),
+                                              ("public_hosts", "public-host")) if roles.get(role)},
         "links": counts.get("veth", 0) + counts.get("bridge", 0),
         "addresses": counts.get("addr", 0),
         "routes": counts.get("route", 0),
@@ -178,6 +180,12 @@ def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> lis
                     "pid": pid,
                 }
             )
+    for edge in config.internets:
+        for public in edge.public_hosts:
+            item = items.get(f"internet {edge.name} public-host {public.name}")
+            pid = pids.get(f"{item.ns}/{item.name}") if item else None
+            rows.append({"name": "http", "kind": "http", "vpc": f"internet {edge.name}", "host": public.name, "address": public.address,
+                         "port": item.port if item else None, "state": "running" if pid else ("down" if item else "not placed"), "pid": pid})
     for collector in plan.of_kind("svc"):
         if isinstance(collector, ServiceItem) and collector.kind == "policy-log":
             pid = pids.get(f"{collector.ns}/{collector.name}")

@@ -29,7 +29,6 @@ import ipaddress
 from collections.abc import Mapping
 
 from engine.addressing import parse_prefix
-from engine.compile import naming
 from engine.compile.cache import CompileCache
 from engine.compile.nft import BACKBONE, POLICY, Rulesets, quote
 from engine.compile.policy import LOG_GROUP, MATCH, _runs, resolve_terms, run_maps

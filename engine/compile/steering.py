@@ -28,7 +28,6 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
-from engine import marks
 from engine.compile.nft import Rulesets, quote
 from engine.inspection import Layout
 from engine.items import RouteItem, RuleItem

@@ -93,12 +93,12 @@ def _overlapping_zones(config: Config, fw: Firewall) -> Iterable[Diagnostic]:
         if len(names) > 1:
             yield Diagnostic(here, f"internet {edge} is in zones {', '.join(sorted(names))}: an edge belongs to one zone")
     for segment, members in sorted(by_segment.items()):
-        names = sorted({z.name for z in members})
-        if len(names) < 2:
+        zone_names = sorted({z.name for z in members})
+        if len(zone_names) < 2:
             continue
         whole = sorted({z.name for z in members if z.group is None})
         if whole:
-            others = ", ".join(n for n in names if n != whole[0])
+            others = ", ".join(n for n in zone_names if n != whole[0])
             yield Diagnostic(here, f"segment {segment} is in zone {whole[0]} as a whole and in zone {others}: "
                                    "give each zone a group of the segment ('zone NAME segment S group G')")  # fmt: skip
             continue
