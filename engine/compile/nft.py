@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.compile.cache import CompileCache
 from engine.items import REFUSED_MARK, NftItem
@@ -64,16 +64,27 @@ class Rulesets:
         its fragments: an unchanged table is the same object at the next
         commit (no render, no digest, and the diff settles it by identity);
         only the latest table per namespace is kept."""
+        same: dict[Fragments, NftItem] = {}  # a firewall's instances have one table: rendered once
         for name, r in sorted(self.by_ns.items()):
             elements = tuple((k, tuple(v)) for k, v in sorted(r.elements.items()))
             fragments: Fragments = (tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
                                     tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements, tuple(r.raw),
                                     tuple(sorted(r.steer, key=lambda f: f[0])))
-            out.add(cache.tables.get(name, fragments, lambda: _item(name, *fragments)))
+            out.add(cache.tables.get(name, fragments, lambda: _like(name, fragments, same)))
 
 
 Fragments = tuple[tuple[str, ...], tuple[tuple[int, str], ...], tuple[str, ...], tuple[str, ...], tuple[Origin, ...], bool,
                   tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...], tuple[tuple[int, str], ...]]
+
+
+def _like(name: str, fragments: Fragments, same: dict[Fragments, NftItem]) -> NftItem:
+    """The table of `name`, taking the text of an equal table rendered for
+    another namespace in this emit."""
+    twin = same.get(fragments)
+    if twin is not None:
+        return replace(twin, ns=name)
+    item = same[fragments] = _item(name, *fragments)
+    return item
 
 
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],

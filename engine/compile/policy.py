@@ -25,7 +25,7 @@ import bisect
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from engine.compile import naming
 from engine.compile.cache import CompileCache
@@ -107,12 +107,14 @@ def _runs(seg: Segment, cidrs: dict[str, tuple[str, ...]]) -> list[list[tuple[Po
     return cut_runs(entries())
 
 
-def cut_runs(items: Iterable[tuple[E, list[Element]]]) -> list[list[tuple[E, list[Element]]]]:
+def cut_runs(items: Iterable[tuple[E, list[Element]]], block: Callable[[], BoxIndex] | None = None) -> list[list[tuple[E, list[Element]]]]:
     """Entries in order, cut into runs whose boxes are pairwise disjoint
     (a segment's policy, a firewall's rules): within a run at most one
-    element matches a packet, so its maps may be consulted in any order."""
+    element matches a packet, so its maps may be consulted in any order.
+    `block` makes the overlap index of a run (by source prefix unless told)."""
+    new_block: Callable[[], BoxIndex] = block or _Block
     out: list[list[tuple[E, list[Element]]]] = []
-    index = _Block()
+    index = new_block()
     current: list[tuple[E, list[Element]]] = []
     for entry, elements in items:
         if len(elements) == 1:
@@ -120,7 +122,7 @@ def cut_runs(items: Iterable[tuple[E, list[Element]]]) -> list[list[tuple[E, lis
             if not out or index.overlaps_one(box):
                 current = []
                 out.append(current)
-                index = _Block()
+                index = new_block()
             current.append((entry, elements))
             index.add_one(box)
             continue
@@ -128,7 +130,7 @@ def cut_runs(items: Iterable[tuple[E, list[Element]]]) -> list[list[tuple[E, lis
         if not out or index.overlaps(boxes):
             current = []
             out.append(current)
-            index = _Block()
+            index = new_block()
         current.append((entry, elements))
         index.add(boxes)
     return out
@@ -226,6 +228,23 @@ def _span(cidr: str) -> tuple[int, int]:
     addr, _, plen = cidr.partition("/")
     lo = int.from_bytes(socket.inet_aton(addr), "big")
     return lo, lo + (1 << (32 - int(plen or 32))) - 1
+
+
+class BoxIndex(Protocol):
+    """The boxes of one run, asked whether a new box overlaps any of them."""
+
+    def overlaps_one(self, box: Box) -> bool: ...
+
+    def overlaps(self, boxes: list[Box]) -> bool: ...
+
+    def add_one(self, box: Box) -> None: ...
+
+    def add(self, boxes: list[Box]) -> None: ...
+
+
+def intersect(a: Box, b: Box) -> bool:
+    """Do two boxes share a point?"""
+    return a[0] <= b[1] and b[0] <= a[1] and a[2] <= b[3] and b[2] <= a[3] and a[4] <= b[5] and b[4] <= a[5] and a[6] <= b[7] and b[6] <= a[7]
 
 
 class _Block:
