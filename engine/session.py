@@ -274,6 +274,7 @@ class Session:
             report = self.fabric.apply(old_plan, new_plan, list(ops))
         finally:
             self.store.set_marker("inflight", None)
+        old_config = self._running
         changes = config_changes(self._running, config)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
         self._running, self._number, self._version = config, number, self.store.version()
@@ -282,7 +283,11 @@ class Session:
         if self.on_running is not None:
             self.on_running(self._version, number, config, new_plan)
         cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
-        messages = tuple(getattr(report, "messages", ()) or ()) + held + cut
+        from engine.firewall_notes import notes
+
+        was = set(notes(old_config))
+        fresh = tuple(f"note: {n}" for n in notes(config) if n not in was)
+        messages = tuple(getattr(report, "messages", ()) or ()) + held + cut + fresh
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
 
     def _instances_held(self, old_plan: Plan, new_plan: Plan) -> tuple[str, ...]:

@@ -227,3 +227,17 @@ def test_the_compiled_tables_say_what_the_design_says() -> None:
     routes = [r for r in plan.of_kind("route") if getattr(r, "meta", None) is not None and r.meta.origin == "internet"]  # type: ignore[attr-defined]
     assert [(r.ns, r.dst) for r in routes] == [("t-s-spokes@core", "0.0.0.0/0")]  # type: ignore[attr-defined]
     assert sum(1 for i in plan.of_kind("svc") if i.ns == "t-p-web-out") == 1
+
+
+def test_a_commit_notes_inspection_the_policy_cannot_do(tmp_path: Path) -> None:
+    """The policy steers east-west only: an entry that also covers internet
+    traffic its firewall does not inspect at the edge is noted, once."""
+    api = LabApi("t_note", RecordingFabric(), LabStore("t_note", tmp_path))
+    uninspected = edge(story(), firewall=None)
+    api.set_candidate(uninspected)
+    first = api.commit()
+    assert any(m.startswith("note: segment spokes policy 10 inspect fw1 also matches traffic to and from internet inet") for m in first.messages)
+    api.set_candidate(uninspected.put("firewall", replace(fw(uninspected), instances=3)))
+    assert not any(m.startswith("note:") for m in api.commit().messages)
+    api.set_candidate(story())
+    assert not any(m.startswith("note:") for m in api.commit().messages)
