@@ -64,8 +64,9 @@ class FixedSource:
         self.calls += 1
         step = self.calls
         out = []
+        wanted = [(k if k != "address" else "src", v) for k, v in filters.items() if k != "port" and v is not None]
         for i, r in enumerate(self.base):
-            if any(v is not None and r.get(k if k != "address" else "src") != v for k, v in filters.items() if k != "port"):
+            if wanted and any(r.get(k) != v for k, v in wanted):
                 continue
             grow = step * (i % 11) * 100  # flow i moves (i % 11) * 100 bytes per poll each way
             out.append({**r, "bytes_out": r["bytes_out"] + grow, "bytes_in": r["bytes_in"] + 2 * grow,

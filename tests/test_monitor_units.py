@@ -9,7 +9,7 @@ from engine.model import Config, Segment
 from shell.loader import parse_config
 from tests.configs import PORTAL
 from tests.monitor_data import FixedSource, flow_rows
-from tui.flowwindow import Filter, FlowFeed, flow_key, nat_text
+from tui.flowwindow import Filter, FlowFeed, flow_key, nat_text, row_key
 from tui.rates import CounterRates, History
 from tui.scope import Scope, scope_of
 from tui.screens.interval import parse_interval
@@ -21,12 +21,12 @@ from tui.widgets.sparkline import sparkline
 
 def test_counter_rates_never_negative_and_restart_on_a_cleared_counter() -> None:
     rates = CounterRates()
-    assert rates.update(10.0, [("a", (100, 1000))]) == {"a": None}  # first reading: unknown
-    assert rates.update(12.0, [("a", (110, 1400)), ("b", (1, 1))]) == {"a": (5.0, 200.0), "b": None}
-    assert rates.update(14.0, [("a", (3, 40)), ("b", (3, 5))]) == {"a": None, "b": (1.0, 2.0)}  # a restarted
-    assert rates.update(14.0, [("a", (4, 50))]) == {"a": None}  # no time passed: no rate
+    assert rates.update(10.0, ["a"], [(100, 1000)]) == [None]  # first reading: unknown
+    assert rates.update(12.0, ["a", "b"], [(110, 1400), (1, 1)]) == [(5.0, 200.0), None]
+    assert rates.update(14.0, ["b", "a"], [(3, 5), (3, 40)]) == [(1.0, 2.0), None]  # a restarted
+    assert rates.update(14.0, ["a"], [(4, 50)]) == [None]  # no time passed: no rate
     rates.forget()
-    assert rates.update(20.0, [("a", (5, 60))]) == {"a": None}
+    assert rates.update(20.0, ["a"], [(5, 60)]) == [None]
 
 
 def test_history_keeps_one_minute_in_time_slots_and_drops_idle_keys() -> None:
@@ -69,7 +69,7 @@ def test_flow_window_sorts_limits_and_totals_over_all_that_match() -> None:
 
 def test_flow_key_separates_tenants_with_the_same_addresses() -> None:
     a = {"segment": "cust-a", "protocol": "tcp", "src": "10.1.1.10", "sport": 5, "dst": "172.31.255.10", "dport": 7}
-    assert flow_key(a) != flow_key({**a, "segment": "cust-b"})
+    assert flow_key(a) != flow_key({**a, "segment": "cust-b"}) and row_key(flow_key(a)) == "cust-a|tcp|10.1.1.10|5|172.31.255.10|7"
     assert nat_text({**a, "nat": {"src": "100.64.1.10", "sport": 5, "dst": "172.31.255.10", "dport": 7}}) == "src 100.64.1.10:5"
 
 

@@ -10,7 +10,7 @@ interval is unknown (None), never negative.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
 Rate = tuple[float, float]
 
@@ -23,24 +23,23 @@ class CounterRates:
         self._when: float | None = None
         self.elapsed: float | None = None  # seconds between the last two readings
 
-    def update(self, now: float, readings: Iterable[tuple[Hashable, tuple[int, int]]]) -> dict[Hashable, Rate | None]:
+    def update(self, now: float, keys: Sequence[Hashable], values: Iterable[tuple[int, int]]) -> list[Rate | None]:
         """Rates per second of each key's pair of counters (packets and
-        bytes, or bytes each way) since the previous reading; None for a key
-        seen for the first time or whose counters restarted. Keys absent
-        from `readings` are forgotten."""
+        bytes, or bytes each way) since the previous reading, in the order
+        of `keys`; None for a key seen for the first time or whose counters
+        restarted. Keys absent from this reading are forgotten. Written
+        with C-level maps and one comprehension: the Flows screen calls it
+        with 100,000 keys per poll."""
         seconds = now - self._when if self._when is not None and now > self._when else None
-        last = self._last
-        out: dict[Hashable, Rate | None] = {}
-        current: dict[Hashable, tuple[int, int]] = {}
-        for key, value in readings:
-            current[key] = value
-            before = last.get(key)
-            if before is None or seconds is None or value[0] < before[0] or value[1] < before[1]:
-                out[key] = None
-            else:
-                out[key] = ((value[0] - before[0]) / seconds, (value[1] - before[1]) / seconds)
-        self._last, self._when, self.elapsed = current, now, seconds
-        return out
+        values = list(values)
+        before = list(map(self._last.get, keys))
+        self._last, self._when, self.elapsed = dict(zip(keys, values)), now, seconds
+        if seconds is None:
+            return [None] * len(values)
+        return [
+            None if b is None or v[0] < b[0] or v[1] < b[1] else ((v[0] - b[0]) / seconds, (v[1] - b[1]) / seconds)
+            for v, b in zip(values, before)
+        ]
 
     def forget(self) -> None:
         """Start again (after `clear counters`)."""

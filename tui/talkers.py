@@ -105,7 +105,7 @@ class TopFeed:
             cur[2] += 1
 
         groups = self.groups
-        for _key, r, rate in self.flows.items:
+        for r, rate in zip(self.flows.rows, self.flows.rates):
             out, into = rate if rate else (0.0, 0.0)
             seg = r.get("segment")
             add("sources", f"{r.get('src')} ({seg})", out, into)
@@ -115,9 +115,8 @@ class TopFeed:
             if groups is not None:
                 add("groups", groups.group(seg, r.get("src")), out, into)
                 add("groups", groups.group(seg, r.get("dst")), into, out)
-        rates = self.shares.update(now, ((s["share"], (s["a_to_b"], s["b_to_a"])) for s in shares))
-        for s in shares:
-            rate = rates.get(s["share"])
+        rates = self.shares.update(now, [s["share"] for s in shares], [(s["a_to_b"], s["b_to_a"]) for s in shares])
+        for s, rate in zip(shares, rates):
             add("shares", f"{s['share']} ({s.get('end_a')} > {s.get('end_b')})", *(rate or (0.0, 0.0)))
         return self._tables(now, sums)
 

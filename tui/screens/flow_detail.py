@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tui import units
-from tui.flowwindow import Filter, endpoint, firewall_text, flow_key, nat_text
+from tui.flowwindow import Filter, endpoint, firewall_text, flow_key, nat_text, row_key
 from tui.messages import Traced
 from tui.rates import CounterRates, History
 from tui.scope import Scope
@@ -77,10 +77,10 @@ class FlowDetailScreen(PollingScreen):
     def read(self, snap: Snapshot, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> tuple[Row | None, Row | None, float]:
         base = self.flow or {}
         filters = {"segment": base.get("segment"), "protocol": base.get("protocol"), "address": base.get("src")}
-        found = next((r for r in self.monitor.source.flows(snap, **filters) if flow_key(r) == self.key), None)
+        found = next((r for r in self.monitor.source.flows(snap, **filters) if row_key(flow_key(r)) == self.key), None)
         now = self.monitor.clock()
         counters = (found.get("bytes_out", 0), found.get("bytes_in", 0)) if found else (0, 0)
-        rate = self.rates.update(now, [(self.key, counters)] if found else []).get(self.key)
+        rate = self.rates.update(now, [self.key] if found else [], [counters])[0] if found else None
         self.history.add(now, {"out": rate[0], "in": rate[1]} if rate else {})
         hit = None
         where_from = rule_scope((found or base).get("rule"))

@@ -67,9 +67,10 @@ class PolicyScreen(PollingScreen):
     def read(self, snap: Snapshot, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> list[Hit]:
         kind, name = scope.policy_scope() if scope else (None, None)
         rows = self.monitor.source.policy_hits(snap, kind, name)
-        rates = self.rates.update(self.monitor.clock(), ((entry_key(r), (r["packets"], r["bytes"])) for r in rows))
+        keys = [entry_key(r) for r in rows]
+        rates = dict(zip(keys, self.rates.update(self.monitor.clock(), keys, [(r["packets"], r["bytes"]) for r in rows])))
         rows = filtered(rows, where, hit_text, scope.text("policy") if scope else None)
-        hits = [Hit(r, rates.get(entry_key(r))) for r in rows]
+        hits = [Hit(r, rates[entry_key(r)]) for r in rows]
         order = SORT_VALUES[sort]
         if order is not None:
             hits.sort(key=order)

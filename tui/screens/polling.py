@@ -25,7 +25,7 @@ from tui.flowwindow import Filter
 from tui.messages import Polled, PollFailed
 from tui.poller import Poller
 from tui.scope import Scope
-from tui.source import Snapshot
+from tui.source import Snapshot, paused_gc
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.status_bar import StatusBar
 
@@ -58,6 +58,7 @@ class PollingScreen(Screen[None]):
         self.error: str | None = None
         self.read_seconds: float | None = None
         self.refresh_seconds: float | None = None  # poll start to table updated
+        self.apply_seconds: float | None = None  # the UI thread's part of it
         self.polls = 0
         self._started = 0.0
 
@@ -101,8 +102,9 @@ class PollingScreen(Screen[None]):
     def _read(self, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> None:
         start = time.perf_counter()
         try:
-            snap = self.monitor.source.snapshot()
-            payload = self.read(snap, scope, where, sort, reverse)
+            with paused_gc():
+                snap = self.monitor.source.snapshot()
+                payload = self.read(snap, scope, where, sort, reverse)
         except Exception as err:  # noqa: BLE001 - shown on the screen, the next poll tries again
             self.post_message(PollFailed(f"{type(err).__name__}: {err}" if not str(err).startswith("%") else str(err)))
             return
@@ -122,7 +124,9 @@ class PollingScreen(Screen[None]):
         self.error = None
         self.monitor.saw_commit(message.snapshot)
         self.snapshot = message.snapshot
+        start = time.perf_counter()
         self.apply(message.payload)
+        self.apply_seconds = time.perf_counter() - start
         self.polls += 1
         self.read_seconds = message.seconds
         self.refresh_seconds = time.perf_counter() - self._started

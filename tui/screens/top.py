@@ -62,10 +62,10 @@ class TopScreen(PollingScreen):
             self.query_one(f"#top-{key}", KeyedTable).show([(t.name, _cells(t)) for t in rows])
 
     def summary(self) -> str:
-        flows = self.feed.flows.items
-        out = sum(r[0] for _, _, r in flows if r)
-        into = sum(r[1] for _, _, r in flows if r)
-        return f"{len(flows):,} flows · out {units.rate(out)} in {units.rate(into)}"
+        rates = self.feed.flows.rates
+        out = sum(r[0] for r in rates if r)
+        into = sum(r[1] for r in rates if r)
+        return f"{len(rates):,} flows · out {units.rate(out)} in {units.rate(into)}"
 
     def export_rows(self) -> list[Row]:
         return [t.export() for rows in self.tables.values() for t in rows]

@@ -1,0 +1,134 @@
+"""Monitor speed (issue 14): one Flows refresh over 100,000 connections, and
+key latency while it polls, measured with the pilot.
+
+A key's latency is the time from the key event to the screen drawn with
+the cursor moved (and, separately, to the binding having run). Not
+`pilot.press`'s duration: that waits until the whole process is idle, up
+to a second twice over, and a polling worker keeps it busy.
+
+Command: `.venv/bin/pytest -q -m bench -s tests/bench/test_bench_monitor.py`.
+The data source holds 100,000 synthetic rows in exactly the `show flows`
+shape (tests/monitor_data.py), with counters that move on every poll, so
+each refresh re-keys, re-rates, re-sorts and re-windows them all. Set
+VPCLAB_BENCH_LAB=NAME to measure against an existing real lab instead
+(its own `show flows` then dominates the refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.monitor_data import FixedSource
+from tests.monitor_pilot import settle
+from tui.app import MonitorApp
+from tui.flowwindow import Filter
+from tui.source import LabSource
+
+pytestmark = pytest.mark.bench
+
+FLOWS = 100_000
+REFRESH_GOAL = 1.0  # seconds
+KEY_GOAL = 0.100  # seconds
+PRESSES = 60
+REFRESHES = 10
+
+
+def source() -> Any:
+    lab = os.environ.get("VPCLAB_BENCH_LAB")
+    if not lab:
+        return FixedSource(flows=FLOWS)
+    from engine.api import LabApi
+    from lab.fabric import LinuxFabric
+
+    return LabSource(LabApi(lab, LinuxFabric(lab)))
+
+
+def window_matching(app: MonitorApp) -> int:
+    return int(app.views["flows"].window.matching)  # type: ignore[attr-defined]
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+async def measure(flows: Any, into: list[tuple[float, float, float]]) -> None:
+    """Wait for REFRESHES more polls (back to back) and note their times."""
+    seen = flows.polls
+    deadline = time.monotonic() + 120
+    while len(into) < REFRESHES and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if flows.polls != seen:
+            into.append((flows.refresh_seconds, flows.read_seconds, flows.apply_seconds))
+            seen = flows.polls
+
+
+def test_flows_refresh_and_key_latency_at_100k() -> None:
+    app = MonitorApp(source(), interval=0.3)
+    refreshes: list[tuple[float, float, float]] = []  # (poll start to table shown, worker read, UI apply)
+    filtered: list[tuple[float, float, float]] = []
+    keys: list[tuple[float, float, bool]] = []  # (to the binding run, to the screen drawn, a poll was running)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        flows = app.views["flows"]
+        await measure(flows, refreshes)
+        table = flows.query_one("KeyedTable")
+        frames: list[tuple[float, int]] = []  # when the screen was drawn, and the cursor's row in it
+        compose = flows._compositor_refresh
+
+        def traced() -> None:
+            row = table.cursor_row
+            compose()
+            frames.append((time.perf_counter(), row))
+
+        flows._compositor_refresh = traced  # type: ignore[method-assign]
+        for i in range(PRESSES):  # keys while it goes on polling
+            busy = flows.poller.running
+            before = table.cursor_row
+            start = time.perf_counter()
+            app.simulate_key("down" if i % 20 < 10 else "up")
+            while table.cursor_row == before and time.perf_counter() - start < 5:
+                await asyncio.sleep(0.001)
+            moved, row = time.perf_counter(), table.cursor_row
+
+            def drawn() -> float | None:
+                return next((t for t, r in frames if t > start and r == row), None)
+
+            while drawn() is None and time.perf_counter() - start < 5:
+                await asyncio.sleep(0.001)
+            keys.append((moved - start, (drawn() or 5.0) - start, busy))
+            assert table.cursor_row != before
+            await asyncio.sleep(0.037)
+
+    async def main() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await scenario(pilot)
+            flows = app.views["flows"]
+            flows.where = Filter("!ssh")  # a filter: every flow's text is matched too
+            await measure(flows, filtered)
+
+    asyncio.run(main())
+    window = app.views["flows"].window  # type: ignore[attr-defined]
+    total = [r for r, _, _ in refreshes]
+    during = [s for _, s, busy in keys if busy] or [0.0]
+    ran = [s for s, _, _ in keys]
+    allk = [s for _, s, _ in keys]
+    print(f"\nflows in the lab: {window.total:,}; shown: {len(window.rows)}")
+    print(f"refresh (poll start to table updated): median {statistics.median(total):.3f} s, max {max(total):.3f} s "
+          f"over {len(total)} refreshes; worker part median {statistics.median(r for _, r, _ in refreshes):.3f} s, "
+          f"UI thread part median {statistics.median(a for _, _, a in refreshes):.3f} s")
+    ftotal = [r for r, _, _ in filtered]
+    print(f"refresh with a filter (/!ssh/, {window_matching(app):,} match): median {statistics.median(ftotal):.3f} s, max {max(ftotal):.3f} s")
+    print(f"key press handled (cursor moved): median {statistics.median(ran) * 1000:.1f} ms, p95 {pct(ran, 0.95) * 1000:.1f} ms")
+    print(f"key press answered (screen drawn): median {statistics.median(allk) * 1000:.1f} ms, p95 {pct(allk, 0.95) * 1000:.1f} ms, "
+          f"max {max(allk) * 1000:.1f} ms over {len(allk)} presses; {len(during)} while a poll ran: "
+          f"median {statistics.median(during) * 1000:.1f} ms, p95 {pct(during, 0.95) * 1000:.1f} ms, max {max(during) * 1000:.1f} ms")
+    assert max(total) < REFRESH_GOAL and max(ftotal) < REFRESH_GOAL
+    assert pct(allk, 0.95) < KEY_GOAL
