@@ -92,32 +92,34 @@ class TopFeed:
             self.groups, self._groups_of = GroupIndex(rows), number
 
     def read(self, now: float, flows: list[Row], shares: list[Row]) -> dict[str, list[Talker]]:
-        """Every table's rows, busiest first."""
+        """Every table's rows, busiest first. Each flow is summed once per
+        source, destination and application; segments and groups are summed
+        from the sources and destinations, so a group is looked up once per
+        address, not once per flow."""
         self.flows.read(flows, now)
-        sums: dict[tuple[str, str], list[float]] = {}
-
-        def add(table: str, name: Any, out: float, into: float) -> None:
-            if name is None or name == "":
-                return
-            cur = sums.setdefault((table, str(name)), [0.0, 0.0, 0])
-            cur[0] += out
-            cur[1] += into
-            cur[2] += 1
-
-        groups = self.groups
+        by_src: dict[Any, list[float]] = {}
+        by_dst: dict[Any, list[float]] = {}
+        by_app: dict[Any, list[float]] = {}
         for r, rate in zip(self.flows.rows, self.flows.rates):
             out, into = rate if rate else (0.0, 0.0)
             seg = r.get("segment")
-            add("sources", f"{r.get('src')} ({seg})", out, into)
-            add("destinations", f"{r.get('dst')} ({seg})", into, out)
-            add("segments", seg, out, into)
-            add("applications", r.get("application") or f"{r.get('protocol')}/{r.get('dport')}", out, into)
-            if groups is not None:
-                add("groups", groups.group(seg, r.get("src")), out, into)
-                add("groups", groups.group(seg, r.get("dst")), into, out)
+            _bump(by_src, (seg, r.get("src")), out, into)
+            _bump(by_dst, (seg, r.get("dst")), into, out)
+            _bump(by_app, r.get("application") or f"{r.get('protocol')}/{r.get('dport')}", out, into)
+        sums: dict[tuple[str, str], list[float]] = {}
+        for table, ends in (("sources", by_src), ("destinations", by_dst)):
+            for (seg, address), (out, into, n) in ends.items():
+                _bump(sums, (table, f"{address} ({seg})"), out, into, n)
+                if table == "sources":
+                    _bump(sums, ("segments", str(seg)), out, into, n)
+                group = self.groups.group(seg, address) if self.groups else None
+                if group:
+                    _bump(sums, ("groups", group), out, into, n)
+        for app, (out, into, n) in by_app.items():
+            _bump(sums, ("applications", str(app)), out, into, n)
         rates = self.shares.update(now, [s["share"] for s in shares], [(s["a_to_b"], s["b_to_a"]) for s in shares])
         for s, rate in zip(shares, rates):
-            add("shares", f"{s['share']} ({s.get('end_a')} > {s.get('end_b')})", *(rate or (0.0, 0.0)))
+            _bump(sums, ("shares", f"{s['share']} ({s.get('end_a')} > {s.get('end_b')})"), *(rate or (0.0, 0.0)))
         return self._tables(now, sums)
 
     def _tables(self, now: float, sums: dict[tuple[str, str], list[float]]) -> dict[str, list[Talker]]:
@@ -136,3 +138,14 @@ class TopFeed:
                     for name, (o, i, n) in rows]
             for table, rows in kept.items()
         }
+
+
+def _bump(sums: dict[Any, list[float]], key: Any, out: float, into: float, flows: float = 1) -> None:
+    """Add bytes per second each way and a flow count under `key`."""
+    cur = sums.get(key)
+    if cur is None:
+        sums[key] = [out, into, flows]
+    else:
+        cur[0] += out
+        cur[1] += into
+        cur[2] += flows

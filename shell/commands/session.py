@@ -156,6 +156,14 @@ ALL_MODES = ("exec", *CONFIG_MODES)
 KINDS = "|".join(k.kind for k in OBJECT_KINDS)
 
 
+def _monitor(sh: Any, _v: dict[str, str]) -> None:
+    if not sh.state.interactive:
+        raise VpclabError("monitor is full-screen: run it from the interactive shell or as 'vpclab monitor'")
+    from tui.app import run as run_monitor
+
+    run_monitor(sh.state.api)
+
+
 def commands() -> list[Command]:
     """The session commands."""
     return [
@@ -171,6 +179,7 @@ def commands() -> list[Command]:
         Command("quit", _quit, ("exec",)),
         Command("do command=COMMAND", _do, CONFIG_MODES, {"command": "An exec command"}),
         Command("terminal length length=LENGTH", _terminal_length, ("exec",)),
+        Command("monitor", _monitor, ("exec",), "The full-screen flow monitor (q returns here)"),
         Command("load [how={merge|replace}] file=FILE", _load, ("config",), {"file": "Configuration file to read"}),
         Command("save file=FILE", _save, ("exec",), {"file": "File to write"}),
         Command("show configuration [diff]", _show_changes, ("exec", "config")),

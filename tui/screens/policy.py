@@ -13,7 +13,7 @@ from tui import units
 from tui.flowwindow import Filter, cell
 from tui.rates import CounterRates, Rate
 from tui.scope import Scope
-from tui.screens.polling import PollingScreen, Row, filtered
+from tui.screens.polling import PollingScreen, Row, filtered, ordered
 from tui.source import Snapshot
 from tui.widgets.keyed_table import KeyedTable
 
@@ -70,11 +70,7 @@ class PolicyScreen(PollingScreen):
         keys = [entry_key(r) for r in rows]
         rates = dict(zip(keys, self.rates.update(self.monitor.clock(), keys, [(r["packets"], r["bytes"]) for r in rows])))
         rows = filtered(rows, where, hit_text, scope.text("policy") if scope else None)
-        hits = [Hit(r, rates[entry_key(r)]) for r in rows]
-        order = SORT_VALUES[sort]
-        if order is not None:
-            hits.sort(key=order)
-        return hits[::-1] if reverse else hits
+        return ordered([Hit(r, rates[entry_key(r)]) for r in rows], SORT_VALUES[sort], reverse)
 
     def apply(self, payload: list[Hit]) -> None:
         self.hits = payload

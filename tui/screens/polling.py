@@ -225,3 +225,10 @@ def filtered(rows: Iterable[Row], where: Filter, text: Callable[[Row], str], sco
     test = where.predicate()
     word = re.compile(rf"\b{re.escape(scope_text)}\b") if scope_text else None
     return [r for r in rows if (test is None or test(text(r))) and (word is None or word.search(text(r)))]
+
+
+def ordered(rows: list[Any], order: Callable[[Any], Any] | None, reverse: bool) -> list[Any]:
+    """Rows sorted by `order` (None: as the engine gave them), reversed on `S`."""
+    if order is not None:
+        rows = sorted(rows, key=order)
+    return rows[::-1] if reverse else rows

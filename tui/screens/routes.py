@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 
 from tui.flowwindow import Filter, cell
 from tui.scope import Scope
-from tui.screens.polling import PollingScreen, Row, filtered
+from tui.screens.polling import PollingScreen, Row, filtered, ordered
 from tui.source import Snapshot
 from tui.widgets.keyed_table import KeyedTable
 
@@ -48,11 +48,7 @@ class RoutesScreen(PollingScreen):
 
     def read(self, snap: Snapshot, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> list[Row]:
         rows = self.monitor.source.routes(snap, **(scope.route_filters() if scope else {}))
-        rows = filtered(rows, where, route_text, scope.text("routes") if scope else None)
-        order = SORT_VALUES[sort]
-        if order is not None:
-            rows.sort(key=order)
-        return rows[::-1] if reverse else rows
+        return ordered(filtered(rows, where, route_text, scope.text("routes") if scope else None), SORT_VALUES[sort], reverse)
 
     def apply(self, payload: list[Row]) -> None:
         self.rows = payload
