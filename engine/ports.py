@@ -6,10 +6,14 @@ program's entry point is the only place that wires a real `Fabric` in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.plan import Plan, RouteItem
+
+# receives a command's output as it is produced (decoded text, any chunking)
+OutputSink = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,10 @@ class Fabric(Protocol):
     ) -> ProbeResult:
         """Send one real probe from `src_ns`; watch for it in `observe_ns`."""
 
-    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
-        """Run a command inside a namespace; (exit status, combined output)."""
+    def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
+        """Run a command inside a namespace; (exit status, combined output).
+        `output` gets the output while it is produced; an interrupt
+        (KeyboardInterrupt) ends the command and everything it started."""
 
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone; what was done."""
@@ -123,4 +129,4 @@ class Fabric(Protocol):
         """The newest `count` lines written by `log` policy entries."""
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading"]
+__all__ = ["ApplyReport", "Drift", "Fabric", "OutputSink", "ProbeResult", "RouteItem", "RouteReading"]
