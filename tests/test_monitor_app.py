@@ -238,3 +238,37 @@ def test_topology_selection_scopes_the_other_screens_and_commits_are_followed() 
         assert app.scope is None
 
     run(app, scenario)
+
+
+def test_keyed_table_changes_only_what_differs() -> None:
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.keyed_table import KeyedTable
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable([("name", "Name", None), ("value", "Value", 6)])
+
+    def rows(*pairs: tuple[str, str]) -> list[tuple[str, list[Text]]]:
+        return [(k, [Text(k), Text(v)]) for k, v in pairs]
+
+    async def main() -> None:
+        app = One()
+        async with app.run_test() as pilot:
+            table = app.query_one(KeyedTable)
+            table.show(rows(("a", "1"), ("b", "2"), ("c", "3")))
+            await pilot.pause()
+            first_a = table.get_row("a")[0]
+            table.move_cursor(row=table.get_row_index("c"))
+            table.show(rows(("c", "3"), ("a", "9"), ("d", "4")))  # b went, a changed, d is new, c moved up
+            await pilot.pause()
+            assert table.keys == ["c", "a", "d"] and table.row_count == 3
+            assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["3", "9", "4"]
+            assert table.get_row("a")[0] is first_a  # an unchanged cell is not replaced
+            assert table.selected_key == "c"  # the cursor followed its row
+            table.show([])
+            await pilot.pause()
+            assert table.row_count == 0 and table.selected_key is None
+
+    asyncio.run(main())

@@ -166,5 +166,5 @@ class MonitorApp(App[int]):
 def run(api: Any, interval: float = 2.0) -> int:
     """Run the monitor on a real lab's `LabApi` until `q`; its exit status."""
     app = MonitorApp(LabSource(api), interval=interval)
-    result = app.run()
-    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)
+    app.run()
+    return app.return_code or 0

@@ -80,6 +80,7 @@ def _total(rate: Rate | None) -> float:
     return rate[0] + rate[1] if rate else 0.0
 
 
+# the rate and the bytes come early: a 150-column terminal shows them
 COLUMNS: tuple[Column, ...] = (
     Column("segment", "Segment", lambda r, _: str(r.get("segment") or ""), lambda r, _: r.get("segment") or ""),
     Column("src", "Source", lambda r, _: endpoint(r.get("src"), r.get("sport")), lambda r, _: r.get("src") or ""),
@@ -87,17 +88,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("protocol", "Proto", lambda r, _: str(r.get("protocol") or "")),
     Column("application", "Application", lambda r, _: str(r.get("application") or ""), lambda r, _: r.get("application") or ""),
     Column("nat", "NAT", lambda r, _: nat_text(r)),
-    Column("firewall", "Firewall", lambda r, _: firewall_text(r)),
+    Column("rate", "Rate", lambda _, rate: units.rate(rate and _total(rate)), lambda _, rate: _total(rate), True),
+    Column("bytes_out", "Bytes>", lambda r, _: units.size(r.get("bytes_out", 0)),
+           lambda r, _: r.get("bytes_out", 0) + r.get("bytes_in", 0), True),
+    Column("bytes_in", "<Bytes", lambda r, _: units.size(r.get("bytes_in", 0))),
     Column("rule", "Rule", lambda r, _: str(r.get("rule") or ""), lambda r, _: r.get("rule") or ""),
     Column("state", "State", lambda r, _: str(r.get("state") or ""), lambda r, _: r.get("state") or ""),
     Column("age", "Age", lambda r, _: units.age(r.get("age")), lambda r, _: r.get("age") or 0, True),
     Column("packets_out", "Pkts>", lambda r, _: units.count(r.get("packets_out", 0)),
            lambda r, _: r.get("packets_out", 0) + r.get("packets_in", 0), True),
-    Column("bytes_out", "Bytes>", lambda r, _: units.size(r.get("bytes_out", 0)),
-           lambda r, _: r.get("bytes_out", 0) + r.get("bytes_in", 0), True),
     Column("packets_in", "<Pkts", lambda r, _: units.count(r.get("packets_in", 0))),
-    Column("bytes_in", "<Bytes", lambda r, _: units.size(r.get("bytes_in", 0))),
-    Column("rate", "Rate", lambda _, rate: units.rate(rate and _total(rate)), lambda _, rate: _total(rate), True),
+    Column("firewall", "Firewall", lambda r, _: firewall_text(r)),
 )
 SORTS = tuple(c for c in COLUMNS if c.sort is not None)
 ORDER = ("rate", "bytes_out", "packets_out", "age", "segment", "src", "dst", "application", "rule", "state")
@@ -165,6 +166,15 @@ def row_text(r: Row) -> str:
     return (f"{r.get('segment')} {endpoint(r.get('src'), r.get('sport'))} {endpoint(r.get('dst'), r.get('dport'))} "
             f"{r.get('protocol')} {r.get('application') or ''} {nat_text(r) if r.get('nat') else ''} "
             f"{firewall_text(r) if r.get('firewall') else ''} {r.get('rule') or ''} {r.get('state') or ''}")
+
+
+def scoped(rows: list[Row], name: str | None) -> list[Row]:
+    """The flows that name a Topology node no `show flows` filter covers (a
+    hub: its name in the path), by whole word."""
+    if not name:
+        return rows
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    return [r for r in rows if word.search(row_text(r) + " " + " ".join(map(str, r.get("path") or ())))]
 
 
 class FlowFeed:

@@ -78,7 +78,7 @@ class GroupIndex:
 class TopFeed:
     """Sums, rates and history for the Top tables (one per Top screen)."""
 
-    def __init__(self, buckets: int = 20) -> None:
+    def __init__(self, buckets: int = 15) -> None:
         self.flows = FlowFeed()
         self.shares = CounterRates()
         self.history = History(60.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from textual import on
@@ -10,7 +9,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from tui import units
-from tui.flowwindow import COLUMNS, SORT_ORDER, WINDOW, Filter, FlowFeed, FlowWindow, export_row, row_text
+from tui.flowwindow import COLUMNS, SORT_ORDER, WINDOW, Filter, FlowFeed, FlowWindow, export_row, scoped
 from tui.scope import Scope
 from tui.screens.polling import PollingScreen, Row
 from tui.source import Snapshot
@@ -38,11 +37,7 @@ class FlowsScreen(PollingScreen):
 
     def read(self, snap: Snapshot, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> FlowWindow:
         rows = self.monitor.source.flows(snap, **(scope.flow_filters() if scope else {}))
-        name = scope.text("flows") if scope else None
-        if name:
-            word = re.compile(rf"\b{re.escape(name)}\b")
-            rows = [r for r in rows if word.search(row_text(r) + " " + " ".join(map(str, r.get("path") or ())))]
-        self.feed.read(rows, self.monitor.clock())
+        self.feed.read(scoped(rows, scope.text("flows") if scope else None), self.monitor.clock())
         return self.feed.window(where, sort, reverse, WINDOW)
 
     def apply(self, payload: FlowWindow) -> None:

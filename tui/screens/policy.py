@@ -101,6 +101,6 @@ def _cells(h: Hit) -> tuple:  # type: ignore[type-arg]
     r = h.row
     style = "" if r["packets"] else "dim"
     rate = h.rate
-    return (cell(r["scope"], style), cell(r["name"], style), cell(str(r["seq"]) if r["seq"] is not None else "default", style),
+    return (cell(r["scope"], style), cell(r["name"], style), cell(str(r["seq"]) if r["seq"] is not None else ("default" if r["scope"] == "segment" else ""), style),
             cell(str(r["action"]), style), cell(str(r["match"]), style), cell(units.count(r["packets"]), style),
             cell(units.size(r["bytes"]), style), cell(f"{rate[0]:.1f}" if rate else "-", style), cell(units.rate(rate[1] if rate else None), style))

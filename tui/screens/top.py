@@ -10,7 +10,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Label
 
 from tui import units
-from tui.flowwindow import Filter, cell
+from tui.flowwindow import Filter, cell, scoped
 from tui.scope import Scope
 from tui.screens.polling import PollingScreen, Row
 from tui.source import Snapshot
@@ -18,7 +18,7 @@ from tui.talkers import TABLES, Talker, TopFeed
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.sparkline import sparkline
 
-COLUMNS = [("name", "Name", None), ("out", "Out/s", 11), ("in", "In/s", 11), ("flows", "Flows", 6), ("minute", "Last minute", 20)]
+COLUMNS = [("name", "Name", None), ("out", "Out/s", 10), ("in", "In/s", 10), ("flows", "Flows", 5), ("minute", "Last minute", 15)]
 SORT_VALUES = {
     "total": lambda t: -t.total, "out": lambda t: -t.out, "in": lambda t: -t.into, "flows": lambda t: -t.flows,
     "name": lambda t: t.name,
@@ -46,7 +46,7 @@ class TopScreen(PollingScreen):
 
     def read(self, snap: Snapshot, scope: Scope | None, where: Filter, sort: str, reverse: bool) -> dict[str, list[Talker]]:
         source = self.monitor.source
-        flows = source.flows(snap, **(scope.flow_filters() if scope else {}))
+        flows = scoped(source.flows(snap, **(scope.flow_filters() if scope else {})), scope.text("flows") if scope else None)
         self.feed.set_groups(snap.number, source.groups(snap))
         tables = self.feed.read(self.monitor.clock(), flows, source.share_traffic(snap))
         test = where.predicate()
