@@ -3,6 +3,7 @@ the real program in a pseudo-terminal."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -276,17 +277,20 @@ def test_the_program_in_a_terminal(make_lab: Any, state_dir: Path) -> None:
     env = {"TERM": "xterm-256color", "HOME": str(state_dir.parent), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "VPCLAB_STATE_DIR": str(state_dir)}
     child = pexpect.spawn(VPCLAB, ["--lab", api.name, "monitor"], encoding="utf-8", timeout=20, dimensions=(40, 160), env=env)
+    child.logfile_read = written = io.StringIO()  # everything the program wrote to its terminal
     try:
         child.expect_exact("commit 1")
         child.send("2")
         child.expect_exact("Top sources")
         child.send("q")
         child.expect(pexpect.EOF)
-        screen = child.before
+        screen = written.getvalue()
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    assert "\x1b[?1049l" in screen  # the alternate screen was left: the terminal is as it was
+    # the terminal is as it was: alternate screen left, mouse reports off, cursor shown, after they were set
+    for on, off in (("\x1b[?1049h", "\x1b[?1049l"), ("\x1b[?1003h", "\x1b[?1003l"), ("\x1b[?25l", "\x1b[?25h")):
+        assert screen.rfind(off) > screen.rfind(on) >= 0, (on, off)
     # the shell's `monitor` command, back to the prompt on q
     child = pexpect.spawn(VPCLAB, ["--lab", api.name], encoding="utf-8", timeout=20, dimensions=(40, 160), env=env)
     try:

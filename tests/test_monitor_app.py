@@ -272,3 +272,13 @@ def test_keyed_table_changes_only_what_differs() -> None:
             assert table.row_count == 0 and table.selected_key is None
 
     asyncio.run(main())
+
+
+def test_without_a_terminal_the_monitor_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shell import main as program
+    from tests.test_shell_support import make_api
+
+    assert program.main(["monitor"], make_api=lambda name: make_api(tmp_path, name)) == 2
+    assert "needs a terminal" in capsys.readouterr().err
+    assert program.main(["-c", "monitor"], make_api=lambda name: make_api(tmp_path, name)) == 1
+    assert "monitor is full-screen" in capsys.readouterr().err
