@@ -52,6 +52,7 @@ class FixedSource:
         self.hit_reads = 0  # policy hits readings
         self.cleared_at = 0
         self.with_trace = trace
+        self.fail: str | None = None  # set: reading flows raises this, as a lab can
 
     @property
     def has_trace(self) -> bool:
@@ -61,6 +62,10 @@ class FixedSource:
         return Snapshot(self.lab, self.number, 0.0)
 
     def flows(self, snap: Snapshot, **filters: Any) -> list[Row]:
+        if self.fail:
+            from engine.errors import VpclabError
+
+            raise VpclabError(self.fail)
         self.calls += 1
         step = self.calls
         out = []

@@ -282,3 +282,35 @@ def test_without_a_terminal_the_monitor_says_so(tmp_path: Path, capsys: pytest.C
     assert "needs a terminal" in capsys.readouterr().err
     assert program.main(["-c", "monitor"], make_api=lambda name: make_api(tmp_path, name)) == 1
     assert "monitor is full-screen" in capsys.readouterr().err
+
+
+def test_a_failing_read_is_shown_and_the_next_poll_recovers() -> None:
+    source = FixedSource()
+    app = app_of(source)
+
+    async def scenario(app: MonitorApp, pilot: Pilot[Any]) -> None:
+        source.fail = "% segment corp does not exist in the running configuration"
+        await poll(pilot)
+        assert source.fail in status(app)
+        assert len(table_keys(app)) == 40  # the last good reading stays on screen
+        source.fail = None
+        await poll(pilot)
+        assert "does not exist" not in status(app)
+
+    run(app, scenario)
+
+
+def test_a_flow_that_ends_under_its_detail_says_gone() -> None:
+    source = FixedSource()
+    app = app_of(source)
+
+    async def scenario(app: MonitorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, FlowDetailScreen)
+        source.base = [r for r in source.base if r["src"] != detail.flow["src"]]  # type: ignore[index]
+        await poll(pilot)
+        assert "gone: no longer tracked" in str(detail.query_one("#connection").render())
+
+    run(app, scenario)

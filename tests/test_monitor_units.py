@@ -129,3 +129,12 @@ def test_synthetic_rows_have_exactly_the_show_flows_fields() -> None:
     fields = {"protocol", "src", "sport", "dst", "dport", "segment", "application", "state", "nat", "packets_out", "bytes_out",
               "packets_in", "bytes_in", "firewall", "firewall_instance", "rule", "path"}
     assert all(set(r) - {"age"} == fields for r in flow_rows(20))
+
+
+def test_cells_are_never_markup() -> None:
+    from tui.flowwindow import cell, cells
+
+    assert cell("[bold red]x[/]").plain == "[bold red]x[/]"
+    row = {**flow_rows(1)[0], "application": "[b]web", "rule": None, "nat": None}
+    assert "[b]web" in [c.plain for c in cells(row, None)]
+    assert cells(row, (1.0, 0.0))[0] != cells(row, None)[0]  # the highlight is part of the cell's equality

@@ -84,7 +84,7 @@ class MonitorApp(App[int]):
     def on_scope_chosen(self, message: ScopeChosen) -> None:
         """Topology selected a node: the other screens narrow to it."""
         self.scope = message.scope
-        self.notify(f"scope: {message.scope.label}" if message.scope else "scope: the whole lab")
+        self.notify(f"scope: {message.scope.label}" if message.scope else "scope: the whole lab", markup=False)
         if self.view:
             self.view.update_status()
 
@@ -136,12 +136,12 @@ class MonitorApp(App[int]):
         try:
             tables = self.source.clear_counters(kind, name)
         except Exception as err:  # noqa: BLE001 - said to the user
-            self.call_from_thread(self.notify, f"clear counters failed: {err}", severity="error")
+            self.call_from_thread(self.notify, f"clear counters failed: {err}", severity="error", markup=False)
             return
         self.call_from_thread(self._cleared, f"counters of {what} cleared ({tables} tables)")
 
     def _cleared(self, note: str) -> None:
-        self.notify(note)
+        self.notify(note, markup=False)
         policy = self.views.get("policy")
         if isinstance(policy, PolicyScreen):
             policy.cleared()

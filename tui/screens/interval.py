@@ -39,7 +39,7 @@ class IntervalScreen(ModalScreen[float | None]):
     def _set(self, event: Input.Submitted) -> None:
         value = parse_interval(event.value)
         if value is None:
-            self.notify(f"not an interval: {event.value!r} (seconds, {LOWEST:g} to {HIGHEST:g})", severity="error")
+            self.notify(f"not an interval: {event.value!r} (seconds, {LOWEST:g} to {HIGHEST:g})", severity="error", markup=False)
             return
         self.dismiss(value)
 

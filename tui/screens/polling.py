@@ -214,10 +214,10 @@ class PollingScreen(Screen[None]):
         try:
             path.write_text(json.dumps(rows, indent=1, default=str) + "\n", encoding="utf-8")
         except OSError as err:
-            self.notify(f"export failed: {path}: {err.strerror}", severity="error")
+            self.notify(f"export failed: {path}: {err.strerror}", severity="error", markup=False)
             return
         self.last_export = path
-        self.notify(f"exported {len(rows)} rows to {path}")
+        self.notify(f"exported {len(rows)} rows to {path}", markup=False)
 
 
 def filtered(rows: Iterable[Row], where: Filter, text: Callable[[Row], str], scope_text: str | None = None) -> list[Row]:

@@ -42,7 +42,7 @@ class FilterBar(Input):
         where = Filter(self.value.strip())
         problem = where.error()
         if problem:
-            self.notify(problem, severity="error")
+            self.notify(problem, severity="error", markup=False)
             return
         self.post_message(self.Applied(where))
         self.action_close()
