@@ -13,12 +13,13 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from engine.compile.services import service_port
+from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.diff import Op, reloaded_tables
+from engine.items import NftItem
 from engine.model import Config
+from engine.origin import DEFAULT, Origin
 from engine.plan import Plan
 from engine.shares import imports
-from engine.validate import SERVICE_TRANSPORTS
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 
@@ -87,7 +88,7 @@ class _Rules:
             self.runs[segment] = runs
         return self.runs[segment]
 
-    def rule(self, segment: str, r: dict[str, Any]) -> str | None:
+    def rule(self, segment: str, r: dict[str, Any]) -> Origin | None:
         runs = self._runs(segment)
         if runs is None:
             return None
@@ -100,8 +101,8 @@ class _Rules:
         for run in runs:
             for seq, boxes in run:
                 if any(all(b[2 * i] <= v <= b[2 * i + 1] for i, v in enumerate(pkt)) for b in boxes):
-                    return f"segment {segment} {seq}"
-        return f"segment {segment} default"
+                    return Origin.of_entry("segment", segment, seq)
+        return Origin("segment", segment, DEFAULT)
 
 
 def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
@@ -111,11 +112,15 @@ def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
     too, but leaves its policy, and its connections, alone."""
     out = {}
     for item, before in reloaded_tables(old, ops):
-        policy = {c: d for c, d in item.counted if c.startswith("segment ")}
-        was = {c: d for c, d in before.counted if c.startswith("segment ")} if before else {}
-        if policy and policy != was:
-            out[item.ns] = next(src.split(" ", 1)[1] for src in item.sources if src.startswith("segment "))
+        policy = _segment_counters(item)
+        if policy and policy != (_segment_counters(before) if before else {}):
+            out[item.ns] = next(src.name for src in item.sources if src.scope == "segment")
     return out
+
+
+def _segment_counters(table: NftItem) -> dict[str, str]:
+    """Comment -> digest of the table's segment policy counters."""
+    return {c: d for c, d in table.counted if (o := Origin.parse(c)) is not None and o.scope == "segment"}
 
 
 LIVE = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", None}  # tcp states worth ending; udp/icmp have none
@@ -132,8 +137,8 @@ def refused_now(config: Config, raw: dict[str, list[dict[str, Any]]], segments: 
         return {}
     rules = _Rules(config)
     verdicts = {
-        f"segment {s.name} {e.seq}": e.action for s in config.segments for e in s.policies
-    } | {f"segment {s.name} default": s.default_action for s in config.segments}
+        Origin.of_entry("segment", s.name, e.seq): e.action for s in config.segments for e in s.policies
+    } | {Origin("segment", s.name, DEFAULT): s.default_action for s in config.segments}
     gateways = {str(ipaddress.ip_network(sn.prefix).network_address + 1) for v in config.vpcs for sn in v.subnets}
     apps = _Applications(config)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -165,7 +170,8 @@ def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **
             continue
         for e in entries:
             row = _row(where, e, apps)
-            row["rule"] = rules.rule(where[0], row)
+            rule = rules.rule(where[0], row)
+            row["rule"] = str(rule) if rule is not None else None
             rows.append(row)
     keep = _filter(config, filters)
     rows = [r for r in rows if keep(r)]

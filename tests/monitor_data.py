@@ -101,14 +101,17 @@ class FixedSource:
         return [r for r in rows if (scope is None or r["scope"] == scope) and (name is None or r["name"] == name)]
 
     def topology(self, snap: Snapshot) -> list[Row]:
-        rows = [{"id": "cxp core", "parent": None, "kind": "cxp", "name": "core", "detail": ""}]
+        """Rows as engine/tree.py gives them (`kind:name` ids)."""
+        def node(kind: str, key: str, name: str, parent: str | None, detail: str = "") -> Row:
+            return {"id": f"{kind}:{key}", "parent": parent, "kind": kind, "name": name, "detail": detail}
+
+        rows = [node("cxp", "core", "core", None)]
         for n, seg in enumerate(SEGMENTS):
-            rows.append({"id": f"segment {seg}@core", "parent": "cxp core", "kind": "segment", "name": seg, "detail": ""})
-            rows.append({"id": f"vpc v{seg}", "parent": f"segment {seg}@core", "kind": "vpc", "name": f"v{seg}", "detail": f"10.{10 + n}.0.0/16"})
-            rows.append({"id": f"subnet v{seg}/s1", "parent": f"vpc v{seg}", "kind": "subnet", "name": "s1", "detail": f"10.{10 + n}.1.0/24"})
-            rows.append({"id": f"host h{seg}", "parent": f"subnet v{seg}/s1", "kind": "host", "name": f"h{seg}", "detail": f"10.{10 + n}.1.10"})
-        rows.append({"id": "share portal", "parent": "cxp core", "kind": "share", "name": "portal", "detail": "corp <-> prod (a-to-b)"})
-        return rows
+            rows += [node("segment", f"{seg}@core", seg, "cxp:core", "1 vpc"),
+                     node("vpc", f"v{seg}", f"v{seg}", f"segment:{seg}@core", f"10.{10 + n}.0.0/16"),
+                     node("subnet", f"v{seg}/s1", "s1", f"vpc:v{seg}", f"10.{10 + n}.1.0/24"),
+                     node("host", f"h{seg}", f"h{seg}", f"subnet:v{seg}/s1", f"10.{10 + n}.1.10")]
+        return [*rows, node("share", "portal", "portal", "cxp:core", "corp <-> prod (a-to-b)")]
 
     def groups(self, snap: Snapshot) -> list[Row]:
         return [{"group": "clients", "segment": seg, "prefixes": ["10.10.0.0/17"]} for seg in SEGMENTS]

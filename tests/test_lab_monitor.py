@@ -214,7 +214,7 @@ def test_every_screen_shows_the_live_lab_and_the_keys_work(live_lab: tuple[LabAp
         await pilot.press("5")
         await settle(pilot)
         ids = {n.data for n in app.screen.query_one(Tree)._tree_nodes.values()}
-        assert {"vpc va", "host a1", "share link", "segment provider@core"} <= ids
+        assert {"vpc:va", "host:a1", "share:link", "segment:provider@core"} <= ids
 
     run(app, scenario)
     exported = sorted(tmp_path.glob("vpclab-*.json"))
@@ -262,7 +262,7 @@ def test_a_commit_from_another_process_appears_without_a_restart(live_lab: tuple
         await pilot.press("5")
         await settle(pilot)
         ids = {n.data for n in app.screen.query_one(Tree)._tree_nodes.values()}
-        assert "vpc vc" in ids and "host c1" in ids and "share link" not in ids
+        assert "vpc:vc" in ids and "host:c1" in ids and "share:link" not in ids
         await pilot.press("2")
         await settle(pilot)
         assert not app.views["top"].tables["shares"]  # type: ignore[attr-defined]

@@ -18,10 +18,10 @@ from lab import netns, services
 from shell import main as program
 from shell.loader import parse_config
 from tests.configs import PORTAL
+from tests.paths import example
 
 pytestmark = pytest.mark.lab
 
-EXAMPLES = Path("/work/shared/examples")
 
 SHARED = textwrap.dedent(
     """\
@@ -113,7 +113,7 @@ def test_examples_pass(name: str, state_dir: Path, capsys: pytest.CaptureFixture
 
     lab = new_lab_name()
     try:
-        assert program.main(["--lab", lab, "-f", str(EXAMPLES / name)]) == 0, capsys.readouterr().err
+        assert program.main(["--lab", lab, "-f", str(example(name))]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out
         assert out.count("ok: ") >= 2 and "assert failed" not in out
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.model import Config, Segment
+from engine.tree import tree_rows
 from shell.loader import parse_config
 from tests.configs import PORTAL
 from tests.monitor_data import FixedSource, flow_rows
@@ -14,7 +14,6 @@ from tui.rates import CounterRates, History
 from tui.scope import Scope, scope_of
 from tui.screens.interval import parse_interval
 from tui.screens.topology import kept_rows
-from tui.source import topology_rows
 from tui.talkers import GroupIndex, TopFeed
 from tui.widgets.sparkline import sparkline
 
@@ -95,29 +94,24 @@ def test_group_index_finds_the_group_of_an_address_per_segment() -> None:
     assert idx.group("prod", "10.1.2.3") is None and idx.group("corp", "10.2.0.1") is None
 
 
-def test_topology_of_a_config_and_scopes_from_it() -> None:
-    rows = topology_rows(parse_config(PORTAL))
-    kinds = {r["kind"] for r in rows}
-    assert kinds == {"cxp", "segment", "vpc", "subnet", "host", "share"}
-    ids = {r["id"] for r in rows}
-    assert all(r["parent"] is None or r["parent"] in ids for r in rows)
-    alice = scope_of(rows, "host alice")
+def test_scopes_from_the_engines_topology() -> None:
+    rows = tree_rows("t", parse_config(PORTAL))
+    alice = scope_of(rows, "host:alice")
     assert alice == Scope("host", "alice") and alice.flow_filters() == {"host": "alice"}
     assert alice.route_filters() == {"vpc": "wan-a"} and alice.policy_scope() == ("segment", "cust-a")
-    share = scope_of(rows, "share portal-a")
+    share = scope_of(rows, "share:portal-a")
     assert share is not None and share.flow_filters() == {"share": "portal-a"} and share.route_filters() == {}
     assert share.text("routes") == "portal-a"
-    hub = scope_of(rows, "cxp core")
+    hub = scope_of(rows, "cxp:core")
     assert hub is not None and hub.flow_filters() == {} and hub.text("flows") == "core" and hub.route_filters() == {"cxp": "core"}
-    subnet = scope_of(rows, "subnet wan-b/lan")
+    subnet = scope_of(rows, "subnet:wan-b/lan")
     assert subnet is not None and subnet.flow_filters() == {"vpc": "wan-b"}
-    assert topology_rows(Config(segments=(Segment("empty"),)))[1]["parent"] == "cxp core"
 
 
 def test_topology_filter_keeps_ancestors() -> None:
-    rows = topology_rows(parse_config(PORTAL))
+    rows = tree_rows("t", parse_config(PORTAL))
     kept = kept_rows(rows, Filter("alice"))
-    assert [r["id"] for r in kept] == ["cxp core", "segment cust-a@core", "vpc wan-a", "subnet wan-a/lan", "host alice"]
+    assert [r["id"] for r in kept] == ["cxp:core", "segment:cust-a@core", "vpc:wan-a", "subnet:wan-a/lan", "host:alice"]
 
 
 def test_interval_input() -> None:

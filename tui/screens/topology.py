@@ -66,10 +66,14 @@ class TopologyScreen(PollingScreen):
         at = tree.cursor_node.data if tree.cursor_node else None
         tree.reset(Text(f"lab {self.monitor.source.lab}", style="bold"), "")
         nodes: dict[str, Any] = {"": tree.root}
+        parents = {r.get("parent") for r in shown}
         for r in shown:
             parent = nodes.get(r.get("parent") or "", tree.root)
             label = Text.assemble((f"{r['kind']} ", "dim"), (r["name"], KIND_STYLE.get(r["kind"], "")), (f"  {r.get('detail') or ''}", "dim"))
-            nodes[r["id"]] = parent.add(label, r["id"], expand=open_ids is None or r["id"] in open_ids or self.where.text != "")
+            if r["id"] in parents:
+                nodes[r["id"]] = parent.add(label, r["id"], expand=open_ids is None or r["id"] in open_ids or self.where.text != "")
+            else:
+                nodes[r["id"]] = parent.add_leaf(label, r["id"])
         tree.root.expand()
         self.built = shown
         if at in nodes:
