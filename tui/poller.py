@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from textual.message_pump import MessagePump
 from textual.timer import Timer
 
-INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)
-
 
 @dataclass
 class PollSettings:

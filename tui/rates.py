@@ -21,7 +21,6 @@ class CounterRates:
     def __init__(self) -> None:
         self._last: dict[Hashable, tuple[int, int]] = {}
         self._when: float | None = None
-        self.elapsed: float | None = None  # seconds between the last two readings
 
     def update(self, now: float, keys: Sequence[Hashable], values: Iterable[tuple[int, int]]) -> list[Rate | None]:
         """Rates per second of each key's pair of counters (packets and
@@ -33,7 +32,7 @@ class CounterRates:
         seconds = now - self._when if self._when is not None and now > self._when else None
         values = list(values)
         before = list(map(self._last.get, keys))
-        self._last, self._when, self.elapsed = dict(zip(keys, values)), now, seconds
+        self._last, self._when = dict(zip(keys, values)), now
         if seconds is None:
             return [None] * len(values)
         return [

@@ -216,7 +216,6 @@ class PollingScreen(Screen[None]):
         except OSError as err:
             self.notify(f"export failed: {path}: {err.strerror}", severity="error", markup=False)
             return
-        self.last_export = path
         self.notify(f"exported {len(rows)} rows to {path}", markup=False)
 
 
