@@ -314,3 +314,22 @@ def test_a_flow_that_ends_under_its_detail_says_gone() -> None:
         assert "gone: no longer tracked" in str(detail.query_one("#connection").render())
 
     run(app, scenario)
+
+
+def test_a_new_filter_or_sort_does_not_read_the_lab_again() -> None:
+    source = FixedSource()
+    app = app_of(source)
+
+    async def scenario(app: MonitorApp, pilot: Pilot[Any]) -> None:
+        reads = source.calls
+        await pilot.press("slash", *"dns", "enter", "s", "S")
+        await settle(pilot)
+        flows = app.views["flows"]
+        assert source.calls == reads  # picked again from the last reading
+        assert flows.window.where == "dns" and flows.window.sort == "bytes_out" and flows.window.reverse  # type: ignore[attr-defined]
+        sizes = [s.row["bytes_out"] + s.row["bytes_in"] for s in flows.window.rows]  # type: ignore[attr-defined]
+        assert len(sizes) == 10 and sizes == sorted(sizes)
+        await poll(pilot)
+        assert source.calls == reads + 1 and flows.window.where == "dns"  # type: ignore[attr-defined]
+
+    run(app, scenario)

@@ -126,6 +126,8 @@ class FlowWindow:
     rate_in: float
     sort: str
     reverse: bool
+    reading: int = 0  # which reading it shows: a re-window of an older one is dropped
+    where: str = ""  # the filter it was made with
 
 
 @dataclass(frozen=True)
@@ -177,48 +179,67 @@ def scoped(rows: list[Row], name: str | None) -> list[Row]:
     return [r for r in rows if word.search(row_text(r) + " " + " ".join(map(str, r.get("path") or ())))]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One poll's flows as parallel lists, published whole: the Flows
+    screen's re-window (a new filter or sort, no new read) may run while
+    the next poll reads."""
+
+    seq: int
+    rows: list[Row]
+    keys: list[Key]
+    rates: list[Rate | None]
+    totals: list[float]  # bytes per second both ways, 0 when unknown
+
+
 class FlowFeed:
-    """The last flows reading, with rates per flow (used by one screen's
-    worker). Parallel lists, not one tuple per flow: picking the window
-    then runs on C-level keys (`list.__getitem__`) over row indices."""
+    """The last flows reading, with rates per flow. Parallel lists, not one
+    tuple per flow: picking the window then runs on C-level keys
+    (`list.__getitem__`) over row indices."""
 
     def __init__(self) -> None:
         self._rates = CounterRates()
         self._texts: dict[Key, tuple[Any, str, str, bool]] = {}  # mark, text, filter, passed
-        self.rows: list[Row] = []
-        self.keys: list[Key] = []
-        self.rates: list[Rate | None] = []
-        self.totals: list[float] = []  # bytes per second both ways, 0 when unknown
+        self.reading = Reading(0, [], [], [], [])
 
     def read(self, rows: list[Row], now: float) -> None:
         """Take a new reading: key every row and compute its rate."""
-        self.rows = rows
-        self.keys = list(map(flow_key, rows))
-        self.rates = self._rates.update(now, self.keys, map(_counters, rows))
-        self.totals = [r[0] + r[1] if r else 0.0 for r in self.rates]
+        keys = list(map(flow_key, rows))
+        rates = self._rates.update(now, keys, map(_counters, rows))
+        totals = [r[0] + r[1] if r else 0.0 for r in rates]
+        self.reading = Reading(self.reading.seq + 1, rows, keys, rates, totals)
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.reading.rows
+
+    @property
+    def rates(self) -> list[Rate | None]:
+        return self.reading.rates
 
     @property
     def items(self) -> list[tuple[Key, Row, Rate | None]]:
         """(key, row, rate) per flow of the last reading."""
-        return list(zip(self.keys, self.rows, self.rates))
+        return list(zip(self.reading.keys, self.reading.rows, self.reading.rates))
 
     def forget(self) -> None:
         """Rates start again (the counters were cleared)."""
         self._rates.forget()
 
-    def matching(self, where: Filter) -> list[int] | range:
+    def matching(self, where: Filter, reading: Reading | None = None) -> list[int] | range:
         """Indices of the flows of the last reading that pass the filter. A
         flow's text, and whether it passed, are kept across polls while its
         state, rule and application stay: a poll tests only the flows that
         are new or changed."""
+        reading = reading or self.reading
         test = where.predicate()
         if test is None:
-            return range(len(self.rows))
+            return range(len(reading.rows))
         old = self._texts
         texts: dict[Key, tuple[Any, str, str, bool]] = {}
         wanted = where.text
         out = []
-        for i, (key, row) in enumerate(zip(self.keys, self.rows)):
+        for i, (key, row) in enumerate(zip(reading.keys, reading.rows)):
             mark = _volatile(row)
             known = old.get(key)
             if known is None or known[0] != mark:
@@ -236,10 +257,11 @@ class FlowFeed:
         """The first `limit` matching flows in sort order (numbers largest
         first, names alphabetically; `reverse` turns it round; ties by key)."""
         col = next(c for c in SORTS if c.key == sort)
-        keep = self.matching(where)
-        rows, rates, keys = self.rows, self.rates, self.keys
+        reading = self.reading
+        keep = self.matching(where, reading)
+        rows, rates, keys = reading.rows, reading.rates, reading.keys
         if sort == "rate":
-            values: list[Any] = self.totals
+            values: list[Any] = reading.totals
         else:
             value = col.sort
             assert value is not None
@@ -252,7 +274,7 @@ class FlowFeed:
         moving = [rates[i] for i in keep] if isinstance(keep, list) else rates
         rate_out = sum(r[0] for r in moving if r)
         rate_in = sum(r[1] for r in moving if r)
-        return FlowWindow(out, len(rows), len(keep), rate_out, rate_in, sort, reverse)
+        return FlowWindow(out, len(rows), len(keep), rate_out, rate_in, sort, reverse, reading.seq, where.text)
 
 
 def cells(r: Row, rate: Rate | None) -> tuple[Text, ...]:

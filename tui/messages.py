@@ -32,6 +32,15 @@ class PollFailed(Message):
         self.error = error
 
 
+class Rewindowed(Message):
+    """Flows picked its window again from the last reading (a new filter or
+    sort): no read of the lab, so it answers in a fraction of a poll."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+
+
 class Traced(Message):
     """The model's trace of the drilled-into flow (None: the engine has no trace)."""
 

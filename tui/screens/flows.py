@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from tui import units
 from tui.flowwindow import COLUMNS, SORT_ORDER, WINDOW, Filter, FlowFeed, FlowWindow, export_row, scoped
+from tui.messages import Rewindowed
 from tui.scope import Scope
 from tui.screens.polling import PollingScreen, Row
-from tui.source import Snapshot
+from tui.source import Snapshot, paused_gc
 from tui.widgets.keyed_table import KeyedTable
 
 WIDTHS = {"segment": 10, "src": 21, "dst": 21, "protocol": 5, "application": 16, "nat": 24, "firewall": 8, "rule": 18,
@@ -41,8 +42,35 @@ class FlowsScreen(PollingScreen):
         return self.feed.window(where, sort, reverse, WINDOW)
 
     def apply(self, payload: FlowWindow) -> None:
+        """Show the window, unless the filter or sort changed since it was
+        made, or it comes from an older reading than the one shown."""
+        if (payload.where, payload.sort, payload.reverse) != (self.where.text, self.sort_key, self.reverse):
+            return
+        if self.window is not None and payload.reading < self.window.reading:
+            return
         self.window = payload
         self.query_one(KeyedTable).show([(s.key, s.cells) for s in payload.rows])
+
+    def view_changed(self) -> None:
+        """A new filter or sort: pick the window again from the last reading
+        at once (the lab is not read again); the next poll reads as usual."""
+        self.update_status()
+        if self.feed.reading.seq == 0:
+            super().view_changed()
+            return
+        self._rewindow(self.where, self.sort_key, self.reverse)
+
+    @work(thread=True, exclusive=True, group="window", exit_on_error=False)
+    def _rewindow(self, where: Filter, sort: str, reverse: bool) -> None:
+        with paused_gc():
+            window = self.feed.window(where, sort, reverse, WINDOW)
+        self.post_message(Rewindowed(window))
+
+    @on(Rewindowed)
+    def _rewindowed(self, message: Rewindowed) -> None:
+        message.stop()
+        self.apply(message.window)
+        self.update_status()
 
     def summary(self) -> str:
         w = self.window
