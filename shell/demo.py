@@ -121,6 +121,46 @@ resource-share portal-a
  nat end-a 10.1.1.0/24 to 100.64.1.0/24
  nat end-b 10.1.200.10/32 to 172.31.255.10/32
 !
+segment spokes
+ description spokes reach each other and the internet through firewall fw1
+ policy 10 inspect fw1 ip any any
+!
+vpc spoke1
+ cxp aws-east
+ segment spokes
+ group intranet
+ cidr 10.40.0.0/16
+ subnet a 10.40.1.0/24
+ host s1web 10.40.1.10
+ service web http on s1web port 80
+!
+vpc spoke2
+ cxp azure-west
+ segment spokes
+ group intranet
+ cidr 10.41.0.0/16
+ subnet a 10.41.1.0/24
+ host s2app 10.41.1.10
+ service api http on s2app port 8080
+!
+firewall fw1
+ cxp aws-east
+ instances 2
+ zone intranet segment spokes group intranet
+ zone internet internet inet
+ rule 10 permit tcp from intranet to internet eq 80 log
+ rule 20 permit tcp from intranet to intranet eq 8080
+ rule 30 permit tcp from internet to intranet eq 80
+ rule 100 deny ip from any to any log
+!
+internet inet
+ cxp aws-east
+ segment spokes
+ snat-address 198.51.100.1
+ inspect firewall fw1
+ public-host web-out 203.0.113.80
+ load-balancer weblb vip 198.51.100.10 port 80 backend s1web
+!
 resource-share portal-b
  end-a segment cust-b prefix-list CUST
  end-b segment provider prefix-list PORTAL
@@ -141,5 +181,9 @@ two customers with the same addresses behind NAT reach one provider portal.
   overlapping customers:  assert reachable 172.31.255.10 from alice protocol tcp port 80
     assert reachable 172.31.255.10 from bill protocol tcp port 80    show flows segment provider
   policy: assert reachable pdb1 from pweb1 protocol tcp port 5432   show policy hits   show log
+  firewall fw1 (east-west across hubs, egress, ingress):  show firewall fw1   show internet
+    assert reachable s2app from s1web protocol tcp port 8080    assert unreachable s2app from s1web protocol tcp port 22
+    assert reachable web-out from s1web protocol tcp port 80    assert reachable 198.51.100.10 from web-out protocol tcp port 80
+    show policy hits firewall fw1   show flows firewall fw1
 Type ? anywhere for help, TAB to complete, exit to leave.
 """

@@ -25,6 +25,11 @@ assert unreachable dweb1 from dns1
 assert reachable 172.31.255.10 from alice protocol tcp port 80
 assert reachable 172.31.255.10 from bill protocol tcp port 80
 assert unreachable 100.64.2.10 from alice
+assert reachable s2app from s1web protocol tcp port 8080
+assert unreachable s2app from s1web protocol tcp port 22
+assert reachable web-out from s1web protocol tcp port 80
+assert reachable 198.51.100.10 from web-out protocol tcp port 80
+assert unreachable s2app from web-out protocol tcp port 8080
 """
 
 
@@ -46,6 +51,7 @@ def test_demo_stories(state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFix
         assert out.count("ok: ") == STORIES.count("assert")
         assert "10.11.1.10" in out  # the dig answer
         assert "segment prod 10 permit tcp 10.10.1.10:" in out  # the log line of entry 10
+        assert "firewall fw1 100 deny tcp 10.40.1.10:" in out  # the firewall's denial of port 22, logged
     finally:
         program.main(["--lab", lab, "destroy"])
         assert not netns.list_names(lab + "-")
