@@ -122,5 +122,40 @@ class Fabric(Protocol):
     def read_log(self, count: int) -> list[str]:
         """The newest `count` lines written by `log` policy entries."""
 
+    def trace_probe(self, req: TraceProbe) -> tuple[ProbeResult, list[Sighting]]:
+        """Send one probe (from `req.sport`) and report every copy of it
+        seen in the watched namespaces, with CLI.md's judgement."""
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading"]
+
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A probe seen by an observer in one namespace (trace): on which
+    interface, which way, when (kernel time, ns), and its addresses there."""
+
+    ns: str
+    ifname: str
+    outgoing: bool
+    time_ns: int
+    src: str
+    dst: str
+    sport: int | None
+    dport: int | None
+
+
+@dataclass(frozen=True)
+class TraceProbe:
+    """What `trace` asks the lab to send and where to watch for it."""
+
+    src_ns: str
+    address: str
+    protocol: str
+    port: int | None
+    sport: int | None  # the source port the model predicted with (tcp, udp)
+    watch: tuple[str, ...]  # namespaces with an observer
+    observe_ns: str | None  # the target host: delivery there is what `reachable` checks
+    timeout: float
+
+
+__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading", "Sighting", "TraceProbe"]

@@ -237,7 +237,7 @@ class Sender:
 class IcmpSender(Sender):
     """An echo request with a random id, sequence and token."""
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.ident, self.seq = random.getrandbits(16), random.getrandbits(16)
         self.payload = b"vpclab-probe:" + os.urandom(16)
@@ -286,12 +286,12 @@ class TcpSender(Sender):
 
     wants_write = True
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind(("0.0.0.0", sport or 0))
         self.sport = self.sock.getsockname()[1]
 
     def start(self) -> Answer | None:
@@ -324,13 +324,13 @@ class TcpSender(Sender):
 class UdpSender(Sender):
     """One datagram with a random token, from a connected socket."""
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.payload = b"vpclab-probe:" + os.urandom(16)
         self.sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind(("0.0.0.0", sport or 0))
 
     def start(self) -> Answer | None:
         self.t0 = time.monotonic()
@@ -359,7 +359,8 @@ class UdpSender(Sender):
         return pkt.proto == socket.IPPROTO_UDP and pkt.l4[8:] == self.payload
 
 
-SENDERS: dict[str, Callable[[str, str, int | None], Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
+# each takes (ns, address, port, sport=None)
+SENDERS: dict[str, Callable[..., Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
 
 
 def probe(

@@ -1,0 +1,95 @@
+"""What the real packet did, as hops, and where it parts from the prediction.
+
+The lab reports every copy of the probe its observers saw (engine.ports
+`Sighting`). A namespace that saw it is an observed hop, in the order the
+kernel first saw it there. Its ingress is the interface the packet
+arrived on, its egress the one it left by, with the same conventions as
+the model: a packet routed in or out through a bridge names the bridge
+(its ports see the frame too), a frame only switched between two ports of
+a bridge names the ports. Addresses are those of the copy that left (after
+the namespace's NAT), or of the arriving copy where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.datapath.graph import Graph
+from engine.datapath.packet import Hop
+from engine.ports import Sighting
+
+
+def observed_hops(graph: Graph, sightings: list[Sighting]) -> list[Hop]:
+    """Observed hops in the order the packet reached them."""
+    by_ns: dict[str, list[Sighting]] = {}
+    for s in sorted(sightings, key=lambda s: s.time_ns):
+        by_ns.setdefault(s.ns, []).append(s)
+    return [_hop(graph, ns, seen) for ns, seen in by_ns.items()]
+
+
+def _pick(graph: Graph, ns: str, seen: list[Sighting]) -> Sighting | None:
+    """The copy that names the namespace's interface: on a bridge rather than
+    on one of its ports (the bridge is where the packet was routed)."""
+    space = graph.spaces.get(ns)
+    bridges = space.bridges if space else set()
+    return next((s for s in seen if s.ifname in bridges), seen[0] if seen else None)
+
+
+def _hop(graph: Graph, ns: str, seen: list[Sighting]) -> Hop:
+    space = graph.spaces.get(ns)
+    arrived = _pick(graph, ns, [s for s in seen if not s.outgoing])
+    left = _pick(graph, ns, [s for s in seen if s.outgoing])
+    shown = left or arrived
+    assert shown is not None
+    node, kind = (space.node, space.role) if space else (ns, "unknown")
+    return Hop(node, kind, arrived.ifname if arrived else None, left.ifname if left else None,
+               shown.src, shown.dst, shown.sport, shown.dport, None, ns)
+
+
+FIELDS = ("node", "ingress", "egress", "src", "dst", "sport", "dport")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where the prediction and the packet first part."""
+
+    hop: int | None  # 1-based hop number; None for the verdict
+    node: str
+    field: str
+    predicted: Any
+    observed: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (`first_difference`)."""
+        return {"hop": self.hop, "node": self.node, "field": self.field, "predicted": self.predicted, "observed": self.observed}
+
+    def sentence(self) -> str:
+        """`DISAGREE at NODE: predicted X, observed Y`."""
+        def said(value: Any) -> str:
+            if self.field == "egress" and value is None:
+                return "no egress (the packet stopped here)"
+            if self.field == "node" and value is None:
+                return "nothing further"
+            return f"{self.field} {value if value is not None else 'none'}" if self.field not in ("node", "verdict") else str(value)
+
+        where = self.node if self.hop is None else f"hop {self.hop} ({self.node})"
+        return f"DISAGREE at {where}: predicted {said(self.predicted)}, observed {said(self.observed)}"
+
+
+def first_difference(predicted: list[Hop], observed: list[Hop], verdict: str, observed_verdict: str,
+                     observed_detail: str = "") -> Difference | None:  # fmt: skip
+    """The first field of the first hop that differs, else the verdict, else None."""
+    for i in range(max(len(predicted), len(observed))):
+        p = predicted[i] if i < len(predicted) else None
+        o = observed[i] if i < len(observed) else None
+        if p is None or o is None:
+            node = (p or o).node  # type: ignore[union-attr]
+            return Difference(i + 1, node, "node", p.node if p else None, o.node if o else None)
+        for name, pv, ov in zip(FIELDS, p.compared(), o.compared(), strict=True):
+            if pv != ov:
+                return Difference(i + 1, p.node, name, pv, ov)
+    if verdict != observed_verdict:
+        detail = f" ({observed_detail})" if observed_detail else ""
+        return Difference(None, "verdict", "verdict", verdict, f"{observed_verdict}{detail}")
+    return None
