@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import flows, hits, views
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, VpclabError
 from engine.model import Config, Host, Vpc
 from engine.ports import Drift, Fabric, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
@@ -269,6 +269,27 @@ class LabApi:
         host = tgt.host or self.host_behind(from_host, tgt.address)
         observe_ns = self.host_namespace(host.name) if host else None
         return self.fabric.probe(src_ns, tgt.address, protocol, port, timeout, observe_ns)
+
+    def model(self) -> Any:
+        """The data-path model of the running lab (engine/datapath)."""
+        from engine.datapath import model_of
+
+        return model_of(self.name, self.running, self.session.running_plan())
+
+    def trace(self, target: str, from_host: str, protocol: str = "icmp", port: int | None = None) -> Any:
+        """`trace`: the model's path of a probe, the real probe observed at every
+        hop, and where they part (engine/trace.py TraceResult)."""
+        from engine import trace
+        from engine.datapath import UnknownRole
+
+        tgt = self.resolve_target(target)
+        self.host_namespace(from_host)
+        meant = tgt.host or self.host_behind(from_host, tgt.address)
+        try:
+            return trace.trace(self.model(), self.fabric, from_host, tgt.address, protocol, port,
+                               tgt.host.name if tgt.host else None, meant.name if meant else None)
+        except UnknownRole as err:
+            raise VpclabError(f"trace: {err}") from None
 
     def host_exec(self, host: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
         """Run a command in a host's namespace; returns (exit status, output)."""

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.compile.services import service_port
+from engine.datapath.packet import ip_int
+from engine.datapath.policy import Decision, PolicyJudge, judge_for
 from engine.diff import Op, reloaded_tables
 from engine.model import Config
 from engine.plan import Plan
@@ -64,44 +66,33 @@ class _Applications:
 
 
 class _Rules:
-    """The policy entry that admits a flow in its segment, found by evaluating
-    the running policy (its compiled runs) on the flow's 5-tuple as the router
-    saw it: after the share's DNAT, before SNAT. Linear in the policy's
-    elements; `ct mark` set at admission would make it exact and free (not
-    done: a second map per run doubles the load time of big policies)."""
+    """The policy entry that admits a flow in its segment: the data-path
+    model's first-match evaluation (engine/datapath/policy.py, the one
+    `trace` uses) on the flow's 5-tuple as its router saw it: after the
+    share's DNAT, before SNAT."""
 
     PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
 
     def __init__(self, config: Config):
         self.config = config
-        self.runs: dict[str, list[list[tuple[int, list[Any]]]] | None] = {}  # per segment, on first use
+        self.judges: dict[str, PolicyJudge | None] = {}
 
-    def _runs(self, segment: str) -> list[list[tuple[int, list[Any]]]] | None:
-        from engine.compile.policy import active, blocks, resolve_terms
-
-        if segment not in self.runs:
-            seg = self.config.get("segment", segment)
-            runs = None
-            if seg is not None and active(seg):
-                runs = [[(e.seq, boxes) for e, boxes in run] for run in blocks(seg, dict(resolve_terms(self.config, seg)))]
-            self.runs[segment] = runs
-        return self.runs[segment]
-
-    def rule(self, segment: str, r: dict[str, Any]) -> str | None:
-        runs = self._runs(segment)
-        if runs is None:
+    def decide(self, segment: str, r: dict[str, Any]) -> Decision | None:
+        if segment not in self.judges:
+            self.judges[segment] = judge_for(self.config, segment)
+        judge = self.judges[segment]
+        if judge is None:
             return None
         nat = r["nat"] or {}
         dst, dport = nat.get("dst") or r["dst"], nat.get("dport") if nat.get("dport") is not None else r["dport"]
         try:
-            pkt = (self.PROTO.get(r["protocol"], 0), int(ipaddress.ip_address(r["src"])), int(ipaddress.ip_address(dst)), dport or 0)
-        except ValueError:
+            return judge.decide(self.PROTO.get(r["protocol"], 0), ip_int(r["src"]), ip_int(dst), dport or 0)
+        except (OSError, TypeError):  # not an IPv4 address
             return None
-        for run in runs:
-            for seq, boxes in run:
-                if any(all(b[2 * i] <= v <= b[2 * i + 1] for i, v in enumerate(pkt)) for b in boxes):
-                    return f"segment {segment} {seq}"
-        return f"segment {segment} default"
+
+    def rule(self, segment: str, r: dict[str, Any]) -> str | None:
+        d = self.decide(segment, r)
+        return d.rule if d else None
 
 
 def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
@@ -131,9 +122,6 @@ def refused_now(config: Config, raw: dict[str, list[dict[str, Any]]], segments: 
     if not any(raw.get(ns) for ns in segments):
         return {}
     rules = _Rules(config)
-    verdicts = {
-        f"segment {s.name} {e.seq}": e.action for s in config.segments for e in s.policies
-    } | {f"segment {s.name} default": s.default_action for s in config.segments}
     gateways = {str(ipaddress.ip_network(sn.prefix).network_address + 1) for v in config.vpcs for sn in v.subnets}
     apps = _Applications(config)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -148,8 +136,8 @@ def refused_now(config: Config, raw: dict[str, list[dict[str, Any]]], segments: 
             ends = [a for a in (row["src"], row["dst"]) if a]
             if any(a in gateways or ipaddress.ip_address(a) in FABRIC for a in ends):
                 continue
-            rule = rules.rule(segment, row)
-            if rule is not None and verdicts.get(rule) == "deny":
+            decision = rules.decide(segment, row)
+            if decision is not None and decision.action == "deny":
                 out.setdefault(ns, []).append(row)
     return out
 

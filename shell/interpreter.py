@@ -87,7 +87,13 @@ class Interpreter:
         mode, parsed = got
         filters = [self._pipe(p) for p in pipes]
         result = self.call(mode, parsed)
-        return None if result is None else self._finish(result, filters)
+        if result is None:
+            return None
+        text = self._finish(result, filters)
+        if result.failure:  # the output stands, and the line fails (exit 1 in a batch)
+            self.state.emit(text)
+            raise VpclabError(result.failure)
+        return text
 
     def call(self, mode: str, parsed: Parsed) -> Result | None:
         """Run a parsed command in `mode`, restoring everything if it fails."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shell.commands import configure, diagnose, session, show
+from shell.commands import configure, diagnose, pathcheck, session, show
 from shell.grammar.registry import Command, Grammar, Mode
 from shell.schema import OBJECT_KINDS
 from shell.state import Result
@@ -29,4 +29,4 @@ MODES = [
 ]
 
 GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(),
-                          *diagnose.commands(), *PIPE_COMMANDS])
+                          *diagnose.commands(), *pathcheck.commands(), *PIPE_COMMANDS])

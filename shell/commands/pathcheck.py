@@ -1,0 +1,87 @@
+"""Model against packets: `trace`, `verify`, `repair`.
+
+`trace` prints the path the data-path model predicts, then what the real
+probe did at each namespace, and `agree` or where they part; `verify` does
+that for every ordered pair of groups at once, as a matrix; `repair` puts
+back what `show lab health` finds drifted. A disagreement fails the line
+(exit status 1 in a batch) after its output is printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import VpclabError
+from shell.grammar.registry import Command
+from shell.plain import columns
+from shell.state import Result
+
+
+def probe_args(v: dict[str, str], what: str) -> tuple[str, int | None]:
+    """(protocol, port) of a probe command: icmp by default, tcp when only a
+    port is given; a port is required by tcp and udp and refused by icmp."""
+    protocol = v.get("protocol") or ("tcp" if "port" in v else "icmp")
+    port = int(v["port"]) if "port" in v else None
+    if protocol in ("tcp", "udp") and port is None:
+        raise VpclabError(f"{what}: protocol {protocol} needs a port (add 'port N')")
+    if protocol == "icmp" and port is not None:
+        raise VpclabError(f"{what}: icmp takes no port")
+    return protocol, port
+
+
+def _end(address: str, port: int | None) -> str:
+    return f"{address}:{port}" if port is not None else address
+
+
+def _notes(prev: Any, hop: Any, links: Any) -> str:
+    """What happened at a hop, for people: NAT, the link it left by, the rule."""
+    out = []
+    if prev is not None and hop.egress is not None:
+        if prev.src != hop.src:
+            out.append(f"snat {prev.src} -> {hop.src}")
+        if prev.dst != hop.dst:
+            out.append(f"dnat {prev.dst} -> {hop.dst}")
+    meaning = links(hop.ns, hop.egress)
+    if meaning and hop.egress and not hop.egress.startswith(("eth", "b.", "h.")):
+        out.append(meaning)
+    if hop.rule:
+        out.append(("dropped: " if hop.egress is None else "") + hop.rule)
+    return "; ".join(out)
+
+
+def hop_lines(hops: list[Any], links: Any) -> list[str]:
+    """Numbered hop rows in plain columns."""
+    rows = []
+    prev = None
+    for i, h in enumerate(hops, 1):
+        via = f"{h.ingress or '-'} -> {h.egress or '-'}"
+        rows.append([f"{i:>2}", h.node, via, f"{_end(h.src, h.sport)} > {_end(h.dst, h.dport)}", _notes(prev, h, links)])
+        prev = h
+    return list(columns(rows, indent=2))
+
+
+def _trace(sh: Any, v: dict[str, str]) -> Result:
+    protocol, port = probe_args(v, "trace")
+    api = sh.state.api
+    r = api.trace(v["target"], v["host"], protocol, port)
+    links = api.model().graph.describe_link
+    first = r.walk.hops[0] if r.walk.hops else None
+    what = f"{protocol}{f' port {port}' if port else ''}" + (f", source port {first.sport}" if first and first.sport else "")
+    lines = [f"trace {v['target']} from {v['host']} ({what})", "Predicted:"]
+    lines += hop_lines(list(r.walk.hops), links)
+    lines.append(f"  verdict: {r.walk.outcome.verdict} ({r.walk.outcome.reason})")
+    lines.append("Observed:")
+    lines += hop_lines(list(r.observed), links) or ["  (the probe was not seen anywhere)"]
+    lines.append(f"  probe: {'reachable' if r.probe.reachable else 'unreachable'} ({r.probe.detail})")
+    lines.append("agree" if r.agree else r.difference.sentence())
+    return Result("\n".join(lines), data=r.as_dict(), failure=None if r.agree else f"trace: {r.difference.sentence()}")
+
+
+def commands() -> list[Command]:
+    """The model-against-packets commands."""
+    return [
+        Command("trace target=TARGET from host=HOST [protocol protocol={tcp|udp|icmp}|port port=PORT]*", _trace, ("exec",),
+                {"trace": "Predicted path of a probe, checked by a real one",
+                 "target": "Host name or address", "host": "Host that sends the probe",
+                 "protocol": "Probe protocol (default icmp; tcp with a port)"}),
+    ]
