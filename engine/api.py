@@ -291,6 +291,18 @@ class LabApi:
         except UnknownRole as err:
             raise VpclabError(f"trace: {err}") from None
 
+    def verify(self, segment: str | None = None) -> Any:
+        """`verify`: intended (model) against observed (real probes) reachability
+        of every ordered pair of groups in scope (engine/verify.py)."""
+        from engine import verify
+        from engine.datapath import UnknownRole
+
+        self._known("segment", segment)
+        try:
+            return verify.verify(self.model(), self.fabric, segment)
+        except UnknownRole as err:
+            raise VpclabError(f"verify: {err}") from None
+
     def host_exec(self, host: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
         """Run a command in a host's namespace; returns (exit status, output)."""
         return self.fabric.exec(self.host_namespace(host), argv, timeout)

@@ -122,6 +122,10 @@ class Fabric(Protocol):
     def read_log(self, count: int) -> list[str]:
         """The newest `count` lines written by `log` policy entries."""
 
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        """Send many probes at once (each judged as `probe` judges one);
+        results in the order of `specs`, in about one `timeout`."""
+
     def trace_probe(self, req: TraceProbe) -> tuple[ProbeResult, list[Sighting]]:
         """Send one probe (from `req.sport`) and report every copy of it
         seen in the watched namespaces, with CLI.md's judgement."""
@@ -158,4 +162,17 @@ class TraceProbe:
     timeout: float
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "RouteReading", "Sighting", "TraceProbe"]
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One probe of a batch (`verify`): from a namespace to an address,
+    watched for at the target host's namespace when there is one."""
+
+    src_ns: str
+    address: str
+    protocol: str
+    port: int | None
+    sport: int | None
+    observe_ns: str | None
+
+
+__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "ProbeSpec", "RouteReading", "Sighting", "TraceProbe"]

@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from engine.ports import ProbeResult
 from lab import netns
@@ -422,12 +423,20 @@ def exchange(sender: Sender, observer: Observer | None, timeout: float) -> Answe
     return answer or Answer("silent", f"nothing came back within {timeout:g} s")
 
 
+class Watched(Protocol):
+    """What `judge` reads of an observer: lab/probeset.py shares one socket
+    between many probes and keeps these per probe."""
+
+    arrived: bool
+    answered_by_target: bool
+
+
 def judge(
     protocol: str,
     address: str,
     timeout: float,
     answer: Answer,
-    observer: Observer | None,
+    observer: Watched | None,
     observe_ns: str | None,
 ) -> ProbeResult:
     """CLI.md's "reachable", from what came back and what the target saw."""

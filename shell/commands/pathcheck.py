@@ -77,6 +77,37 @@ def _trace(sh: Any, v: dict[str, str]) -> Result:
     return Result("\n".join(lines), data=r.as_dict(), failure=None if r.agree else f"trace: {r.difference.sentence()}")
 
 
+MARKS = {(True, True): "Y", (False, False): ".", (True, False): "X", (False, True): "+"}
+LEGEND = ("Y reachable, . unreachable, as intended;  X intended reachable but not observed;  "
+          "+ observed reachable but not intended.  A cell is one mark per probe: icmp, then the target's services.")
+
+
+def _verify(sh: Any, v: dict[str, str]) -> Result:
+    scope, checks = sh.state.api.verify(v.get("segment"))
+    index = {u: i for i, u in enumerate(scope, 1)}
+    cells: dict[tuple[Any, Any], str] = {}
+    probes: dict[Any, list[str]] = {}
+    for c in checks:
+        cells[(c.src, c.dst)] = cells.get((c.src, c.dst), "") + MARKS[(c.intended, bool(c.observed))]
+        what = "icmp" if c.protocol == "icmp" else f"{c.protocol} {c.port} {c.dst_host}"
+        probes.setdefault(c.dst, [])
+        if what not in probes[c.dst]:
+            probes[c.dst].append(what)
+    bad = [c for c in checks if not c.agree]
+    rows = [["", "", *[str(i) for i in index.values()]]]
+    rows += [[str(index[u]), f"{u.name} ({u.rep})", *[cells.get((u, d), "-") for d in scope]] for u in scope]
+    lines = [f"verify{' segment ' + v['segment'] if 'segment' in v else ''}: {len(scope)} units, "
+             f"{len(checks)} probes, {len(checks) - len(bad)} as intended, {len(bad)} not", *columns(rows), LEGEND]
+    lines += [f"{index[u]:>3}  {u.name}: " + ", ".join(probes.get(u, ["icmp"])) for u in scope]
+    if bad:
+        lines.append("Disagreements:")
+        lines += [f"  {c.src_host} -> {c.dst_host} ({c.address}) {c.protocol}{f' {c.port}' if c.port else ''}: intended "
+                  f"{'reachable' if c.intended else 'unreachable'} ({c.reason}); observed {c.detail}" for c in bad]
+    data = {"units": [{"index": index[u], "name": u.name, "segment": u.segment, "hosts": list(u.hosts)} for u in scope],
+            "checks": [c.as_dict() for c in checks], "agree": not bad, "disagreements": len(bad)}
+    return Result("\n".join(lines), data=data, failure=f"verify: {len(bad)} of {len(checks)} probes disagree" if bad else None)
+
+
 def commands() -> list[Command]:
     """The model-against-packets commands."""
     return [
@@ -84,4 +115,7 @@ def commands() -> list[Command]:
                 {"trace": "Predicted path of a probe, checked by a real one",
                  "target": "Host name or address", "host": "Host that sends the probe",
                  "protocol": "Probe protocol (default icmp; tcp with a port)"}),
+        Command("verify [segment segment=SEGMENT]", _verify, ("exec",),
+                {"verify": "Intended against observed reachability of every pair of groups",
+                 "segment": "Only this segment and the segments it shares with"}),
     ]
