@@ -10,6 +10,7 @@ lab/ (or, for pure tests, to a recording fabric).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,7 +145,7 @@ class LabApi:
             ns for ns in plan.namespaces()
             if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
         ]  # fmt: skip
-        return flows.flow_rows(self.name, self.running, self.fabric.read_flows(spaces), **filters)
+        return flows.flow_rows(self.model(), self.fabric.read_flows(spaces), time.time(), **filters)
 
     def clear_flows(self) -> int:
         """`clear flows`: forget every tracked connection of the segment routers."""

@@ -7,7 +7,7 @@ program's entry point is the only place that wires a real `Fabric` in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from engine.plan import Plan, RouteItem
 
@@ -106,8 +106,8 @@ class Fabric(Protocol):
         """Zero the counters whose comment starts with `prefix` in these
         namespaces, keeping every other counter and all verdicts."""
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """Tracked connections per namespace (lab/conntrack.py's shape)."""
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
+        """Tracked IPv4 connections per namespace."""
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""
@@ -131,6 +131,45 @@ class Fabric(Protocol):
         seen in the watched namespaces, with CLI.md's judgement."""
 
 
+
+
+class Tracked(NamedTuple):
+    """One tracked connection of a namespace, both tuples as conntrack keeps
+    them: the original (as the first packet arrived) and the reply (as the
+    answer arrives, so the first packet left as its reverse, after NAT).
+
+    Flat, with addresses as 4 raw bytes in network order: the lab builds
+    100,000s of these per poll with one C-level `_make`, and the engine
+    joins them as dict keys before converting the few it shows to text."""
+
+    proto: int  # IP protocol number
+    state: int | None  # tcp state number (TCP_STATES), None for other protocols
+    mark: int | None
+    zone: int | None
+    start_ns: int | None  # CLOCK_REALTIME ns when tracking began (nf_conntrack_timestamp)
+    o_src: bytes
+    o_dst: bytes
+    o_sport: int | None
+    o_dport: int | None
+    o_packets: int | None
+    o_bytes: int | None
+    r_src: bytes
+    r_dst: bytes
+    r_sport: int | None
+    r_dport: int | None
+    r_packets: int | None
+    r_bytes: int | None
+    o_type: int | None  # icmp type, code and id, each way
+    o_code: int | None
+    o_id: int | None
+    r_type: int | None
+    r_code: int | None
+    r_id: int | None
+
+
+TCP_STATES = {0: "NONE", 1: "SYN_SENT", 2: "SYN_RECV", 3: "ESTABLISHED", 4: "FIN_WAIT", 5: "CLOSE_WAIT",
+              6: "LAST_ACK", 7: "TIME_WAIT", 8: "CLOSE", 9: "SYN_SENT2"}  # fmt: skip
+PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 132: "sctp", 136: "udplite", 33: "dccp", 47: "gre"}
 
 
 @dataclass(frozen=True)
@@ -175,4 +214,4 @@ class ProbeSpec:
     observe_ns: str | None
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "ProbeSpec", "RouteReading", "Sighting", "TraceProbe"]
+__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "ProbeSpec", "RouteReading", "Sighting", "TraceProbe", "Tracked"]

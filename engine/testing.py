@@ -10,7 +10,7 @@ from __future__ import annotations
 from engine.diff import plan_diff, summarize
 from engine.errors import CommitError
 from engine.plan import Plan, ServiceItem
-from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
+from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading, Tracked
 
 
 class RecordingFabric:
@@ -42,7 +42,7 @@ class RecordingFabric:
     def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
         return None
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
         return {}
 
     def clear_flows(self, namespaces: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shell.commands import configure, diagnose, pathcheck, session, show
+from shell.commands import configure, diagnose, flows, pathcheck, session, show
 from shell.grammar.registry import Command, Grammar, Mode
 from shell.schema import OBJECT_KINDS
 from shell.state import Result
@@ -29,4 +29,5 @@ MODES = [
 ]
 
 GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(),
-                          *diagnose.commands(), *pathcheck.commands(), *PIPE_COMMANDS])
+                          *diagnose.commands(), *pathcheck.commands(), *flows.commands(),
+                          *PIPE_COMMANDS])

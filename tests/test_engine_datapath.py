@@ -6,6 +6,7 @@ against real packets; these pin what it predicts for the fabric's cases.
 
 from __future__ import annotations
 
+import socket
 import textwrap
 
 import pytest
@@ -16,7 +17,8 @@ from engine.datapath import Model, Packet, UnknownRole, from_host, walk
 from engine.datapath.handler import HANDLERS, handler_for
 from engine.datapath.observe import first_difference, observed_hops
 from engine.plan import NetnsItem, Plan
-from engine.ports import Sighting
+from engine.ports import Sighting, Tracked
+from engine.stitch import Step
 from shell.loader import parse_config
 from shell.plain import columns
 from tests.configs import PORTAL
@@ -214,21 +216,25 @@ def test_a_role_without_handler_is_named() -> None:
     assert handler_for("host").forwards is False
 
 
-def test_flows_rule_is_the_models_decision() -> None:
-    """One evaluation: the rule `show flows` names is the hop's rule."""
+def tracked(proto: int, src: str, dst: str, sport: int, dport: int, state: int | None = 3) -> Tracked:
+    """A conntrack entry without NAT, as the lab reads it."""
+    a, b = socket.inet_aton(src), socket.inet_aton(dst)
+    return Tracked(proto, state, 0, None, None, a, b, sport, dport, 1, 60, b, a, dport, sport, 1, 60, *([None] * 6))
+
+
+def test_flows_rule_and_refused_check_are_the_models_decision() -> None:
+    """One evaluation: the rule `show flows` names, the connections a new
+    policy ends, and the hop's rule in `trace` come from one judge."""
     m = model(MICRO)
     w = from_host(m, "bu01-a", "10.30.2.10", "tcp", 443, 40000)
-    row = {"protocol": "tcp", "src": "10.30.1.10", "dst": "10.30.2.10", "sport": 40000, "dport": 443, "nat": None}
-    assert flows._Rules(m.config).rule("corp", row) == w.hops[1].rule == "segment corp 10"
-    row["dport"] = 22
-    refused = flows.refused_now(m.config, {"x-v-shared-vpc": [_entry(row)]}, {"x-v-shared-vpc": "corp"})
-    assert [r["dport"] for r in refused["x-v-shared-vpc"]] == [22]
-
-
-def _entry(row: dict) -> dict:  # type: ignore[type-arg]
-    o = {"src": row["src"], "dst": row["dst"], "sport": row["sport"], "dport": row["dport"]}
-    r = {"src": row["dst"], "dst": row["src"], "sport": row["dport"], "dport": row["sport"]}
-    return {"protocol": "tcp", "state": "ESTABLISHED", "orig": o, "reply": r, "mark": 0}
+    ns = "x-v-shared-vpc"
+    step = Step(ns, tracked(6, "10.30.1.10", "10.30.2.10", 40000, 443), "b.bu01", "b.bu02")
+    decision = flows.decide(m, step)
+    assert decision is not None and decision.rule == w.hops[1].rule == "segment corp 10"
+    raw = {ns: [step.entry, tracked(6, "10.30.1.10", "10.30.2.10", 40001, 22)]}
+    refused = flows.refused_now(m, raw, {ns: "corp"})
+    assert [r["dport"] for r in refused[ns]] == [22]
+    assert not from_host(m, "bu01-a", "10.30.2.10", "tcp", 22, 40001).outcome.reachable
 
 
 def test_observed_hops_follow_the_models_conventions() -> None:

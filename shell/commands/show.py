@@ -150,28 +150,6 @@ def _log(sh: Any, v: dict[str, str]) -> Result:
     return Result("\n".join(lines) if lines else "The policy log is empty.", data=lines)
 
 
-FLOW_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat",
-                "packets_out", "bytes_out", "packets_in", "bytes_in")
-
-
-def _flows(sh: Any, v: dict[str, str]) -> Result:
-    rows = sh.state.api.flows(**v)
-    shown = [{**r, "nat": f"{_endpoint(r['nat']['src'], r['nat']['sport'])} -> {_endpoint(r['nat']['dst'], r['nat']['dport'])}"
-              if r["nat"] else None} for r in rows]
-    result = rows_result(shown, FLOW_COLUMNS, empty="No flows.")
-    result.data = rows
-    return result
-
-
-def _endpoint(address: str | None, port: int | None) -> str:
-    return f"{address}:{port}" if port is not None else f"{address}"
-
-
-def _clear_flows(sh: Any, _v: dict[str, str]) -> Result:
-    n = sh.state.api.clear_flows()
-    return Result(f"Flows cleared in {n} router(s).", data={"routers": n})
-
-
 def _clear_counters(sh: Any, v: dict[str, str]) -> Result:
     scope = next((k for k in ("segment", "share") if k in v), None)
     n = sh.state.api.clear_counters(scope, v.get(scope or ""))
@@ -226,14 +204,6 @@ def commands() -> list[Command]:
         Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
                 _policy_hits, ("exec",), {"policy": "Packets and bytes per policy entry", "segment": "Only this segment's policy",
                                           "share": "Only this share", "nonzero": "Only entries that matched"}),
-        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
-                "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
-                _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
-                                    "host": "Only flows of this host", "share": "Only flows through this share",
-                                    "address": "Flows with this address (either side, or NAT)",
-                                    "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
-                                    "packets": "Most packets first", "age": "Oldest first"}),
-        Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),
         Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
         Command("clear counters [segment segment=SEGMENT|share share=SHARE]",
                 _clear_counters, ("exec",), {"counters": "Zero policy hit counters"}),
