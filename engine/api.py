@@ -286,9 +286,9 @@ class LabApi:
         tgt = self.resolve_target(target)
         self.host_namespace(from_host)
         meant = tgt.host or self.host_behind(from_host, tgt.address)
+        ask = trace.Ask(from_host, tgt.address, protocol, port, tgt.host.name if tgt.host else None, meant.name if meant else None)
         try:
-            return trace.trace(self.model(), self.fabric, from_host, tgt.address, protocol, port,
-                               tgt.host.name if tgt.host else None, meant.name if meant else None)
+            return trace.trace(self.model(), self.fabric, ask)
         except UnknownRole as err:
             raise VpclabError(f"trace: {err}") from None
 

@@ -126,9 +126,10 @@ class Fabric(Protocol):
         """Send many probes at once (each judged as `probe` judges one);
         results in the order of `specs`, in about one `timeout`."""
 
-    def trace_probe(self, req: TraceProbe) -> tuple[ProbeResult, list[Sighting]]:
-        """Send one probe (from `req.sport`) and report every copy of it
-        seen in the watched namespaces, with CLI.md's judgement."""
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        """Send every probe at once (each from its `sport`) and report, for
+        each, CLI.md's judgement and every copy of it seen in its watched
+        namespaces (in time order)."""
 
 
 

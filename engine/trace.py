@@ -11,7 +11,7 @@ then the model's verdict against the probe's.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.datapath import Hop, Model, Walk, from_host
@@ -57,17 +57,57 @@ def watched(model: Model, walk: Walk, extra: tuple[str, ...] = ()) -> tuple[str,
     return tuple(ns for ns in out if ns)
 
 
-def trace(model: Model, fabric: Fabric, host: str, address: str, protocol: str, port: int | None,
-          target_host: str | None, observe_host: str | None, timeout: float = TRACE_TIMEOUT) -> TraceResult:  # fmt: skip
-    """Predict, probe, compare. `target_host`: TARGET named it (delivery
-    elsewhere is unreachable); `observe_host`: where delivery is checked."""
-    sport = random.randint(*EPHEMERAL) if protocol != "icmp" else None
-    walk = from_host(model, host, address, protocol, port, sport, target_host)
-    observe_ns = model.host_ns(observe_host) if observe_host else None
-    req = TraceProbe(model.host_ns(host), address, protocol, port, sport,
-                     watched(model, walk, (observe_ns,) if observe_ns else ()), observe_ns, timeout)  # fmt: skip
-    result, sightings = fabric.trace_probe(req)
-    observed = observed_hops(model.graph, sightings)
-    verdict = "reachable" if result.reachable else "unreachable"
-    diff = first_difference(list(walk.hops), observed, walk.outcome.verdict, verdict, result.detail)
-    return TraceResult(walk, tuple(observed), result, diff)
+@dataclass(frozen=True)
+class Ask:
+    """One trace to make: from a host to an address (CLI.md's TARGET)."""
+
+    host: str
+    address: str
+    protocol: str
+    port: int | None
+    target_host: str | None = None  # TARGET named this host: delivery elsewhere is unreachable
+    observe_host: str | None = None  # where delivery is checked (the host the address means)
+
+
+def source_ports(asks: list[Ask]) -> list[int | None]:
+    """A distinct ephemeral source port per (host, protocol) of a batch:
+    the model predicts with it and the probe binds it."""
+    used: set[tuple[str, str, int]] = set()
+    out: list[int | None] = []
+    for a in asks:
+        port = None
+        while a.protocol != "icmp" and (port is None or (a.host, a.protocol, port) in used):
+            port = random.randint(*EPHEMERAL)
+        if port is not None:
+            used.add((a.host, a.protocol, port))
+        out.append(port)
+    return out
+
+
+def trace_many(model: Model, fabric: Fabric, asks: list[Ask], timeout: float = TRACE_TIMEOUT) -> list[TraceResult]:
+    """Predict every ask, send all probes at once, compare each."""
+    walks = [from_host(model, a.host, a.address, a.protocol, a.port, sport, a.target_host)
+             for a, sport in zip(asks, source_ports(asks), strict=True)]  # fmt: skip
+    reqs = []
+    for a, w in zip(asks, walks, strict=True):
+        observe_ns = model.host_ns(a.observe_host) if a.observe_host else None
+        reqs.append(TraceProbe(model.host_ns(a.host), a.address, a.protocol, a.port, w.hops[0].sport,
+                               watched(model, w, (observe_ns,) if observe_ns else ()), observe_ns, timeout))  # fmt: skip
+    out = []
+    for w, req, (result, sightings) in zip(walks, reqs, fabric.trace_probes(reqs), strict=True):
+        observed = observed_hops(model.graph, sightings, req.src_ns) or [_unsent(w)]
+        verdict = "reachable" if result.reachable else "unreachable"
+        out.append(TraceResult(w, tuple(observed), result, first_difference(list(w.hops), observed, w.outcome.verdict, verdict, result.detail)))
+    return out
+
+
+def _unsent(w: Walk) -> Hop:
+    """The source's hop when no copy of the probe ever left it (no route, or
+    no answer to ARP): observed to stop where it started."""
+    first = w.hops[0]
+    return replace(first, egress=None, rule=None)
+
+
+def trace(model: Model, fabric: Fabric, ask: Ask, timeout: float = TRACE_TIMEOUT) -> TraceResult:
+    """Predict, probe, compare one."""
+    return trace_many(model, fabric, [ask], timeout)[0]

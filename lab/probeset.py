@@ -45,7 +45,9 @@ class _Watch:
 
 
 @dataclass
-class _Probe:
+class Probe:
+    """One probe of the set: what to send, its socket, what came back."""
+
     spec: ProbeSpec
     sender: Sender | None = None
     answer: Answer | None = None
@@ -58,7 +60,7 @@ class _Target:
     """One observer socket and the probes waiting to be seen by it."""
 
     sock: socket.socket
-    probes: list[_Probe] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
 
 
 def _observer(ns: str) -> socket.socket:
@@ -95,7 +97,13 @@ def _observe(target: _Target) -> None:
 
 def probe_many(specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
     """Send every probe at once; results in the order of `specs`."""
-    probes = [_Probe(s) for s in specs]
+    return [result(p, timeout) for p in run(specs, timeout)]
+
+
+def run(specs: list[ProbeSpec], timeout: float) -> list[Probe]:
+    """Send every probe at once and wait for them; the probes, judged by
+    `result`, with their (closed) senders, whose signatures `trace` uses."""
+    probes = [Probe(s) for s in specs]
     targets: dict[str, _Target] = {}
     sel = selectors.DefaultSelector()
     try:
@@ -109,10 +117,10 @@ def probe_many(specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
         for t in targets.values():
             t.sock.close()
         sel.close()
-    return [_result(p, timeout) for p in probes]
+    return probes
 
 
-def _open(p: _Probe, targets: dict[str, _Target], sel: selectors.BaseSelector) -> None:
+def _open(p: Probe, targets: dict[str, _Target], sel: selectors.BaseSelector) -> None:
     s = p.spec
     try:
         check_ns(s.src_ns)
@@ -129,7 +137,7 @@ def _open(p: _Probe, targets: dict[str, _Target], sel: selectors.BaseSelector) -
         targets[s.observe_ns].probes.append(p)
 
 
-def _run(probes: list[_Probe], targets: dict[str, _Target], sel: selectors.BaseSelector, timeout: float) -> None:
+def _run(probes: list[Probe], targets: dict[str, _Target], sel: selectors.BaseSelector, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pending = 0
     for p in probes:
@@ -162,7 +170,8 @@ def _run(probes: list[_Probe], targets: dict[str, _Target], sel: selectors.BaseS
         _observe(t)
 
 
-def _result(p: _Probe, timeout: float) -> ProbeResult:
+def result(p: Probe, timeout: float) -> ProbeResult:
+    """CLI.md's judgement of one probe (lab/probes.py `judge`)."""
     s = p.spec
     if p.error is not None:
         return ProbeResult(False, None, f"the probe could not be sent: {p.error}")

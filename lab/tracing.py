@@ -1,4 +1,4 @@
-"""One probe watched in many namespaces at once, for `trace`.
+"""Probes watched in many namespaces at once, for `trace`.
 
 An AF_PACKET socket in every namespace the model predicts (and in their
 neighbours, where a wrong turn would take the packet) records each copy
@@ -20,22 +20,10 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from engine.ports import ProbeResult, Sighting, TraceProbe
-from lab import netns
+from engine.ports import ProbeResult, ProbeSpec, Sighting, TraceProbe
+from lab import netns, probeset
 from lab.execns import check_ns
-from lab.probes import (
-    ETH_P_ALL,
-    PACKET_OUTGOING,
-    SENDERS,
-    SO_RCVBUFFORCE,
-    Observer,
-    Packet,
-    Sender,
-    TcpSender,
-    exchange,
-    judge,
-    parse_ipv4,
-)
+from lab.probes import ETH_P_ALL, PACKET_OUTGOING, SO_RCVBUFFORCE, Packet, Sender, TcpSender, parse_ipv4
 
 SO_ATTACH_FILTER = 26
 SO_TIMESTAMPNS = 35
@@ -43,16 +31,12 @@ PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17}
 SKF_AD_PROTOCOL = 0xFFFFF000  # SKF_AD_OFF + SKF_AD_PROTOCOL: skb->protocol
 
 
-def _filter(proto: int) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
-    """`ip proto P` as classic BPF for a SOCK_DGRAM packet socket."""
-    insns = [
-        (0x28, 0, 0, SKF_AD_PROTOCOL),  # ldh skb->protocol
-        (0x15, 0, 3, 0x0800),  # jeq IPv4, else reject
-        (0x30, 0, 0, 9),  # ldb [9] (IP protocol)
-        (0x15, 0, 1, proto),  # jeq proto, else reject
-        (0x06, 0, 0, 0x40000),  # accept
-        (0x06, 0, 0, 0),  # reject
-    ]
+def _filter(protos: tuple[int, ...]) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
+    """`ip proto { P, ... }` as classic BPF for a SOCK_DGRAM packet socket."""
+    n = len(protos)
+    insns = [(0x28, 0, 0, SKF_AD_PROTOCOL), (0x15, 0, n + 1, 0x0800), (0x30, 0, 0, 9)]  # IPv4? load IP protocol
+    insns += [(0x15, n - i, 0, p) for i, p in enumerate(protos)]  # jeq P: jump to accept
+    insns += [(0x06, 0, 0, 0), (0x06, 0, 0, 0x40000)]  # reject, accept
     code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in insns))
     return struct.pack("HL", len(insns), ctypes.addressof(code)), code
 
@@ -72,9 +56,9 @@ class Copy:
 class Capture:
     """Packet sockets in many namespaces, filtered to one protocol."""
 
-    def __init__(self, namespaces: tuple[str, ...], protocol: str) -> None:
+    def __init__(self, namespaces: tuple[str, ...], protocols: tuple[str, ...]) -> None:
         self.socks: dict[str, socket.socket] = {}
-        prog, _keep = _filter(PROTO_NUMBERS[protocol])
+        prog, _keep = _filter(tuple(sorted({PROTO_NUMBERS[p] for p in protocols})))
         try:
             for ns in namespaces:
                 sock = netns.socket_in(ns, socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
@@ -123,39 +107,55 @@ def _ports(pkt: Packet) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _is_syn(pkt: Packet) -> bool:
-    """A SYN without ACK: a connection's first packet (NAT may change its ports)."""
-    return pkt.proto == 6 and len(pkt.l4) >= 14 and pkt.l4[13] & 0x12 == 0x02
+def _syn_seq(pkt: Packet) -> int | None:
+    """The sequence number of a SYN without ACK: a connection's first packet."""
+    if pkt.proto != 6 or len(pkt.l4) < 14 or pkt.l4[13] & 0x12 != 0x02:
+        return None
+    return int(struct.unpack_from("!I", pkt.l4, 4)[0])
 
 
-def _probe_copies(sender: Sender, src_ns: str, seen: list[Copy]) -> list[Sighting]:
-    """The captured copies of this probe: its signature and the IP
-    identification it left the source with."""
-    matches = _is_syn if isinstance(sender, TcpSender) else sender.is_probe
-    first = next((c for c in sorted(seen, key=lambda c: c.time_ns) if c.ns == src_ns and c.outgoing and sender.is_probe(c.pkt)), None)
-    if first is None:
-        return []
-    mine = [c for c in seen if c.ip_id == first.ip_id and matches(c.pkt)]
-    return [Sighting(c.ns, c.ifname, c.outgoing, c.time_ns, c.pkt.src, c.pkt.dst, *_ports(c.pkt)) for c in mine]
+class _Copies:
+    """Captured copies indexed for assignment to many probes at once: a TCP
+    probe by its SYN's sequence number, others by IP identification (their
+    payload token then tells concurrent probes apart, and the identification
+    tells the probe from an echo service's answer carrying the same token)."""
+
+    def __init__(self, copies: list[Copy]) -> None:
+        self.copies = sorted(copies, key=lambda c: c.time_ns)
+        self.by_seq: dict[int, list[Copy]] = {}
+        self.by_id: dict[int, list[Copy]] = {}
+        for c in self.copies:
+            seq = _syn_seq(c.pkt)
+            if seq is not None:
+                self.by_seq.setdefault(seq, []).append(c)
+            else:
+                self.by_id.setdefault(c.ip_id, []).append(c)
+
+    def of(self, sender: Sender, src_ns: str) -> list[Sighting]:
+        """The copies of one probe, in time order."""
+        first = next((c for c in self.copies if c.ns == src_ns and c.outgoing and sender.is_probe(c.pkt)), None)
+        if first is None:
+            return []
+        if isinstance(sender, TcpSender):
+            mine = self.by_seq.get(_syn_seq(first.pkt) or -1, [])
+        else:
+            mine = [c for c in self.by_id.get(first.ip_id, []) if sender.is_probe(c.pkt)]
+        return [Sighting(c.ns, c.ifname, c.outgoing, c.time_ns, c.pkt.src, c.pkt.dst, *_ports(c.pkt)) for c in mine]
 
 
-def trace_probe(req: TraceProbe) -> tuple[ProbeResult, list[Sighting]]:
-    """Send one probe and return CLI.md's judgement with every copy seen."""
-    for ns in (req.src_ns, *req.watch):
-        check_ns(ns)
-    capture = Capture(tuple(dict.fromkeys((req.src_ns, *req.watch))), req.protocol)
-    observer = None
+def trace_probes(reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+    """Send every probe at once, each judged as CLI.md says, and every copy
+    of each seen in the namespaces watched (lab/probeset.py does the sending)."""
+    for req in reqs:
+        for ns in (req.src_ns, *req.watch):
+            check_ns(ns)
+    watch = tuple(dict.fromkeys(ns for r in reqs for ns in (r.src_ns, *r.watch)))
+    timeout = max((r.timeout for r in reqs), default=0.0)
+    capture = Capture(watch, tuple({r.protocol for r in reqs}))
     try:
-        observer = Observer(req.observe_ns, with_lo=req.observe_ns == req.src_ns) if req.observe_ns else None
-        sender = SENDERS[req.protocol](req.src_ns, req.address, req.port, req.sport)
-        try:
-            answer = exchange(sender, observer, req.timeout)
-            copies = _probe_copies(sender, req.src_ns, capture.drain())
-        finally:
-            sender.close()
+        specs = [ProbeSpec(r.src_ns, r.address, r.protocol, r.port, r.sport, r.observe_ns) for r in reqs]
+        probes = probeset.run(specs, timeout)
+        copies = _Copies(capture.drain())
     finally:
         capture.close()
-        if observer is not None:
-            observer.close()
-    result = judge(req.protocol, req.address, req.timeout, answer, observer, req.observe_ns)
-    return result, sorted(copies, key=lambda s: s.time_ns)
+    return [(probeset.result(p, timeout), copies.of(p.sender, p.spec.src_ns) if p.sender else []) for p in probes]

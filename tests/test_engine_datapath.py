@@ -238,7 +238,7 @@ def test_flows_rule_and_refused_check_are_the_models_decision() -> None:
 
 
 def test_observed_hops_follow_the_models_conventions() -> None:
-    """Copies on a bridge and its port name the bridge; time orders the hops;
+    """Copies on a bridge and its port name the bridge; links order the hops;
     the first differing field is named."""
     m = model(PORTAL_EXTRA)
     w = from_host(m, "alice", "10.1.1.1", "icmp")
@@ -247,7 +247,7 @@ def test_observed_hops_follow_the_models_conventions() -> None:
         Sighting("x-v-wan-a", "h.alice", False, 2, "10.1.1.10", "10.1.1.1", None, None),
         Sighting("x-v-wan-a", "b.lan", False, 3, "10.1.1.10", "10.1.1.1", None, None),
     ]
-    got = observed_hops(m.graph, seen)
+    got = observed_hops(m.graph, list(reversed(seen)), "x-h-alice")
     assert [h.compared() for h in got] == [h.compared() for h in w.hops]
     assert first_difference(list(w.hops), got, "reachable", "reachable") is None
     diff = first_difference(list(w.hops), got[:1], "reachable", "unreachable")

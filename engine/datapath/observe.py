@@ -20,12 +20,30 @@ from engine.datapath.packet import Hop
 from engine.ports import Sighting
 
 
-def observed_hops(graph: Graph, sightings: list[Sighting]) -> list[Hop]:
-    """Observed hops in the order the packet reached them."""
+def observed_hops(graph: Graph, sightings: list[Sighting], src_ns: str) -> list[Hop]:
+    """Observed hops in the order the packet went: from the source, each
+    next namespace is the veth peer of an interface the packet left by that
+    saw it arrive. (Kernel timestamps cannot order them: a forwarded packet
+    keeps the time it was first stamped, or a delivery time, across
+    namespaces.) Namespaces that saw it off that path come last."""
     by_ns: dict[str, list[Sighting]] = {}
-    for s in sorted(sightings, key=lambda s: s.time_ns):
+    for s in sightings:
         by_ns.setdefault(s.ns, []).append(s)
-    return [_hop(graph, ns, seen) for ns, seen in by_ns.items()]
+    order: list[str] = []
+    ns: str | None = src_ns if src_ns in by_ns else None
+    while ns is not None and ns not in order:
+        order.append(ns)
+        ns = _next(graph, ns, by_ns)
+    order += [n for n in by_ns if n not in order]
+    return [_hop(graph, n, by_ns[n]) for n in order]
+
+
+def _next(graph: Graph, ns: str, by_ns: dict[str, list[Sighting]]) -> str | None:
+    for s in by_ns[ns]:
+        peer = graph.peer.get((ns, s.ifname)) if s.outgoing else None
+        if peer and any(not t.outgoing and t.ifname == peer[1] for t in by_ns.get(peer[0], ())):
+            return peer[0]
+    return None
 
 
 def _pick(graph: Graph, ns: str, seen: list[Sighting]) -> Sighting | None:

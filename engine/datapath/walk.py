@@ -100,6 +100,8 @@ def _through(model: Model, space: Namespace, ingress: str | None, arrived: Packe
         pkt = got
     if space.holds(ip_int(pkt.dst)):
         outcome = handler.deliver(model, space, pkt)
+        if ingress is None:  # to itself: out and back in by loopback
+            return _hop(space, "lo", "lo", pkt, None), None, pkt, outcome
         return _hop(space, ingress, None, arrived, None), None, pkt, outcome
     if ingress is not None and not handler.forwards:
         return _stop(space, ingress, arrived, Drop("not forwarding", f"{space.node} does not forward packets"))
