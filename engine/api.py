@@ -17,7 +17,7 @@ from typing import Any
 from engine import flows, hits, views
 from engine.errors import NotFoundError, VpclabError
 from engine.model import Config, Host, Vpc
-from engine.ports import Drift, Fabric, ProbeResult
+from engine.ports import Drift, Fabric, OutputSink, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
 from engine.validate import parse_address, validate
@@ -76,9 +76,25 @@ class LabApi:
         """Make the configuration of `n` commits ago running, as a new commit."""
         return self.session.rollback(n)
 
+    def rollback_to(self, number: int) -> CommitResult:
+        """Make the configuration of commit `number` running, as a new commit."""
+        return self.session.rollback_to(number)
+
     def history(self) -> list[CommitRecord]:
         """Commits, newest first."""
         return self.session.history()
+
+    def pending_confirmation(self) -> tuple[int, float] | None:
+        """(number, deadline) of the confirmed commit waiting for its confirmation."""
+        return self.session.pending_confirmation()
+
+    def commit_number(self) -> int:
+        """The running commit's number (re-read if another process committed)."""
+        return self.session.number
+
+    def exists(self) -> bool:
+        """True when the lab has state on this host."""
+        return self.session.store.dir.is_dir()
 
     def has_changes(self) -> bool:
         """True when the candidate differs from running."""
@@ -304,20 +320,34 @@ class LabApi:
         except UnknownRole as err:
             raise VpclabError(f"verify: {err}") from None
 
-    def host_exec(self, host: str, argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
-        """Run a command in a host's namespace; returns (exit status, output)."""
-        return self.fabric.exec(self.host_namespace(host), argv, timeout)
+    def host_exec(self, host: str, argv: list[str], timeout: float = 30.0, output: OutputSink | None = None) -> tuple[int, str]:
+        """Run a command in a host's namespace; returns (exit status, output),
+        and passes the output to `output` while it is produced."""
+        return self.fabric.exec(self.host_namespace(host), argv, timeout, output)
 
-    def ping(self, target: str, from_host: str, count: int = 5, timeout: float = 1.0) -> tuple[int, str]:
-        """The real `ping` from a host, its output as text."""
+    def ping(self, target: str, from_host: str, count: int = 5, timeout: float = 1.0,
+             output: OutputSink | None = None) -> tuple[int, str]:
+        """The real `ping` from a host, its output as text (and streamed to `output`)."""
         addr = self.resolve_target(target).address
         argv = ["ping", "-n", "-c", str(count), "-W", str(timeout), "-i", "0.2", addr]
-        return self.host_exec(from_host, argv, timeout=count * (timeout + 0.5) + 5)
+        return self.host_exec(from_host, argv, count * (timeout + 0.5) + 5, output)
 
-    def traceroute(self, target: str, from_host: str) -> tuple[int, str]:
+    def traceroute(self, target: str, from_host: str, output: OutputSink | None = None) -> tuple[int, str]:
         """A real traceroute (ICMP probes, numeric) from a host."""
         addr = self.resolve_target(target).address
-        return self.host_exec(from_host, ["traceroute", "-n", "-I", "-q", "1", "-w", "1", "-m", "12", addr])
+        return self.host_exec(from_host, ["traceroute", "-n", "-I", "-q", "1", "-w", "1", "-m", "12", addr], 30.0, output)
+
+    def hop_names(self, from_host: str) -> dict[str, str]:
+        """What each address of the running lab is, as a probe from
+        `from_host` meets it: `vpc web router (hub core)`. Overlapping
+        addresses are read in the source's segment first."""
+        src = next((v for v, h in self.running.hosts() if h.name == from_host), None)
+        owners = views.address_owners(self.name, self.running, self.session.running_plan())
+        out = {}
+        for address, nodes in owners.items():
+            near = [label for segment, label in nodes if src is not None and segment == src.segment]
+            out[address] = " or ".join(near or [label for _seg, label in nodes])
+        return out
 
     # lifecycle ---------------------------------------------------------------
 

@@ -6,10 +6,14 @@ program's entry point is the only place that wires a real `Fabric` in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from engine.plan import Plan, RouteItem
+
+# receives a command's output as it is produced (decoded text, any chunking)
+OutputSink = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,10 @@ class Fabric(Protocol):
     ) -> ProbeResult:
         """Send one real probe from `src_ns`; watch for it in `observe_ns`."""
 
-    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
-        """Run a command inside a namespace; (exit status, combined output)."""
+    def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
+        """Run a command inside a namespace; (exit status, combined output).
+        `output` gets the output while it is produced; an interrupt
+        (KeyboardInterrupt) ends the command and everything it started."""
 
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone; what was done."""
@@ -129,9 +135,7 @@ class Fabric(Protocol):
     def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
         """Send every probe at once (each from its `sport`) and report, for
         each, CLI.md's judgement and every copy of it seen in its watched
-        namespaces (in time order)."""
-
-
+        namespaces."""
 
 
 class Tracked(NamedTuple):
@@ -215,4 +219,4 @@ class ProbeSpec:
     observe_ns: str | None
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "ProbeResult", "RouteItem", "ProbeSpec", "RouteReading", "Sighting", "TraceProbe", "Tracked"]
+__all__ = ["ApplyReport", "Drift", "Fabric", "OutputSink", "ProbeResult", "ProbeSpec", "RouteItem", "RouteReading", "Sighting", "TraceProbe", "Tracked"]

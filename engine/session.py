@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from engine.compile import compile_plan
 from engine.diff import Op, plan_diff, summarize
 from engine.errors import NotFoundError, ValidationError, VpclabError
-from engine.model import Config
+from engine.model import KINDS, Config
 from engine.plan import Plan
 from engine.ports import Fabric
 from engine.store import LabStore
@@ -67,13 +67,34 @@ class CommitResult:
 
 @dataclass(frozen=True)
 class CommitRecord:
-    """One line of `show commit history`."""
+    """One line of `show commit history`: `counts` are the lab's changes,
+    `config_changes` the configuration's (`+vpc web`, `~segment prod`),
+    `expired` the confirmed commit this one rolled back, if any."""
 
     number: int
     time: float
     comment: str | None
     user: str
     counts: dict[str, int]
+    config_changes: tuple[str, ...] = ()
+    expired: int | None = None
+
+
+def config_changes(old: Config, new: Config) -> list[str]:
+    """What a commit changes in the configuration, object by object, in
+    running-config order: `+` added, `-` removed, `~` changed."""
+    out: list[str] = []
+    for kind in KINDS:
+        before = {o.name: o for o in old.objects(kind)}
+        after = {o.name: o for o in new.objects(kind)}
+        for name in sorted(before.keys() | after.keys()):
+            if name not in after:
+                out.append(f"-{kind} {name}")
+            elif name not in before:
+                out.append(f"+{kind} {name}")
+            elif before[name] != after[name]:
+                out.append(f"~{kind} {name}")
+    return out
 
 
 def thread_watcher(session: Session) -> Watcher:
@@ -214,7 +235,7 @@ class Session:
                 self.store.set_marker("confirm", None)
             return result
 
-    def _apply(self, config: Config, comment: str | None) -> CommitResult:
+    def _apply(self, config: Config, comment: str | None, expired: int | None = None) -> CommitResult:
         start = time.perf_counter()
         old_plan = self.plan_of(self._running)
         new_plan = compile_plan(self.lab, config)
@@ -224,7 +245,8 @@ class Session:
             report = self.fabric.apply(old_plan, new_plan)
         finally:
             self.store.set_marker("inflight", None)
-        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1)
+        changes = config_changes(self._running, config)
+        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
         self._running, self._number, self._version = config, number, self.store.version()
         self.candidate = self._running
         self._plan_cache = (self._running, new_plan)
@@ -262,7 +284,7 @@ class Session:
             if previous is None:
                 return False
             keep = self.candidate
-            self._apply(previous, f"rollback: commit {number} was not confirmed")
+            self._apply(previous, f"rollback: commit {number} was not confirmed", expired=number)
             self.store.set_marker("confirm", None)
             if keep != self._running:
                 self.candidate = keep
@@ -286,9 +308,25 @@ class Session:
         self.candidate = config
         return self.commit(comment=f"rollback {n} (to commit {target})")
 
+    def rollback_to(self, number: int) -> CommitResult:
+        """Make the configuration of commit `number` running, as a new commit
+        (0: the empty configuration before the first commit)."""
+        config = self.store.commit_config(number)
+        if config is None:
+            raise NotFoundError(f"rollback to {number}: there is no commit {number} "
+                                f"(commits are 1 to {self.number}; 'show commit history' lists them)")
+        self.candidate = config
+        return self.commit(comment=f"rollback to commit {number}")
+
+    def pending_confirmation(self) -> tuple[int, float] | None:
+        """(commit number, deadline) of a confirmed commit not yet confirmed."""
+        pending = self.store.marker("confirm")
+        return (int(pending["number"]), float(pending["deadline"])) if pending else None
+
     def history(self) -> list[CommitRecord]:
         """Commits, newest first."""
-        return [CommitRecord(c.number, c.time, c.comment, c.user, c.counts) for c in self.store.history()]
+        return [CommitRecord(c.number, c.time, c.comment, c.user, c.counts, c.config_changes, c.expired)
+                for c in self.store.history()]
 
     def interrupted(self) -> dict[str, object] | None:
         """The inflight marker of a process that died mid-commit, if any."""

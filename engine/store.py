@@ -52,6 +52,8 @@ class StoredCommit:
     user: str
     counts: dict[str, int]
     config: Config
+    config_changes: tuple[str, ...] = ()
+    expired: int | None = None
 
 
 class LabStore:
@@ -99,14 +101,19 @@ class LabStore:
             return 0, Config()
         return int(data["number"]), from_data(data["config"])
 
-    def save_commit(self, config: Config, comment: str | None, counts: dict[str, int], number: int) -> int:
-        """Record commit `number` (the caller holds the lock) and make it running."""
+    def save_commit(self, config: Config, comment: str | None, counts: dict[str, int], number: int,
+                    changes: list[str] | None = None, expired: int | None = None) -> int:
+        """Record commit `number` (the caller holds the lock) and make it running;
+        `changes` names what changed in the configuration, `expired` the
+        confirmed commit this one rolled back."""
         entry = {
             "number": number,
             "time": time.time(),
             "comment": comment,
             "user": os.environ.get("SUDO_USER") or os.environ.get("USER") or "root",
             "counts": counts,
+            "changes": changes or [],
+            "expired": expired,
             "config": to_data(config),
         }
         config_json = json.dumps(entry.pop("config"), separators=(",", ":"))
@@ -123,7 +130,8 @@ class LabStore:
         out = []
         for path in sorted(folder.glob("*.json"), reverse=True):
             d = json.loads(path.read_text())
-            out.append(StoredCommit(d["number"], d["time"], d["comment"], d["user"], d["counts"], from_data(d["config"])))
+            out.append(StoredCommit(d["number"], d["time"], d["comment"], d["user"], d["counts"], from_data(d["config"]),
+                                    tuple(d.get("changes", ())), d.get("expired")))
         return out
 
     def commit_config(self, number: int) -> Config | None:

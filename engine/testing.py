@@ -10,7 +10,7 @@ from __future__ import annotations
 from engine.diff import plan_diff, summarize
 from engine.errors import CommitError
 from engine.plan import Plan, ServiceItem
-from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading, Tracked
+from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading, Tracked
 
 
 class RecordingFabric:
@@ -71,5 +71,5 @@ class RecordingFabric:
     def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
         return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")
 
-    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
+    def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
         return 1, "no kernel: the recording fabric runs nothing"

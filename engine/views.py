@@ -203,3 +203,27 @@ def share_detail(config: Config, name: str) -> dict[str, Any]:
         "firewall": share.firewall,
         "description": share.description,
     }
+
+
+def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    """Each address of the plan -> [(segment, node)] holding it, the node
+    named as users know it: `host api1`, `vpc web router (hub core)`,
+    `segment prod router (hub core)`. Tenants may overlap, so one address
+    may belong to nodes of several segments (traceroute names its hops)."""
+    nodes: dict[str, tuple[str, str]] = {}
+    for vpc in config.vpcs:
+        nodes[naming.vpc_ns(lab, vpc.name)] = (vpc.segment or "", f"vpc {vpc.name} router (hub {vpc.cxp})")
+        for host in vpc.hosts:
+            nodes[naming.host_ns(lab, host.name)] = (vpc.segment or "", f"host {host.name}")
+    router = f"{lab}-s-"
+    for item in plan.of_kind("ns"):
+        ns = item.ns  # type: ignore[union-attr]
+        if ns.startswith(router) and "@" in ns:
+            segment, cxp = ns[len(router):].rsplit("@", 1)
+            nodes[ns] = (segment, f"segment {segment} router (hub {cxp})")
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for addr in plan.of_kind("addr"):  # address items: ns, ifname, cidr
+        cidr = getattr(addr, "cidr", None)
+        if cidr and addr.ns in nodes:
+            owners.setdefault(cidr.split("/")[0], []).append(nodes[addr.ns])
+    return owners

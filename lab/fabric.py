@@ -14,7 +14,7 @@ from engine.compile.naming import lab_prefix
 from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
 from engine.errors import CommitError
 from engine.plan import REFUSED_MARK, NftItem, Plan, ServiceItem
-from engine.ports import ApplyReport, Drift, ProbeResult, RouteReading
+from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading
 from lab import inventory, netns, nft, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
@@ -172,8 +172,8 @@ class LinuxFabric:
 
         return probes.probe(src_ns, address, protocol, port, timeout, observe_ns)
 
-    def exec(self, ns: str, argv: list[str], timeout: float) -> tuple[int, str]:
-        """Run a command in a namespace."""
+    def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
+        """Run a command in a namespace, its output streamed to `output`."""
         from lab import execns
 
-        return execns.exec_in(ns, argv, timeout)
+        return execns.exec_in(ns, argv, timeout, output)

@@ -65,17 +65,18 @@ def _inner(tp: Any) -> Any:
     return args[0] if args else tp
 
 
-def convert(tp: Any, text: str) -> Any:
-    """A captured string as the field's type."""
+def convert(tp: Any, value: Any) -> Any:
+    """A captured value as the field's type (the grammar converted typed
+    arguments already; an item key numbered here arrives as an int)."""
     base = _inner(tp) if typing.get_origin(tp) is not None else tp
     if base is bool:
         return True
     if base is int:
-        return int(text)
-    return text
+        return int(value)
+    return value
 
 
-def build_item(cls: type, values: dict[str, str]) -> Any:
+def build_item(cls: type, values: dict[str, Any]) -> Any:
     """An item dataclass from captured values (absent fields take defaults)."""
     h = hints(cls)
     return cls(**{k: convert(h[k], v) for k, v in values.items() if k in h})
@@ -173,7 +174,7 @@ class Binding:
 
     # editing -----------------------------------------------------------------
 
-    def apply(self, obj: Any, values: dict[str, str]) -> Any:
+    def apply(self, obj: Any, values: dict[str, Any]) -> Any:
         """`obj` with this line set."""
         if self.shape == "flag":
             return dataclasses.replace(obj, **{self.field: True})
@@ -188,12 +189,12 @@ class Binding:
             return obj if value in current else dataclasses.replace(obj, **{self.field: (*current, value)})
         return dataclasses.replace(obj, **{self.field: self._put_item(current, values)})
 
-    def _put_item(self, current: tuple[Any, ...], values: dict[str, str]) -> tuple[Any, ...]:
+    def _put_item(self, current: tuple[Any, ...], values: dict[str, Any]) -> tuple[Any, ...]:
         assert self.item_cls is not None and self.key is not None
         values = dict(values)
         if self.key not in values:  # IOS numbers unnumbered entries by fives
             keys = [getattr(i, self.key) for i in current]
-            values[self.key] = str(max(keys, default=0) // 5 * 5 + 5)
+            values[self.key] = max(keys, default=0) // 5 * 5 + 5
         item = build_item(self.item_cls, values)
 
         def ident(i: Any) -> tuple[Any, ...]:
@@ -202,7 +203,7 @@ class Binding:
         rest = [i for i in current if ident(i) != ident(item)]
         return tuple(sorted((*rest, item), key=ident))
 
-    def remove(self, obj: Any, values: dict[str, str], where: str) -> Any:
+    def remove(self, obj: Any, values: dict[str, Any], where: str) -> Any:
         """`obj` with this line removed (or defaulted); LineError if absent."""
         if self.shape in ("flag", "scalar", "struct"):
             return dataclasses.replace(obj, **{self.field: default_of(self.owner, self.field)})
@@ -214,13 +215,13 @@ class Binding:
             return dataclasses.replace(obj, **{self.field: tuple(v for v in current if v != value)})
         keep = [i for i in current if not self._selects(i, values)]
         if len(keep) == len(current):
-            shown = " ".join(values[k] for k in values if k in hints(self.item_cls))  # type: ignore[arg-type]
+            shown = " ".join(str(values[k]) for k in values if k in hints(self.item_cls))  # type: ignore[arg-type]
             raise LineError(f"{where}: {' '.join(self.words())} {shown} does not exist".replace("  ", " "))
         return dataclasses.replace(obj, **{self.field: tuple(keep)})
 
-    def _selects(self, item: Any, values: dict[str, str]) -> bool:
+    def _selects(self, item: Any, values: dict[str, Any]) -> bool:
         given = {k: v for k, v in values.items() if k in hints(type(item))}  # type: ignore[arg-type]
-        return all(str(getattr(item, k)) == v for k, v in given.items())
+        return all(str(getattr(item, k)) == str(v) for k, v in given.items())
 
     def words(self) -> list[str]:
         """The leading keywords of the line (`subnet`, `end-a`, ...)."""

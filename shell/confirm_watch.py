@@ -32,7 +32,12 @@ def main(argv: list[str]) -> int:
     lab, number, seconds = argv[0], int(argv[1]), float(argv[2])
     time.sleep(seconds)
     from engine.api import LabApi
+    from engine.store import LabStore
     from lab.fabric import LinuxFabric
+
+    pending = LabStore(lab).marker("confirm")
+    if not pending or pending.get("number") != number:
+        return 0  # confirmed, replaced, or the lab destroyed meanwhile: touch nothing (not even its state directory)
 
     api = LabApi(lab, LinuxFabric(lab), watcher=spawn)
     for _ in range(50):  # the lock may be held by a commit in progress

@@ -10,24 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import VpclabError
+from shell.context import Context, SyntaxFaultError
 from shell.grammar import matcher
+from shell.grammar.chars import text_problem
 from shell.grammar.matcher import Choice, Parsed, SyntaxFault
 from shell.grammar.registry import Grammar
-from shell.output import apply_filter, render_text, to_json
+from shell.output import apply_filter, json_data, render_text, to_json
 from shell.state import Result, ShellState
 
 PIPE_MODE = "pipe"
+Filter = tuple[str, str | None]
+
+
+class InputError(VpclabError):
+    """A line holds a character no vpclab input may hold."""
 
 
 class Interpreter:
     """Parses and runs lines for one shell session."""
 
-    def __init__(self, state: ShellState, grammar: Grammar | None = None):
-        from shell.language import GRAMMAR
-
+    def __init__(self, state: ShellState, grammar: Grammar):
         self.state = state
-        self.grammar = grammar or GRAMMAR
+        self.grammar = grammar
         self.edits_only = False  # set by `load`: only configuration lines
+        self.results: list[Any] | None = None  # set by a JSON batch: one entry per command
 
     # parsing ----------------------------------------------------------------------
 
@@ -50,73 +56,104 @@ class Interpreter:
         return max(faults, key=lambda f: f.depth)  # first (innermost) wins ties
 
     @staticmethod
-    def split_pipe(line: str) -> tuple[str, list[str]]:
-        """`show x | include y | count` -> ("show x", ["include y", "count"])."""
-        parts = [p.strip() for p in (" " + line + " ").split(" | ")]
-        return parts[0], parts[1:]
+    def split_pipe(line: str) -> tuple[str, list[tuple[str, int]]]:
+        """`show x | include y | count` -> ("show x", [("include y", 9), ("count", 21)]):
+        the head and each filter with where it starts in the line."""
+        cuts = [i for i in range(len(line) - 2) if line[i:i + 3] == " | "]
+        if not cuts:
+            return line.strip(), []
+        starts = [0, *(c + 3 for c in cuts)]
+        ends = [*cuts, len(line)]
+        parts = [(line[s:e], s) for s, e in zip(starts, ends)]
+        filters = [(text.strip(), s + len(text) - len(text.lstrip())) for text, s in parts[1:]]
+        return parts[0][0].strip(), filters
 
     # running ----------------------------------------------------------------------
 
     def run(self, line: str) -> bool:
         """Run one line and print its output or error; True when it succeeded."""
         text = line.strip()
-        if not text or text[0] in "!#":
-            return True
-        if text.endswith("?"):
-            self.state.emit("\n".join(self.help_lines(line.rstrip()[:-1])))
-            return True
         try:
+            self._check_chars(line)
+            if not text or text[0] in "!#":
+                return True
+            if text.endswith("?"):
+                return self._help(line.rstrip()[:-1])
             result = self._execute(text)
+            shown = None if result is None or self.results is not None else self._finish(*result)
         except VpclabError as err:
             self.report(err.lines())
+            if self.results is not None:
+                self.results.append({"error": "\n".join(err.lines())})
             return False
-        if result:
-            self.state.emit(result)
+        if self.results is not None:
+            self.results.append(result if result is None else json_data(result[0]))
+        elif shown:
+            self.state.emit(shown)
+        if result is not None and result[0].failure:  # the output stands, and the line fails (exit 1 in a batch)
+            self.report([f"% {result[0].failure}"])
+            return False
         return True
 
-    def _execute(self, text: str) -> str | None:
+    def _help(self, line: str) -> bool:
+        """`?` at the end of a scripted line: the help, as text or as a JSON entry."""
+        lines = self.help_lines(line)
+        if self.results is not None:
+            self.results.append(lines)
+        else:
+            self.state.emit("\n".join(lines))
+        return True
+
+    @staticmethod
+    def _check_chars(line: str) -> None:
+        """No control character, line separator or undecodable byte, anywhere
+        (comments included): they would reach terminals and saved files."""
+        problem = text_problem(line, allow_tab=True)
+        if problem:
+            raise InputError(problem)
+
+    def _execute(self, text: str) -> tuple[Result, list[Filter]] | None:
         """Run a line; raise VpclabError (having restored state) on failure."""
         got = self.parse(text)
-        pipes: list[str] = []
+        head, pipes = text, list[tuple[str, int]]()
         if isinstance(got, SyntaxFault) or not got[1].command.edits:
             head, pipes = self.split_pipe(text)
             if pipes:
                 got = self.parse(head)
         if isinstance(got, SyntaxFault):
-            raise _SyntaxError(got)
+            raise SyntaxFaultError(got.within(text, 0))
         mode, parsed = got
-        filters = [self._pipe(p) for p in pipes]
-        result = self.call(mode, parsed)
-        if result is None:
-            return None
-        text = self._finish(result, filters)
-        if result.failure:  # the output stands, and the line fails (exit 1 in a batch)
-            self.state.emit(text)
-            raise VpclabError(result.failure)
-        return text
+        filters = [self._pipe(p, at, text) for p, at in pipes]
+        plain = not filters and not self.state.json and self.results is None
+        ctx = Context(self.state, self.grammar, self.parse, text, head, self.state.live if plain else None)
+        result = self.call(mode, parsed, ctx)
+        return None if result is None else (result, filters)
 
-    def call(self, mode: str, parsed: Parsed) -> Result | None:
-        """Run a parsed command in `mode`, restoring everything if it fails."""
+    def call(self, mode: str, parsed: Parsed, ctx: Context) -> Result | None:
+        """Run a parsed command in `mode`, restoring everything if it fails.
+
+        A configuration line accepted by a parent mode moves the session
+        there (IOS: `segment dev` in a vpc's mode edits the segment); any
+        other command (`commit`, `show`) leaves the mode as it was."""
         st = self.state
         saved = (st.api.candidate, st.mode, st.kind, st.name)
-        if mode != st.mode:  # fell back to a parent mode: IOS leaves the object mode
+        if mode != st.mode and parsed.command.edits:
             st.enter(mode)
         try:
-            out: Result | None = parsed.command.handler(self, parsed.values)
-            return out
+            return ctx.run(parsed)
         except VpclabError:
             if st.api.candidate is not saved[0]:
                 st.api.set_candidate(saved[0])
             st.mode, st.kind, st.name = saved[1:]
             raise
 
-    def _pipe(self, text: str) -> tuple[str, str | None]:
+    def _pipe(self, text: str, at: int, line: str) -> Filter:
         got = matcher.parse(self.grammar.roots[PIPE_MODE], text)
         if isinstance(got, SyntaxFault):
-            raise _SyntaxError(got)
+            raise SyntaxFaultError(got.within(line, at))
         return got.command.syntax.split()[0], got.values.get("pattern")
 
-    def _finish(self, result: Result, filters: list[tuple[str, str | None]]) -> str:
+    def _finish(self, result: Result, filters: list[Filter]) -> str:
         if self.state.json or any(f[0] == "json" for f in filters):
             text = to_json(result)
         else:
@@ -167,21 +204,10 @@ class Interpreter:
         return [f"  {c.text:<{width}}{c.help}".rstrip() for c in got]
 
     def completions(self, line: str) -> tuple[str, list[Choice]]:
-        """The partial word and what TAB may make of it (first mode with an answer)."""
+        """The partial word and what TAB may turn it into (first mode with an answer)."""
         partial = ""
         for roots, text in self._contexts(line):
             partial, got = matcher.completions(roots, text, self.state)
             if got:
                 return partial, got
         return partial, []
-
-
-class _SyntaxError(VpclabError):
-    """A syntax fault carried as an error (printed with its caret)."""
-
-    def __init__(self, fault: SyntaxFault):
-        self.fault = fault
-        super().__init__(fault.lines()[-1])
-
-    def lines(self) -> list[str]:
-        return self.fault.lines()

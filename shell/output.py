@@ -29,12 +29,14 @@ def render_text(result: Result, width: int, color: bool = False) -> str:
     return f"{result.text}\n{text}" if result.text else text
 
 
-def to_json(result: Result) -> str:
+def json_data(result: Result) -> Any:
     """The structured form; commands without data give their text lines."""
-    data: Any = result.data
-    if data is None:
-        data = [ln for ln in result.text.splitlines()]
-    return json.dumps(data, indent=2, default=str)
+    return result.data if result.data is not None else result.text.splitlines()
+
+
+def to_json(result: Result) -> str:
+    """The structured form as JSON text."""
+    return json.dumps(json_data(result), indent=2, default=str)
 
 
 def _regex(pattern: str) -> re.Pattern[str]:

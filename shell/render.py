@@ -1,4 +1,9 @@
-"""Rich tables for people; the same rows are the `| json` data."""
+"""Rich tables for people; the same rows are the `| json` data.
+
+Column and field names are the configuration's words (`micro-segmentation`,
+`default-action`, `vpc-routers`): the row keys with `_` written `-`; the JSON
+keeps the keys as they are (snake_case).
+"""
 
 from __future__ import annotations
 
@@ -22,12 +27,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def label(key: str) -> str:
+    """A row key as people read it: the configuration's spelling."""
+    return key.replace("_", "-")
+
+
 def table(rows: list[dict[str, Any]], columns: Iterable[str] | None = None, title: str | None = None) -> Table:
     """A compact table of rows (dicts) with the given columns."""
     cols = list(columns) if columns is not None else list(rows[0]) if rows else []
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False)
     for c in cols:
-        t.add_column(c.replace("_", " "), overflow="fold")
+        t.add_column(label(c), overflow="fold")
     for row in rows:
         t.add_row(*(_cell(row.get(c)) for c in cols))
     return t
@@ -44,7 +54,7 @@ def detail_result(fields: dict[str, Any], sections: list[tuple[str, list[dict[st
     """A key/value head and titled tables under it (`show vpc NAME`)."""
     head = Table.grid(padding=(0, 2))
     for k, v in fields.items():
-        head.add_row(k, _cell(v))
+        head.add_row(label(k), _cell(v))
     parts: list[Any] = [head]
     for title, rows in sections:
         if rows:

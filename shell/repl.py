@@ -1,23 +1,35 @@
-"""The interactive shell on prompt-toolkit: prompts per mode, history, paging."""
+"""The interactive shell on prompt-toolkit: prompts per mode, history, paging.
+
+Ctrl-C drops the line being typed, or ends the running command (and what it
+started); Ctrl-D leaves, asking first in a configuration mode with
+uncommitted changes, as `end` and `exit` do. Commits made elsewhere (another
+session, a confirmed commit rolled back) are announced above the prompt.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import Application
+from prompt_toolkit.application import Application, get_app, run_in_terminal
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import Layout
 from prompt_toolkit.layout.containers import Window
 from prompt_toolkit.layout.controls import FormattedTextControl
 
+from shell.commands.session import leave_config
+from shell.commit_news import CommitNews
 from shell.completer import GrammarCompleter, help_key_bindings
-from shell.interpreter import Interpreter
+from shell.language import interpreter
 from shell.state import ShellState
+
+NEWS_SECONDS = 0.5  # how often a waiting prompt looks for commits made elsewhere
 
 
 def history_file(lab: str) -> History:
@@ -31,18 +43,25 @@ def history_file(lab: str) -> History:
     return FileHistory(str(path))
 
 
+def _stdout_live(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 class Repl:
     """One interactive session; `input`/`output` are injectable for tests."""
 
     def __init__(self, state: ShellState, input: Any = None, output: Any = None,
                  history: History | None = None, emit: Callable[[str], None] | None = None):
         self.state = state
-        self.interp = Interpreter(state)
+        self.interp = interpreter(state)
         self._write = emit or print
         self._io = {"input": input, "output": output}
         state.interactive = True
         state.emit = self.page
         state.ask = self.ask
+        state.live = emit or _stdout_live
+        self.news = CommitNews(state.api)
         self.session: PromptSession[str] = PromptSession(
             completer=GrammarCompleter(self.interp), complete_while_typing=False,
             key_bindings=help_key_bindings(self.interp, self.prompt, self._write),
@@ -62,19 +81,52 @@ class Repl:
     def run(self) -> int:
         """Read and run lines until `exit`/`quit` or Ctrl-D; Ctrl-C drops the line."""
         while not self.state.done:
+            self._tell(self.news.poll())
             try:
-                line = self.session.prompt(self.prompt)
+                line = self.session.prompt(self.prompt, pre_run=self._watch_news)
             except KeyboardInterrupt:
                 continue
             except EOFError:
-                break
+                if self._may_leave():
+                    break
+                continue
             try:
                 self.interp.run(line)
             except KeyboardInterrupt:
                 self._write("% Interrupted.")
             except Exception as err:  # a bug must not end the session
                 self._write(f"% internal error: {type(err).__name__}: {err}")
+            self.news.mark_seen()
         return 0
+
+    def _may_leave(self) -> bool:
+        """Ctrl-D: leave, but in a configuration mode ask about uncommitted changes first."""
+        if self.state.mode == "exec":
+            return True
+        try:
+            return leave_config(self.state)
+        except Exception as err:  # a failing commit on the way out: stay, say why
+            self._write(f"% {err}")
+            return False
+
+    # news of commits made elsewhere ------------------------------------------------
+
+    def _tell(self, lines: list[str]) -> None:
+        if lines:
+            self._write("\n".join(lines))
+
+    def _watch_news(self) -> None:
+        """While the prompt waits, look for commits made elsewhere and print
+        them above it (the line being typed stays as it is)."""
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(NEWS_SECONDS)
+                lines = self.news.poll()
+                if lines:
+                    await run_in_terminal(lambda: self._tell(lines))
+
+        get_app().create_background_task(watch())
 
     # paging -------------------------------------------------------------------------
 

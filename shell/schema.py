@@ -19,7 +19,7 @@ from engine import model, validate
 from engine.model import Config
 from shell.binding import Binding
 
-LineCheck = Callable[[Config, Any, dict[str, str]], str | None]
+LineCheck = Callable[[Config, Any, dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _binding(line: Line, owner: type, inline: bool = False) -> Binding:
     return _BINDINGS[key]
 
 
-def _host_name_free(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+def _host_name_free(config: Config, vpc: Any, values: dict[str, Any]) -> str | None:
     """Host names are unique lab-wide, not just per VPC."""
     name = values.get("name")
     for other, host in config.hosts():
@@ -93,32 +93,31 @@ def _first(here: str, problems: list[str]) -> str | None:
     return f"{here}: {problems[0]}" if problems else None
 
 
-def _policy_line(config: Config, seg: Any, values: dict[str, str]) -> str | None:
+def _policy_line(config: Config, seg: Any, values: dict[str, Any]) -> str | None:
     """What one policy line gets wrong on its own, said at the line; the
     commit's validation says it again, with what needs the whole config.
     Both use engine.validate's single-line checks."""
-    entry = model.PolicyEntry(int(values.get("seq") or 0), values.get("action", "permit"), values.get("protocol", "ip"),
+    entry = model.PolicyEntry(values.get("seq", 0), values.get("action", "permit"), values.get("protocol", "ip"),
                               values.get("src", "any"), values.get("dst", "any"), values.get("ports"))
     return _first(f"segment {seg.name} policy {values.get('seq', '')}".rstrip(), validate.policy_entry_problems(entry))
 
 
-def _nat_line(config: Config, share: Any, values: dict[str, str]) -> str | None:
+def _nat_line(config: Config, share: Any, values: dict[str, Any]) -> str | None:
     nat = model.NatMap(values["end"], values["original"], values["translated"])
     return _first(f"resource-share {share.name} nat {nat.end} {nat.original} to {nat.translated}", validate.nat_problems(nat))
 
 
-def _prefix_list_line(config: Config, plist: Any, values: dict[str, str]) -> str | None:
-    entry = model.PrefixListEntry(0, values.get("action", "permit"), values.get("prefix", ""),
-                                  int(values["ge"]) if values.get("ge") else None, int(values["le"]) if values.get("le") else None)
+def _prefix_list_line(config: Config, plist: Any, values: dict[str, Any]) -> str | None:
+    entry = model.PrefixListEntry(0, values.get("action", "permit"), values.get("prefix", ""), values.get("ge"), values.get("le"))
     return _first(f"prefix-list {values.get('name', getattr(plist, 'name', ''))} {entry.prefix}", validate.prefix_list_entry_problems(entry))
 
 
-def _cidr_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+def _cidr_line(config: Config, vpc: Any, values: dict[str, Any]) -> str | None:
     problem = validate.prefix_problem(values.get("cidrs", ""))
     return f"vpc {vpc.name} cidr {problem}" if problem else None
 
 
-def _subnet_line(config: Config, vpc: Any, values: dict[str, str]) -> str | None:
+def _subnet_line(config: Config, vpc: Any, values: dict[str, Any]) -> str | None:
     return _first(f"vpc {vpc.name} subnet {values.get('name')}", [p for p in [validate.prefix_problem(values.get("prefix", ""))] if p])
 
 
@@ -127,6 +126,7 @@ REF_TYPES = {"cxp": "CXP", "segment": "SEGMENT", "vpc": "VPC", "prefix-list": "P
              "endpoint-service": "ENDPOINT-SERVICE"}
 ENDPOINT = "{any|host ADDRESS|PREFIX|group GROUP|prefix-list PREFIX-LIST}"
 PORTS = "{eq PORT|range PORT PORT}"
+END_HELP = {"segment": "Segment of this end", "prefix-list": "The prefixes this end offers"}
 
 OBJECT_KINDS: tuple[ObjectKind, ...] = (
     ObjectKind("cxp", model.Cxp, "A hub in one cloud region ('core' always exists)", (
@@ -142,6 +142,7 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         Line(f"policy seq=SEQ action={{permit|deny}} "
              f"protocol={{ip|tcp|udp|icmp}} src={ENDPOINT} dst={ENDPOINT} [ports={PORTS}] [log=log]",
              {"src": "Source", "dst": "Destination", "host": "One address (A.B.C.D)", "any": "Any address",
+              "ip": "Any IP protocol",
               "group": "A group of this segment (VPCs and subnets)", "prefix-list": "Addresses a prefix list permits"},
              field="policies", check=_policy_line),
     )),
@@ -165,8 +166,8 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
     )),
     ObjectKind("resource-share", model.ResourceShare, "Open chosen prefixes between two segments", (
         Line("description description=LINE"),
-        Line("end-a segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_a"),
-        Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", field="end_b"),
+        Line("end-a segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", END_HELP, field="end_a"),
+        Line("end-b segment segment=SEGMENT prefix-list prefix_list=PREFIX-LIST", END_HELP, field="end_b"),
         Line("direction direction={bidirectional|a-to-b|b-to-a}"),
         Line("nat end={end-a|end-b} original=PREFIX to translated=PREFIX", field="nat", check=_nat_line),
     )),

@@ -7,10 +7,13 @@ the shell only remembers which mode (and which object of the mode) it is in.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from engine.model import Config
+
+if TYPE_CHECKING:
+    from engine.api import LabApi
 
 
 @dataclass
@@ -25,9 +28,14 @@ class Result:
 
 @dataclass
 class ShellState:
-    """The session: api (an `engine.api.LabApi`), mode, object, terminal."""
+    """The session: the lab's api, mode, object, terminal.
 
-    api: Any
+    `api` is an `engine.api.LabApi`; reading a configuration file uses a
+    scratch stand-in with only the candidate (shell.loader), since only
+    configuration lines run there.
+    """
+
+    api: LabApi
     lab: str
     interactive: bool = False
     json: bool = False
@@ -40,15 +48,15 @@ class ShellState:
     emit: Callable[[str], None] = print
     emit_error: Callable[[str], None] | None = None  # errors (stderr in batch runs)
     ask: Callable[[str], str] | None = None  # interactive questions; None in batch
+    live: Callable[[str], None] | None = None  # raw output while a command runs (terminal, stdout)
     where: str = ""  # "FILE:LINE" of the batch line being run
-    extra: dict[str, Any] = field(default_factory=dict)
 
     # scope for completion (shell.grammar.types.Scope) ---------------------------
 
     @property
     def config(self) -> Config:
         """Names complete from the candidate in config modes, the running lab in exec."""
-        return self.api.running if self.mode == "exec" else self.api.candidate  # type: ignore[no-any-return]
+        return self.api.running if self.mode == "exec" else self.api.candidate
 
     @property
     def mode_object(self) -> Any:

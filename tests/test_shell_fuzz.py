@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from shell.grammar.words import GLOSSARY
+from tests.paths import EXAMPLES, example
 from tests.test_shell_support import BASE, Shell
 
-EXAMPLES = Path("/work/shared/examples")
 VALUES = ["web", "prod", "web1", "app", "10.1.1.10", "10.1.0.0/16", "0", "65536", "-1", "1.2.3", "a/b", "|", "?",
           "!", "#", '"', "'", "\\", "é", "x" * 40, "", "  ", "10.1.1.0/33", "256.1.1.1", "core", "seq", "5"]
 CORPUS = BASE + [
@@ -22,7 +22,7 @@ CORPUS = BASE + [
 
 def corpus() -> list[str]:
     lines = list(CORPUS)
-    for f in sorted(EXAMPLES.glob("*.cli")) if EXAMPLES.exists() else []:
+    for f in sorted(EXAMPLES.glob("*.cli")) or [example("shared-services.cli")]:
         lines += f.read_text().splitlines()
     return lines
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shell.grammar.matcher import Choice
@@ -99,7 +101,7 @@ def test_help_at_each_level(sh: Shell) -> None:
     assert texts(sh.interp.choices("service s1 ")) == ["dns", "http", "tcp-echo", "udp-echo"]
     assert texts(sh.interp.choices("do show ip ro ")) [-1] == "<cr>"
     assert "include" in texts(sh.interp.choices("do show vpcs | "))
-    assert sh.interp.help_lines("host x 1.2.3.999 ")[-1] == "% Invalid input detected at '^' marker."
+    assert sh.interp.help_lines("host x 1.2.3.999 ")[-2:] == ["% Invalid input detected at '^' marker.", "% 1.2.3.999 is not an IPv4 address: 999 is above 255"]
 
 
 def test_question_mark_in_a_line(sh: Shell) -> None:
@@ -209,3 +211,34 @@ def test_terminal_length_and_rollback_history(sh: Shell) -> None:
     assert "second" in sh.ok("show commit history")
     sh.ok("rollback")
     assert sh.api.running.get("segment", "dev") is None
+
+
+def test_handlers_get_typed_arguments_declared_once() -> None:
+    from shell.grammar.matcher import Parsed, parse
+    from shell.grammar.registry import Command
+    from shell.language import GRAMMAR
+
+    got = parse(GRAMMAR.roots["exec"], "ping web1 from web1 count 3 timeout 2 raw")
+    assert isinstance(got, Parsed) and got.values == {"target": "web1", "host": "web1", "count": 3, "timeout": 2, "raw": True}
+    got = parse(GRAMMAR.roots["config-segment"], "policy 10 permit tcp host 10.1.1.1 any eq 80 log")
+    assert isinstance(got, Parsed)
+    assert got.values == {"seq": 10, "action": "permit", "protocol": "tcp", "src": "host 10.1.1.1", "dst": "any",
+                          "ports": "eq 80", "log": True}
+    with pytest.raises(TypeError, match=r"lacks parameters \['port'\]"):
+        Command("probe port=PORT", lambda ctx: None, ("exec",))  # a capture the handler does not take
+
+
+def test_commands_and_interpreter_import_each_other_one_way() -> None:
+    import ast
+
+    from tests.paths import REPO
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        return {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+    for path in [*(REPO / "shell" / "commands").glob("*.py"), REPO / "shell" / "replay.py", REPO / "shell" / "context.py"]:
+        assert not imports(path) & {"shell.interpreter", "shell.language", "shell.loader"} - (
+            {"shell.interpreter"} if path.name == "replay.py" else set()), path
+    assert not imports(REPO / "shell" / "interpreter.py") & {"shell.language", "shell.loader", "shell.commands"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from prompt_toolkit.history import InMemoryHistory
@@ -52,3 +54,34 @@ def test_errors_and_paging(tmp_path: Path) -> None:
     printed, _ = drive(tmp_path, "show vpcs bogus\rterminal length 3\rshow running-config\r q exit\r")
     assert "% Invalid input detected at '^' marker." in printed[0]
     assert printed[1].splitlines() == ["segment prod", "!"]  # first page (length - 1 lines), then --More--
+
+
+def test_ctrl_d_in_configuration_mode_asks_first(tmp_path: Path) -> None:
+    # Ctrl-D with changes: cancel stays; Ctrl-D again and 'no' drops them and leaves
+    printed, state = drive(tmp_path, "configure\rsegment dev\r\x04cancel\rshow configuration\r\x04no\r")
+    assert any("+ segment dev" in p for p in printed)  # still in the session after 'cancel'
+    assert state.api.candidate.get("segment", "dev") is None and state.api.running.get("segment", "dev") is None
+    printed, state = drive(tmp_path / "b", "configure\rsegment dev\r\x04yes\r")
+    assert state.api.running.get("segment", "dev") is not None  # 'yes' commits on the way out
+    assert any("Commit 2 done" in p for p in printed)
+
+
+def test_a_confirmed_commit_rolled_back_is_announced_at_the_prompt(tmp_path: Path) -> None:
+    sh = Shell(tmp_path)
+    sh.ok(*BASE)
+    printed: list[str] = []
+    with create_pipe_input() as inp:
+        inp.send_text("configure\rsegment dev\rcommit confirmed\rend\r")
+        repl = Repl(sh.state, input=inp, output=DummyOutput(), history=InMemoryHistory(), emit=printed.append)
+        ran = threading.Thread(target=repl.run)
+        ran.start()
+        deadline = time.monotonic() + 8
+        while sh.api.pending_confirmation() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sh.api.session.expire_confirmed(2)  # the deadline passes while the shell waits at its prompt
+        while not any("rolled it back" in p for p in printed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        inp.send_text("exit\r")
+        ran.join(5)
+    assert "% Commit 2 was not confirmed in time: commit 3 rolled it back." in printed
+    assert sh.api.running.get("segment", "dev") is None

@@ -7,7 +7,7 @@ from pathlib import Path
 from engine.api import LabApi
 from engine.store import LabStore
 from engine.testing import RecordingFabric
-from shell.interpreter import Interpreter
+from shell.language import interpreter
 from shell.state import ShellState
 
 
@@ -23,7 +23,7 @@ class Shell:
         self.out: list[str] = []
         self.api = make_api(root, name)
         self.state = ShellState(api=self.api, lab=name, emit=self.out.append)
-        self.interp = Interpreter(self.state)
+        self.interp = interpreter(self.state)
 
     def run(self, *lines: str) -> str:
         """Run lines; return what they printed."""

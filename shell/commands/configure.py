@@ -12,7 +12,8 @@ from typing import Any
 
 from engine.model import CORE_CXP, Cxp
 from shell.binding import Binding, LineError, hints
-from shell.grammar.registry import Command
+from shell.context import Context
+from shell.grammar.registry import Command, Handler
 from shell.grammar.syntax import Arg, Cap, Element, Kw, Opt, Seq, parse_syntax
 from shell.grammar.types import existing_items
 from shell.schema import OBJECT_KINDS, Line, ObjectKind
@@ -61,10 +62,9 @@ def no_form(elem: Element, keys: tuple[str, ...], items_field: str | None = None
 # handlers -----------------------------------------------------------------------
 
 
-def _enter(kind: ObjectKind) -> Any:
-    def handler(sh: Any, values: dict[str, str]) -> None:
-        state: ShellState = sh.state
-        name = values["name"]
+def _enter(kind: ObjectKind) -> Handler:
+    def handler(ctx: Context, name: str) -> None:
+        state = ctx.state
         if state.api.candidate.get(kind.kind, name) is None:
             _store(state, kind.kind, kind.model(name))
         assert kind.mode is not None
@@ -73,9 +73,9 @@ def _enter(kind: ObjectKind) -> Any:
     return handler
 
 
-def _remove_object(kind: ObjectKind) -> Any:
-    def handler(sh: Any, values: dict[str, str]) -> None:
-        state: ShellState = sh.state
+def _remove_object(kind: ObjectKind) -> Handler:
+    def handler(ctx: Context, **values: Any) -> None:
+        state = ctx.state
         name = values["name"]
         cand = state.api.candidate
         if name not in cand.names(kind.kind):
@@ -91,9 +91,9 @@ def _remove_object(kind: ObjectKind) -> Any:
     return handler
 
 
-def _set_inline(kind: ObjectKind, binding: Binding) -> Any:
-    def handler(sh: Any, values: dict[str, str]) -> None:
-        state: ShellState = sh.state
+def _set_inline(kind: ObjectKind, binding: Binding) -> Handler:
+    def handler(ctx: Context, **values: Any) -> None:
+        state = ctx.state
         obj = state.api.candidate.get(kind.kind, values["name"]) or kind.model(values["name"])
         check = kind.inline.check if kind.inline else None
         if check and (problem := check(state.api.candidate, obj, values)):
@@ -103,9 +103,9 @@ def _set_inline(kind: ObjectKind, binding: Binding) -> Any:
     return handler
 
 
-def _set_line(kind: ObjectKind, line: Line, binding: Binding) -> Any:
-    def handler(sh: Any, values: dict[str, str]) -> None:
-        state: ShellState = sh.state
+def _set_line(kind: ObjectKind, line: Line, binding: Binding) -> Handler:
+    def handler(ctx: Context, **values: Any) -> None:
+        state = ctx.state
         obj = _current(state)
         if line.check:
             problem = line.check(state.api.candidate, obj, values)
@@ -116,9 +116,9 @@ def _set_line(kind: ObjectKind, line: Line, binding: Binding) -> Any:
     return handler
 
 
-def _unset_line(kind: ObjectKind, binding: Binding) -> Any:
-    def handler(sh: Any, values: dict[str, str]) -> None:
-        state: ShellState = sh.state
+def _unset_line(kind: ObjectKind, binding: Binding) -> Handler:
+    def handler(ctx: Context, **values: Any) -> None:
+        state = ctx.state
         obj = _current(state)
         _store(state, kind.kind, binding.remove(obj, values, f"{kind.kind} {obj.name}"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shell.context import Context
 from shell.grammar.registry import Command
 from shell.plain import columns
 from shell.state import Result
@@ -40,15 +41,16 @@ def _cells(r: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-def _flows(sh: Any, v: dict[str, str]) -> Result:
-    rows = sh.state.api.flows(**v)
+def _flows(ctx: Context, **filters: Any) -> Result:
+    """Filters (segment, vpc, host, share, protocol, port, address, sort, top) go to the engine as given."""
+    rows = ctx.api.flows(**filters)
     if not rows:
         return Result("No flows.", data=[])
     return Result("\n".join(columns((_cells(r) for r in rows), HEADERS)), data=rows)
 
 
-def _clear_flows(sh: Any, _v: dict[str, str]) -> Result:
-    n = sh.state.api.clear_flows()
+def _clear_flows(ctx: Context) -> Result:
+    n = ctx.api.clear_flows()
     return Result(f"Flows cleared in {n} router(s).", data={"routers": n})
 
 
@@ -60,6 +62,7 @@ def commands() -> list[Command]:
                 _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
                                     "host": "Only flows of this host", "share": "Only flows through this share",
                                     "address": "Flows with this address (either side, or NAT)",
+                                    "protocol": "Only flows of this protocol", "port": "Only flows with this port (either side)",
                                     "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
                                     "packets": "Most packets first", "age": "Oldest first"}),
         Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),

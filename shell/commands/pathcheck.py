@@ -12,21 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import VpclabError
+from shell.context import Context
 from shell.grammar.registry import Command
 from shell.plain import columns
 from shell.state import Result
 
 
-def probe_args(v: dict[str, str], what: str) -> tuple[str, int | None]:
-    """(protocol, port) of a probe command: icmp by default, tcp when only a
+def probe_args(protocol: str | None, port: int | None, what: str) -> str:
+    """The protocol of a probe command: icmp by default, tcp when only a
     port is given; a port is required by tcp and udp and refused by icmp."""
-    protocol = v.get("protocol") or ("tcp" if "port" in v else "icmp")
-    port = int(v["port"]) if "port" in v else None
+    protocol = protocol or ("tcp" if port is not None else "icmp")
     if protocol in ("tcp", "udp") and port is None:
         raise VpclabError(f"{what}: protocol {protocol} needs a port (add 'port N')")
     if protocol == "icmp" and port is not None:
         raise VpclabError(f"{what}: icmp takes no port")
-    return protocol, port
+    return protocol
 
 
 def _end(address: str, port: int | None) -> str:
@@ -60,14 +60,14 @@ def hop_lines(hops: list[Any], links: Any) -> list[str]:
     return list(columns(rows, indent=2))
 
 
-def _trace(sh: Any, v: dict[str, str]) -> Result:
-    protocol, port = probe_args(v, "trace")
-    api = sh.state.api
-    r = api.trace(v["target"], v["host"], protocol, port)
+def _trace(ctx: Context, target: str, host: str, protocol: str | None = None, port: int | None = None) -> Result:
+    protocol = probe_args(protocol, port, "trace")
+    api = ctx.api
+    r = api.trace(target, host, protocol, port)
     links = api.model().graph.describe_link
     first = r.walk.hops[0] if r.walk.hops else None
     what = f"{protocol}{f' port {port}' if port else ''}" + (f", source port {first.sport}" if first and first.sport else "")
-    lines = [f"trace {v['target']} from {v['host']} ({what})", "Predicted:"]
+    lines = [f"trace {target} from {host} ({what})", "Predicted:"]
     lines += hop_lines(list(r.walk.hops), links)
     lines.append(f"  verdict: {r.walk.outcome.verdict} ({r.walk.outcome.reason})")
     lines.append("Observed:")
@@ -82,8 +82,8 @@ LEGEND = ("Y reachable, . unreachable, as intended;  X intended reachable but no
           "+ observed reachable but not intended.  A cell is one mark per probe: icmp, then the target's services.")
 
 
-def _verify(sh: Any, v: dict[str, str]) -> Result:
-    scope, checks = sh.state.api.verify(v.get("segment"))
+def _verify(ctx: Context, segment: str | None = None) -> Result:
+    scope, checks = ctx.api.verify(segment)
     index = {u: i for i, u in enumerate(scope, 1)}
     cells: dict[tuple[Any, Any], str] = {}
     probes: dict[Any, list[str]] = {}
@@ -96,7 +96,7 @@ def _verify(sh: Any, v: dict[str, str]) -> Result:
     bad = [c for c in checks if not c.agree]
     rows = [["", "", *[str(i) for i in index.values()]]]
     rows += [[str(index[u]), f"{u.name} ({u.rep})", *[cells.get((u, d), "-") for d in scope]] for u in scope]
-    lines = [f"verify{' segment ' + v['segment'] if 'segment' in v else ''}: {len(scope)} units, "
+    lines = [f"verify{' segment ' + segment if segment else ''}: {len(scope)} units, "
              f"{len(checks)} probes, {len(checks) - len(bad)} as intended, {len(bad)} not", *columns(rows), LEGEND]
     lines += [f"{index[u]:>3}  {u.name}: " + ", ".join(probes.get(u, ["icmp"])) for u in scope]
     if bad:
@@ -114,7 +114,7 @@ def commands() -> list[Command]:
         Command("trace target=TARGET from host=HOST [protocol protocol={tcp|udp|icmp}|port port=PORT]*", _trace, ("exec",),
                 {"trace": "Predicted path of a probe, checked by a real one",
                  "target": "Host name or address", "host": "Host that sends the probe",
-                 "protocol": "Probe protocol (default icmp; tcp with a port)"}),
+                 "protocol": "Probe protocol (default icmp; tcp with a port)", "port": "Destination port"}),
         Command("verify [segment segment=SEGMENT]", _verify, ("exec",),
                 {"verify": "Intended against observed reachability of every pair of groups",
                  "segment": "Only this segment and the segments it shares with"}),

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from typing import Any
 
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
-from shell.commands.session import counts_text
+from shell.context import Context
 from shell.grammar.registry import Command
 from shell.render import detail_result, rows_result
 from shell.state import Result
 
 
-def _running(sh: Any) -> Config:
-    return sh.state.api.running  # type: ignore[no-any-return]
+def _running(ctx: Context) -> Config:
+    return ctx.api.running
 
 
 def host_subnet(vpc: Vpc, host: Host) -> str | None:
@@ -31,16 +30,16 @@ def host_subnet(vpc: Vpc, host: Host) -> str | None:
     return None
 
 
-def _cxps(sh: Any, _v: dict[str, str]) -> Result:
-    cfg = _running(sh)
+def _cxps(ctx: Context) -> Result:
+    cfg = _running(ctx)
     rows = [{"name": c.name, "cloud": c.cloud, "region": c.region,
              "vpcs": sum(1 for v in cfg.vpcs if v.cxp == c.name), "description": c.description}
             for c in cfg.objects("cxp")]
     return rows_result(rows)
 
 
-def _segments(sh: Any, _v: dict[str, str]) -> Result:
-    cfg = _running(sh)
+def _segments(ctx: Context) -> Result:
+    cfg = _running(ctx)
     rows = [{"name": s.name, "default_action": s.default_action, "policies": len(s.policies),
              "vpcs": sum(1 for v in cfg.vpcs if v.segment == s.name),
              "cxps": sorted({v.cxp for v in cfg.vpcs if v.segment == s.name}), "description": s.description}
@@ -53,8 +52,8 @@ def _vpc_row(v: Vpc) -> dict[str, Any]:
             "subnets": len(v.subnets), "hosts": len(v.hosts), "micro_segmentation": v.micro_segmentation}
 
 
-def _vpcs(sh: Any, _v: dict[str, str]) -> Result:
-    return rows_result([_vpc_row(v) for v in _running(sh).vpcs])
+def _vpcs(ctx: Context) -> Result:
+    return rows_result([_vpc_row(v) for v in _running(ctx).vpcs])
 
 
 def _host_rows(cfg: Config, vpc_name: str | None = None) -> list[dict[str, Any]]:
@@ -63,17 +62,17 @@ def _host_rows(cfg: Config, vpc_name: str | None = None) -> list[dict[str, Any]]
             for v, h in cfg.hosts() if vpc_name in (None, v.name)]
 
 
-def _hosts(sh: Any, _v: dict[str, str]) -> Result:
-    return rows_result(sorted(_host_rows(_running(sh)), key=lambda r: r["name"]))
+def _hosts(ctx: Context) -> Result:
+    return rows_result(sorted(_host_rows(_running(ctx)), key=lambda r: r["name"]))
 
 
-def _groups(sh: Any, _v: dict[str, str]) -> Result:
-    return rows_result(sh.state.api.groups(), empty="No groups configured.")
+def _groups(ctx: Context) -> Result:
+    return rows_result(ctx.api.groups(), empty="No groups configured.")
 
 
-def _prefix_lists(sh: Any, _v: dict[str, str]) -> Result:
+def _prefix_lists(ctx: Context) -> Result:
     rows = [{"name": p.name, "seq": e.seq, "action": e.action, "prefix": e.prefix, "ge": e.ge, "le": e.le}
-            for p in _running(sh).prefix_lists for e in p.entries]
+            for p in _running(ctx).prefix_lists for e in p.entries]
     return rows_result(rows)
 
 
@@ -81,10 +80,10 @@ def _end(end: Any) -> str | None:
     return f"{end.segment} ({end.prefix_list})" if end else None
 
 
-def _shares(sh: Any, _v: dict[str, str]) -> Result:
+def _shares(ctx: Context) -> Result:
     rows = [{"name": s.name, "end_a": _end(s.end_a), "end_b": _end(s.end_b), "direction": s.direction,
              "nat": [f"{n.end} {n.original}->{n.translated}" for n in s.nat], "firewall": s.firewall}
-            for s in _running(sh).shares]
+            for s in _running(ctx).shares]
     return rows_result(rows)
 
 
@@ -95,9 +94,9 @@ def _get(cfg: Config, kind: str, name: str) -> Any:
     return obj
 
 
-def _vpc(sh: Any, v: dict[str, str]) -> Result:
-    cfg = _running(sh)
-    vpc = _get(cfg, "vpc", v["name"])
+def _vpc(ctx: Context, name: str) -> Result:
+    cfg = _running(ctx)
+    vpc = _get(cfg, "vpc", name)
     subnets = [{"name": s.name, "prefix": s.prefix, "group": s.group} for s in vpc.subnets]
     services = [{"name": s.name, "kind": s.kind, "host": s.host, "port": s.port} for s in vpc.services]
     hosts = _host_rows(cfg, vpc.name)
@@ -107,9 +106,9 @@ def _vpc(sh: Any, v: dict[str, str]) -> Result:
     return detail_result(head, [("Subnets", subnets), ("Hosts", hosts), ("Services", services)], data)
 
 
-def _segment(sh: Any, v: dict[str, str]) -> Result:
-    cfg = _running(sh)
-    seg = _get(cfg, "segment", v["name"])
+def _segment(ctx: Context, name: str) -> Result:
+    cfg = _running(ctx)
+    seg = _get(cfg, "segment", name)
     vpcs = [_vpc_row(x) for x in cfg.vpcs if x.segment == seg.name]
     policy = [{"seq": p.seq, "action": p.action + (f" {p.firewall}" if p.firewall else ""), "protocol": p.protocol,
                "src": p.src, "dst": p.dst, "ports": p.ports, "log": p.log} for p in seg.policies]
@@ -120,66 +119,60 @@ def _segment(sh: Any, v: dict[str, str]) -> Result:
     return detail_result(head, [("VPCs", vpcs), ("Policy", policy), ("Shares", shares)], data)
 
 
-def _share(sh: Any, v: dict[str, str]) -> Result:
-    d = sh.state.api.share(v["name"])
+def _share(ctx: Context, name: str) -> Result:
+    d = ctx.api.share(name)
     ends = {k: f"segment {d[k]['segment']} prefix-list {d[k]['prefix_list']}" for k in ("end_a", "end_b")}
     head = {"name": d["name"], "end-a": ends["end_a"], "end-b": ends["end_b"],
             "direction": f"{d['direction']} (opened by {d['opens']})", "firewall": d["firewall"], "description": d["description"]}
     return detail_result(head, [("Admitted prefixes (as the receiving end sees them)", d["admitted"]), ("NAT", d["nat"])], d)
 
 
-def _share_statistics(sh: Any, v: dict[str, str]) -> Result:
-    return rows_result(sh.state.api.share_statistics(v["name"]), empty="The share is not complete (an end is missing).")
+def _share_statistics(ctx: Context, name: str) -> Result:
+    return rows_result(ctx.api.share_statistics(name), empty="The share is not complete (an end is missing).")
 
 
-def _services(sh: Any, _v: dict[str, str]) -> Result:
-    return rows_result(sh.state.api.services(), empty="No services configured.")
+def _services(ctx: Context) -> Result:
+    return rows_result(ctx.api.services(), empty="No services configured.")
 
 
 HIT_COLUMNS = ("scope", "name", "seq", "action", "match", "packets", "bytes")
 
 
-def _policy_hits(sh: Any, v: dict[str, str]) -> Result:
-    scope = next((k for k in ("segment", "share") if k in v), None)
-    rows = sh.state.api.policy_hits(scope, v.get(scope or ""), "nonzero" in v)
+def _policy_hits(ctx: Context, segment: str | None = None, share: str | None = None, nonzero: bool = False) -> Result:
+    scope, name = ("segment", segment) if segment else ("share", share) if share else (None, None)
+    rows = ctx.api.policy_hits(scope, name, nonzero)
     return rows_result(rows, HIT_COLUMNS, empty="No policy entries with counters.")
 
 
-def _log(sh: Any, v: dict[str, str]) -> Result:
-    lines = sh.state.api.log(int(v.get("count", 20)))
+def _log(ctx: Context, count: int = 20) -> Result:
+    lines = ctx.api.log(count)
     return Result("\n".join(lines) if lines else "The policy log is empty.", data=lines)
 
 
-def _clear_counters(sh: Any, v: dict[str, str]) -> Result:
-    scope = next((k for k in ("segment", "share") if k in v), None)
-    n = sh.state.api.clear_counters(scope, v.get(scope or ""))
+def _clear_counters(ctx: Context, segment: str | None = None, share: str | None = None) -> Result:
+    scope, name = ("segment", segment) if segment else ("share", share) if share else (None, None)
+    n = ctx.api.clear_counters(scope, name)
     return Result(f"Counters cleared in {n} table(s).", data={"tables": n})
 
 
 ROUTE_COLUMNS = ("segment", "cxp", "prefix", "origin", "via", "group", "original_prefix", "installed")
 
 
-def _routes(sh: Any, v: dict[str, str]) -> Result:
-    rows = sh.state.api.routes(segment=v.get("segment"), cxp=v.get("cxp"), vpc=v.get("vpc"), prefix=v.get("prefix"))
+def _routes(ctx: Context, segment: str | None = None, cxp: str | None = None, vpc: str | None = None,
+            prefix: str | None = None) -> Result:
+    rows = ctx.api.routes(segment=segment, cxp=cxp, vpc=vpc, prefix=prefix)
     return rows_result(rows, ROUTE_COLUMNS, empty="No routes.")
 
 
-def _lab(sh: Any, v: dict[str, str]) -> Result:
-    api = sh.state.api
-    health = api.health()
-    summary = {"lab": api.name, "commits": len(api.history()), **health.summary}
-    if "health" not in v:
+def _lab(ctx: Context, health: bool = False) -> Result:
+    api = ctx.api
+    state = api.health()
+    summary = {"lab": api.name, "commits": len(api.history()), **state.summary}
+    if not health:
         return detail_result(summary, [], summary)
-    rows = health.rows()
-    head = {**summary, "health": "ok" if health.ok else f"{len(rows)} problem(s)"}
-    return detail_result(head, [("Drift", rows)], {"ok": health.ok, "drift": rows, "summary": health.summary})
-
-
-def _history(sh: Any, _v: dict[str, str]) -> Result:
-    rows = [{"commit": r.number, "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time)),
-             "user": r.user, "comment": r.comment, "changes": counts_text(r.counts)}
-            for r in sh.state.api.history()]
-    return rows_result(rows, empty="No commits yet.")
+    rows = state.rows()
+    head = {**summary, "health": "ok" if state.ok else f"{len(rows)} problem(s)"}
+    return detail_result(head, [("Drift", rows)], {"ok": state.ok, "drift": rows, "summary": state.summary})
 
 
 LISTS = {"cxps": _cxps, "segments": _segments, "vpcs": _vpcs, "hosts": _hosts, "groups": _groups,
@@ -198,7 +191,6 @@ def commands() -> list[Command]:
         Command("show ip route [segment segment=SEGMENT|cxp cxp=CXP|vpc vpc=VPC|prefix=ADDRESS-OR-PREFIX]*",
                 _routes, ("exec",), {"segment": "Only this segment", "cxp": "Only this hub", "vpc": "Only routes of this VPC"}),
         Command("show lab [health=health]", _lab, ("exec",)),
-        Command("show commit history", _history, ("exec",)),
         Command("show services", _services, ("exec",), "Services with state, address and process"),
         # `firewall F` joins these scopes when firewalls exist
         Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
@@ -206,6 +198,7 @@ def commands() -> list[Command]:
                                           "share": "Only this share", "nonzero": "Only entries that matched"}),
         Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
         Command("clear counters [segment segment=SEGMENT|share share=SHARE]",
-                _clear_counters, ("exec",), {"counters": "Zero policy hit counters"}),
+                _clear_counters, ("exec",), {"counters": "Zero policy hit counters", "segment": "Only this segment's policy",
+                                             "share": "Only this share (and its link statistics)"}),
     ]
     return out

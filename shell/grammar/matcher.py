@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from shell.grammar.graph import Node
 from shell.grammar.registry import Command
@@ -35,10 +36,10 @@ def tokenize(line: str) -> list[Token]:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A complete match: the command and its captured values."""
+    """A complete match: the command and its arguments, converted by their types."""
 
     command: Command
-    values: dict[str, str]
+    values: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class SyntaxFault:
     word: str = ""
     candidates: tuple[str, ...] = ()
     depth: int = 0
+    reasons: tuple[str, ...] = ()  # why the word is not a value the position takes
 
     def lines(self) -> list[str]:
         """The error as the shell prints it."""
@@ -62,7 +64,13 @@ class SyntaxFault:
             return ["% Incomplete command."]
         if self.kind == "ambiguous":
             return [f'% Ambiguous command: "{self.word}"', f"% Candidates: {', '.join(self.candidates)}"]
-        return [f"  {self.line}", "  " + " " * self.position + "^", "% Invalid input detected at '^' marker."]
+        return [f"  {self.line}", "  " + " " * self.position + "^", "% Invalid input detected at '^' marker.",
+                *(f"% {r}" for r in self.reasons)]
+
+    def within(self, line: str, offset: int) -> SyntaxFault:
+        """This fault of a part of `line` (after `do`, or a `|` filter) placed in
+        the whole line, so the caret points into the line as typed."""
+        return replace(self, line=line, position=self.position + offset)
 
 
 @dataclass
@@ -91,7 +99,7 @@ def _advance(paths: list[_Path], line: str, tokens: list[Token]) -> tuple[list[_
             values = dict(p.values)
             assert p.node.token is not None
             if isinstance(p.node.token, Arg) and p.node.token.type.rest:
-                word = line[tok.start:].rstrip()
+                word = _rest(line, tok)
                 for cap in p.node.captures:
                     values[cap] = [*values.get(cap, []), word]
                 new.extend(_Path(n, values) for n in p.node.next)
@@ -115,20 +123,40 @@ def _choose(paths: list[_Path], line: str, tok: Token, index: int) -> tuple[list
         return [], SyntaxFault("ambiguous", line, tok.start, text, tuple(words), index)
     if keywords:
         return keywords, None
-    args = [p for p in paths if isinstance(p.node.token, Arg) and p.node.token.type.accepts(text)]
-    if args:
-        return args, None
-    return [], SyntaxFault("invalid", line, tok.start, text, (), index)
+    args = [p for p in paths if isinstance(p.node.token, Arg)]
+    fitting = [p for p in args if p.node.token.type.accepts(_rest(line, tok) if p.node.token.type.rest else text)]  # type: ignore[union-attr]
+    if fitting:
+        return fitting, None
+    return [], SyntaxFault("invalid", line, tok.start, text, (), index, _reasons(args, line, tok))
+
+
+def _rest(line: str, tok: Token) -> str:
+    """What a rest-of-line argument starting at `tok` holds."""
+    return line[tok.start:].rstrip(" \t")
+
+
+def _reasons(args: list[_Path], line: str, tok: Token) -> tuple[str, ...]:
+    """Why each argument the position takes refused the word: the type's own
+    sentence (`1.2.3.999 is not an IPv4 address: 999 is above 255`), a
+    number's with what the number is (`Port number <1-65535>: 99999 is out of range`)."""
+    out: dict[str, None] = {}
+    for p in args:
+        assert isinstance(p.node.token, Arg)
+        kind = p.node.token.type
+        why = kind.check(_rest(line, tok) if kind.rest else tok.text)
+        if why:
+            out[f"{p.node.help or kind.help} {kind.placeholder}: {why}" if kind.convert is int else why] = None
+    return tuple(out)
 
 
 def _finished(paths: Iterable[_Path]) -> Parsed | None:
     for p in paths:
         if p.node.token is None:
-            return Parsed(p.node.command, {k: " ".join(v) for k, v in p.values.items()})
+            return Parsed(p.node.command, p.node.command.arguments(p.values))
     for p in paths:
         need = p.node.command.accept_partial
         if need is not None and all(n in p.values for n in need):
-            return Parsed(p.node.command, {k: " ".join(v) for k, v in p.values.items()})
+            return Parsed(p.node.command, p.node.command.arguments(p.values))
     return None
 
 
@@ -168,7 +196,7 @@ def choices(roots: list[Node], line: str, scope: Scope) -> list[Choice] | Syntax
             out.setdefault(tok.word, Choice(tok.word, p.node.help, True))
         elif isinstance(tok, Arg) and not partial:
             out.setdefault(f"{tok.type.placeholder}\0{p.node.help}", Choice(tok.type.placeholder, p.node.help))
-        elif isinstance(tok, Arg) and tok.type.complete and not tok.type.rest:
+        if isinstance(tok, Arg) and tok.type.complete and not tok.type.rest:  # existing names, as TAB offers them
             for name in tok.type.complete(scope):
                 if name.startswith(partial):
                     out.setdefault(name, Choice(name, p.node.help))

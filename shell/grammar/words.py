@@ -1,7 +1,10 @@
 """The glossary: the help of every keyword, declared once.
 
 A command overrides an entry only where the word means something particular
-to it; everywhere else `?` shows these lines.
+to it; everywhere else `?` shows these lines. Each line gives one meaning:
+a word that means different things in different commands (`ip` in `show ip
+route` and in a policy, `count` after `ping` and after `|`) has its other
+meanings declared with those commands, since help belongs to the position.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 GLOSSARY: dict[str, str] = {
     # modes and session
     "configure": "Enter configuration mode",
-    "terminal": "Configure from the terminal / terminal settings",
+    "terminal": "Configure from the terminal",
     "exit": "Leave this mode (from exec: leave the shell)",
     "quit": "Leave the shell",
     "end": "Return to exec mode",
@@ -50,7 +53,7 @@ GLOSSARY: dict[str, str] = {
     "reachable": "The probe must get through end to end",
     "unreachable": "The probe must not get through",
     "from": "Source host",
-    "count": "Number of probes / count output lines",
+    "count": "Number of probes to send",
     "timeout": "Seconds to wait for each answer",
     "protocol": "Probe protocol",
     "port": "Port number",
@@ -91,7 +94,7 @@ GLOSSARY: dict[str, str] = {
     "permit": "Allow",
     "deny": "Drop",
     "any": "Any address",
-    "ip": "IP information / any IP protocol",
+    "ip": "IP routing information",
     "tcp": "TCP",
     "udp": "UDP",
     "icmp": "ICMP",
@@ -114,7 +117,7 @@ GLOSSARY: dict[str, str] = {
     "flows": "Tracked connections (conntrack) of the segment routers",
     "hits": "Packets and bytes per policy entry",
     "nonzero": "Only entries that matched something",
-    "clear": "Reset counters",
+    "clear": "Reset counters or forget tracked connections",
     "counters": "Policy hit counters",
     # output filters
     "include": "Lines matching a regular expression",
