@@ -46,7 +46,17 @@ def _flows(ctx: Context, **filters: Any) -> Result:
     rows = ctx.api.flows(**filters)
     if not rows:
         return Result("No flows.", data=[])
-    return Result("\n".join(columns((_cells(r) for r in rows), HEADERS)), data=rows)
+    lines = columns((_cells(r) for r in rows), HEADERS)
+    if ctx.live is None:
+        return Result("\n".join(lines), data=rows)
+    chunk: list[str] = []
+    for line in lines:  # straight to the terminal, a thousand lines at a time
+        chunk.append(line)
+        if len(chunk) == 1000:
+            ctx.live("\n".join(chunk) + "\n")
+            chunk = []
+    ctx.live("".join(f"{line}\n" for line in chunk))
+    return Result("", data=rows)
 
 
 def _clear_flows(ctx: Context) -> Result:
