@@ -31,6 +31,9 @@ class Listener:
     port: int
 
 
+_NONE: dict[str, ShareLink] = {}
+
+
 class Model:
     """Config and Plan of one running lab, indexed for walks."""
 
@@ -40,6 +43,7 @@ class Model:
         self.plan = plan
         self.graph = Graph(plan, lab)
         self._judges: dict[str, PolicyJudge | None] = {}
+        self._routers: dict[str, tuple[str, str] | None] = {}
 
     # namespaces -> intent ----------------------------------------------------------
 
@@ -61,12 +65,18 @@ class Model:
         return self.config.get("vpc", ns[len(head):]) if ns.startswith(head) else None
 
     def router_at(self, ns: str) -> tuple[str, str] | None:
-        """(segment, cxp) of a segment router namespace."""
+        """(segment, cxp) of a segment router namespace (memoised: flows ask per entry)."""
+        try:
+            return self._routers[ns]
+        except KeyError:
+            pass
         head = f"{self.lab}-s-"
-        if not ns.startswith(head):
-            return None
-        seg, _, cxp = ns[len(head):].rpartition("@")
-        return seg, cxp
+        where = None
+        if ns.startswith(head):
+            seg, _, cxp = ns[len(head):].rpartition("@")
+            where = (seg, cxp)
+        self._routers[ns] = where
+        return where
 
     # what handlers ask ------------------------------------------------------------
 
@@ -78,7 +88,11 @@ class Model:
 
     def share_links(self, ns: str) -> dict[str, ShareLink]:
         """Share links held by a segment router, by interface name."""
-        return share_links(self.config, self.lab).get(ns, {})
+        return self._share_links.get(ns, _NONE)
+
+    @cached_property
+    def _share_links(self) -> dict[str, dict[str, ShareLink]]:
+        return share_links(self.config, self.lab)
 
     def listeners(self, host: str) -> list[Listener]:
         """Services listening on a host, one per (protocol, port)."""
