@@ -16,6 +16,7 @@ from typing import Any
 
 from engine import flows, hits, views
 from engine.errors import NotFoundError, VpclabError
+from engine.flows import FlowView
 from engine.model import Config, Host, Vpc
 from engine.ports import Drift, Fabric, OutputSink, ProbeResult
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
@@ -150,18 +151,19 @@ class LabApi:
             raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
 
     def flows(self, **filters: Any) -> list[dict[str, Any]]:
-        """`show flows`: tracked connections of the segment routers in scope."""
+        """`show flows`: one row per connection, stitched across the routers it crossed."""
+        return self.flow_view(**filters).rows()
+
+    def flow_view(self, **filters: Any) -> FlowView:
+        """`show flows` before its rows are made: text columns for 100,000
+        connections without building their dicts (engine/flows.py)."""
         for kind in ("segment", "vpc", "share"):
             self._known(kind, filters.get(kind))
         if filters.get("host"):
             self.host_namespace(filters["host"])
-        plan = self.session.running_plan()
-        seg = filters.get("segment")
-        spaces = [
-            ns for ns in plan.namespaces()
-            if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
-        ]  # fmt: skip
-        return flows.flow_rows(self.model(), self.fabric.read_flows(spaces), time.time(), **filters)
+        model = self.model()
+        spaces = [item.ns for item in model.plan.of_kind("nft")]  # namespaces whose tables track connections
+        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
 
     def clear_flows(self) -> int:
         """`clear flows`: forget every tracked connection of the segment routers."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from engine.compile.services import service_port
@@ -29,12 +29,12 @@ from engine.diff import Op, reloaded_tables
 from engine.model import Config
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
-from engine.stitch import Step, stitch
+from engine.stitch import Link, Routes, stitch
 from engine.validate import SERVICE_TRANSPORTS
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 address = socket.inet_ntoa
-Chain = list[Step]
+Chain = list[Link]
 
 
 def router_of(lab: str, ns: str) -> tuple[str, str] | None:
@@ -59,18 +59,17 @@ def _services(config: Config) -> dict[tuple[str, str, str, int], str]:
     return out
 
 
-def decide(model: Model, step: Step) -> Decision | None:
+def decide(model: Model, ns: str, ingress: str | None, e: Tracked) -> Decision | None:
     """The policy entry that admitted the connection at this router: where
     it entered from a VPC or a share (traffic from the backbone was judged
     on its first hub), on the tuple the forward chain saw (after DNAT,
     before SNAT). The data-path model's evaluation, as `trace` makes it."""
-    if step.ingress is None or step.ingress.startswith("bb"):
+    if ingress is None or ingress.startswith("bb"):
         return None
-    where = model.router_at(step.ns) or _vpc_segment(model, step.ns)
+    where = model.router_at(ns) or _vpc_segment(model, ns)
     judge = model.judge(where[0]) if where else None
     if judge is None:
         return None
-    e = step.entry
     return judge.decide(e.proto, int.from_bytes(e.o_src, "big"), int.from_bytes(e.r_src, "big"), e.r_sport or 0)
 
 
@@ -79,46 +78,161 @@ def _vpc_segment(model: Model, ns: str) -> tuple[str, str] | None:
     return (vpc.segment, vpc.cxp) if vpc is not None and vpc.segment and vpc.micro_segmentation else None
 
 
-# --- rows -------------------------------------------------------------------------
+class _Text(dict[bytes, str]):
+    """Addresses as text, each converted once (a poll shows the same few
+    hundred addresses on 100,000 rows)."""
+
+    def __missing__(self, raw: bytes) -> str:
+        text = self[raw] = address(raw)
+        return text
 
 
-def _hop(model: Model, step: Step) -> dict[str, Any]:
-    e = step.entry
-    space = model.graph.spaces.get(step.ns)
-    d = decide(model, step)
-    return {"node": space.node if space else step.ns, "kind": space.role if space else "unknown",
-            "ingress": step.ingress, "egress": step.egress, "src": address(e.r_dst), "dst": address(e.r_src),
-            "sport": e.r_dport, "dport": e.r_sport, "rule": d.rule if d else None}  # fmt: skip
+SORTS: dict[str, tuple[Callable[[Chain], Any], bool]] = {
+    "bytes": (lambda c: (c[0][1].o_bytes or 0) + (c[0][1].r_bytes or 0), True),
+    "packets": (lambda c: (c[0][1].o_packets or 0) + (c[0][1].r_packets or 0), True),
+    "age": (lambda c: c[0][1].start_ns or float("inf"), False),  # oldest first
+}
 
 
-def path(model: Model, chain: Chain) -> list[dict[str, Any]]:
-    """A hop per router, and one per share link crossed between two."""
-    out = []
-    for step in chain:
-        hop = _hop(model, step)
-        out.append(hop)
-        link = model.share_links(step.ns).get(step.egress or "")
-        if link is not None:
-            out.append({**hop, "node": f"share {link.share}", "kind": "share", "ingress": step.egress, "rule": None})
-    return out
+class FlowView:
+    """The connections `show flows` shows: stitched, filtered, sorted, cut
+    to `top`. `rows()` gives CLI.md's dicts (JSON, the monitor); `cells()`
+    the text columns of the same rows without building those dicts, since
+    100,000 rows of nested hop dicts cost more than reading the kernel."""
+
+    def __init__(self, model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> None:
+        self.model = model
+        self.now = now
+        self.routes = Routes(model.graph)
+        self.text = _Text()
+        self.services = _services(model.config)
+        keep = _filter(model, filters)
+        chains = [c for c in stitch(self.routes, raw) if keep(c)]
+        sort = filters.get("sort")
+        if sort in SORTS:
+            key, reverse = SORTS[sort]
+            chains.sort(key=key, reverse=reverse)
+        else:
+            seg = {ns: _segment(model, ns) or "" for ns in raw}
+            chains.sort(key=lambda c: (seg[c[0][0]], c[0][1].proto, c[0][1].o_src, c[0][1].o_dst, c[0][1].o_dport or 0))
+        top = filters.get("top")
+        self.chains = chains[: int(top)] if top else chains
+        self._paths: dict[tuple[tuple[str, str | None], ...], str] = {}
+
+    def __len__(self) -> int:
+        return len(self.chains)
+
+    def _ends(self, chain: Chain) -> tuple[str, str, str, Any, str | None, dict[str, Any] | None]:
+        """(protocol, src, dst, final destination port, application, nat)."""
+        e, z = chain[0][1], chain[-1][1]
+        text = self.text
+        proto = PROTO_NAMES.get(e.proto, str(e.proto))
+        src, dst = text[e.o_src], text[e.o_dst]
+        final = (text[z.r_dst], z.r_dport, text[z.r_src], z.r_sport)
+        nat = None if final == (src, e.o_sport, dst, e.o_dport) else dict(zip(("src", "sport", "dst", "dport"), final, strict=True))
+        seg = _segment(self.model, chain[-1][0])
+        app = self.services.get((seg or "", proto, final[2], z.r_sport or 0)) or WELL_KNOWN.get(e.o_dport or -1)
+        return proto, src, dst, final, app, nat
+
+    def _rule(self, chain: Chain) -> str | None:
+        for ns, e in chain:
+            back = self.routes.via(ns, e.o_src)
+            d = decide(self.model, ns, back[0] if back else None, e)
+            if d is not None:
+                return d.rule
+        return None
+
+    def hops(self, chain: Chain) -> list[dict[str, Any]]:
+        """A hop per router in `trace`'s shape, and one per share link crossed."""
+        out = []
+        for ns, e in chain:
+            back, ahead = self.routes.via(ns, e.o_src), self.routes.via(ns, e.r_src)
+            space = self.model.graph.spaces.get(ns)
+            ingress, egress = back[0] if back else None, ahead[0] if ahead else None
+            d = decide(self.model, ns, ingress, e)
+            hop = {"node": space.node if space else ns, "kind": space.role if space else "unknown", "ingress": ingress,
+                   "egress": egress, "src": self.text[e.r_dst], "dst": self.text[e.r_src], "sport": e.r_dport,
+                   "dport": e.r_sport, "rule": d.rule if d else None}  # fmt: skip
+            out.append(hop)
+            link = self.model.share_links(ns).get(egress or "")
+            if link is not None:
+                out.append({**hop, "node": f"share {link.share}", "kind": "share", "ingress": egress, "rule": None})
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """CLI.md's flow fields, one dict per connection (`age` in seconds besides)."""
+        return [self._row(c) for c in self.chains]
+
+    def _row(self, chain: Chain) -> dict[str, Any]:
+        e = chain[0][1]
+        proto, src, dst, _final, app, nat = self._ends(chain)
+        hops = self.hops(chain)
+        return {
+            "protocol": proto, "src": src, "sport": e.o_sport, "dst": dst, "dport": e.o_dport,
+            "segment": _segment(self.model, chain[0][0]), "application": app,
+            "state": TCP_STATES.get(e.state) if e.state is not None else None, "nat": nat,
+            "packets_out": e.o_packets or 0, "bytes_out": e.o_bytes or 0, "packets_in": e.r_packets or 0, "bytes_in": e.r_bytes or 0,
+            "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
+            "path": hops, "age": self._age(e),
+        }  # fmt: skip
+
+    def _age(self, e: Tracked) -> float | None:
+        return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
+
+    def path_text(self, chain: Chain) -> str:
+        """`a@core > share ab > b@core`: the routers and shares crossed."""
+        key = tuple((ns, (self.routes.via(ns, e.r_src) or ("",))[0]) for ns, e in chain)
+        got = self._paths.get(key)
+        if got is None:
+            parts = []
+            for ns, egress in key:
+                where = self.model.router_at(ns)
+                parts.append(f"{where[0]}@{where[1]}" if where else self.model.graph.spaces[ns].node if ns in self.model.graph.spaces else ns)
+                link = self.model.share_links(ns).get(egress or "")
+                if link is not None:
+                    parts.append(f"share {link.share}")
+            got = self._paths[key] = " > ".join(parts)
+        return got
+
+    def cells(self) -> Iterator[list[str]]:
+        """Text columns per row: the fields of `TEXT_COLUMNS`. What depends
+        only on a connection's class (its routers and addresses, protocol
+        and service port) is worked out once per class: 100,000 datagrams
+        from one host to another are one class."""
+        classes: dict[tuple[Any, ...], tuple[list[str], bool]] = {}
+        for chain in self.chains:
+            e, z = chain[0][1], chain[-1][1]
+            key = (tuple(ns for ns, _ in chain), e.proto, e.o_src, e.o_dst, e.o_dport, z.r_dst, z.r_src, z.r_sport)
+            got = classes.get(key)
+            if got is None:
+                got = classes[key] = self._class_cells(chain)
+            fixed, natted = got
+            age = self._age(e)
+            nat = f"{_end(self.text[z.r_dst], z.r_dport)} -> {_end(self.text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
+            yield [fixed[0], fixed[1], fixed[2], _port(e.o_sport), fixed[3], fixed[4], fixed[5], TCP_STATES.get(e.state, "-") if e.state is not None else "-",
+                   nat, fixed[6], f"{age:.0f}s" if age is not None else "-", fixed[7],
+                   str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
+
+    def _class_cells(self, chain: Chain) -> tuple[list[str], bool]:
+        """The cells of a connection's class, and whether its addresses or
+        service port are translated (its source port is compared per row)."""
+        e = chain[0][1]
+        proto, src, dst, final, app, _nat = self._ends(chain)
+        fixed = [_segment(self.model, chain[0][0]) or "-", proto, src, dst, _port(e.o_dport), app or "-",
+                 self.path_text(chain), self._rule(chain) or "-"]  # fmt: skip
+        return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
 
 
-def _row(model: Model, chain: Chain, services: dict[tuple[str, str, str, int], str], now: float) -> dict[str, Any]:
-    e, z = chain[0].entry, chain[-1].entry
-    proto = PROTO_NAMES.get(e.proto, str(e.proto))
-    src, dst = address(e.o_src), address(e.o_dst)
-    final = (address(z.r_dst), z.r_dport, address(z.r_src), z.r_sport)
-    nat = None if final == (src, e.o_sport, dst, e.o_dport) else dict(zip(("src", "sport", "dst", "dport"), final, strict=True))
-    hops = path(model, chain)
-    first_seg, last_seg = _segment(model, chain[0].ns), _segment(model, chain[-1].ns)
-    app = services.get((last_seg or "", proto, final[2], z.r_sport or 0)) or WELL_KNOWN.get(e.o_dport or -1)
-    return {
-        "protocol": proto, "src": src, "sport": e.o_sport, "dst": dst, "dport": e.o_dport, "segment": first_seg,
-        "application": app, "state": TCP_STATES.get(e.state) if e.state is not None else None, "nat": nat,
-        "packets_out": e.o_packets or 0, "bytes_out": e.o_bytes or 0, "packets_in": e.r_packets or 0, "bytes_in": e.r_bytes or 0,
-        "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
-        "path": hops, "age": round(now - e.start_ns / 1e9, 1) if e.start_ns else None,
-    }  # fmt: skip
+TEXT_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat", "path", "age", "rule",
+                "packets out", "bytes out", "packets in", "bytes in")  # fmt: skip
+
+
+def _port(port: int | None) -> str:
+    return "-" if port is None else str(port)
+
+
+def _end(addr: str, port: int | None) -> str:
+    return addr if port is None else f"{addr}:{port}"
 
 
 def _segment(model: Model, ns: str) -> str | None:
@@ -126,62 +240,44 @@ def _segment(model: Model, ns: str) -> str | None:
     return where[0] if where else None
 
 
-SORTS: dict[str, tuple[Callable[[Chain], Any], bool]] = {
-    "bytes": (lambda c: (c[0].entry.o_bytes or 0) + (c[0].entry.r_bytes or 0), True),
-    "packets": (lambda c: (c[0].entry.o_packets or 0) + (c[0].entry.r_packets or 0), True),
-    "age": (lambda c: c[0].entry.start_ns or float("inf"), False),  # oldest first
-}
-
-
 def flow_rows(model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> list[dict[str, Any]]:
-    """CLI.md's flow fields, one row per connection, filtered and sorted as
-    `show flows` asks (`age` in seconds besides: what `sort age` orders by)."""
-    keep = _filter(model, filters)
-    chains = [c for c in stitch(model.graph, raw) if keep(c)]
-    sort = filters.get("sort")
-    if sort in SORTS:
-        key, reverse = SORTS[sort]
-        chains.sort(key=key, reverse=reverse)
-    else:
-        segment = {ns: _segment(model, ns) or "" for ns in raw}
-        chains.sort(key=lambda c: (segment[c[0].ns], c[0].entry.proto, c[0].entry.o_src, c[0].entry.o_dst, c[0].entry.o_dport or 0))
-    top = filters.get("top")
-    if top:
-        chains = chains[: int(top)]
-    services = _services(model.config)
-    return [_row(model, c, services, now) for c in chains]
+    """CLI.md's flow fields, one row per connection, filtered and sorted as `show flows` asks."""
+    return FlowView(model, raw, now, **filters).rows()
 
 
 # --- filters ------------------------------------------------------------------------
 
 
-def _ends(chain: Chain) -> tuple[bytes, bytes, bytes, bytes]:
-    """Source and destination as sent, and as delivered (after every NAT)."""
-    e, z = chain[0].entry, chain[-1].entry
-    return e.o_src, e.o_dst, z.r_dst, z.r_src
-
-
 def _filter(model: Model, f: dict[str, Any]) -> Callable[[Chain], bool]:
     """A predicate on chains for the filters of `show flows`."""
     tests: list[Callable[[Chain], bool]] = []
-    seg_of = lambda ns: _segment(model, ns)  # noqa: E731
     if f.get("segment"):
-        tests.append(lambda c: any(seg_of(s.ns) == f["segment"] for s in c))
+        tests.append(lambda c: any(_segment(model, ns) == f["segment"] for ns, _e in c))
     if f.get("protocol"):
         number = {v: k for k, v in PROTO_NAMES.items()}.get(f["protocol"])
-        tests.append(lambda c: c[0].entry.proto == number)
+        tests.append(lambda c: c[0][1].proto == number)
     if f.get("port"):
         port = int(f["port"])
-        tests.append(lambda c: port in (c[0].entry.o_sport, c[0].entry.o_dport, c[-1].entry.r_dport, c[-1].entry.r_sport))
+        tests.append(lambda c: port in (c[0][1].o_sport, c[0][1].o_dport, c[-1][1].r_dport, c[-1][1].r_sport))
     if f.get("address"):
         raw = socket.inet_aton(f["address"])
-        tests.append(lambda c: raw in _ends(c))
+        tests.append(lambda c: raw in (c[0][1].o_src, c[0][1].o_dst, c[-1][1].r_dst, c[-1][1].r_src))
     if f.get("host"):
         tests.append(_host_test(model, f["host"]))
     if f.get("vpc"):
         tests.append(_vpc_test(model, f["vpc"]))
     if f.get("share"):
-        tests.append(lambda c: any((link := model.share_links(s.ns).get(s.egress or "")) and link.share == f["share"] for s in c))
+        routes = Routes(model.graph)
+
+        def crosses(c: Chain) -> bool:
+            for ns, e in c:
+                hop = routes.via(ns, e.r_src)
+                link = model.share_links(ns).get(hop[0]) if hop else None
+                if link is not None and link.share == f["share"]:
+                    return True
+            return False
+
+        tests.append(crosses)
     return lambda c: all(t(c) for t in tests)
 
 
@@ -192,8 +288,8 @@ def _host_test(model: Model, name: str) -> Callable[[Chain], bool]:
     if found is None:
         return lambda c: False
     seg, addr = found[0].segment, socket.inet_aton(found[1].address)
-    return lambda c: ((_segment(model, c[0].ns) == seg and c[0].entry.o_src == addr)
-                      or (_segment(model, c[-1].ns) == seg and c[-1].entry.r_src == addr))  # fmt: skip
+    return lambda c: ((_segment(model, c[0][0]) == seg and c[0][1].o_src == addr)
+                      or (_segment(model, c[-1][0]) == seg and c[-1][1].r_src == addr))  # fmt: skip
 
 
 def _vpc_test(model: Model, name: str) -> Callable[[Chain], bool]:
@@ -206,8 +302,8 @@ def _vpc_test(model: Model, name: str) -> Callable[[Chain], bool]:
         addr = ipaddress.IPv4Address(raw)
         return any(addr in n for n in nets)
 
-    return lambda c: ((_segment(model, c[0].ns) == vpc.segment and inside(c[0].entry.o_src))
-                      or (_segment(model, c[-1].ns) == vpc.segment and inside(c[-1].entry.r_src)))  # fmt: skip
+    return lambda c: ((_segment(model, c[0][0]) == vpc.segment and inside(c[0][1].o_src))
+                      or (_segment(model, c[-1][0]) == vpc.segment and inside(c[-1][1].r_src)))  # fmt: skip
 
 
 # --- connections a new policy refuses --------------------------------------------------

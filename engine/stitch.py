@@ -15,35 +15,15 @@ neighbours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from engine.datapath.graph import Graph
 from engine.ports import Tracked
 
-Key = tuple[int, bytes, bytes, int | None, int | None]
+Link = tuple[str, Tracked]  # (namespace, its entry)
 
 
-def in_key(e: Tracked) -> Key:
-    """The tuple of the first packet as it arrived (icmp: id in the port slot)."""
-    return (e.proto, e.o_src, e.o_dst, e.o_sport, e.o_dport) if e.o_id is None else (e.proto, e.o_src, e.o_dst, e.o_id, 0)
-
-
-def out_key(e: Tracked) -> Key:
-    """The tuple of the first packet as it left: the reply tuple reversed."""
-    return (e.proto, e.r_dst, e.r_src, e.r_dport, e.r_sport) if e.r_id is None else (e.proto, e.r_dst, e.r_src, e.r_id, 0)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One router of a connection: its entry and the interfaces it used."""
-
-    ns: str
-    entry: Tracked
-    ingress: str | None
-    egress: str | None
-
-
-class _Routes:
+class Routes:
     """Route lookups in the plan, memoised per (namespace, address)."""
 
     def __init__(self, graph: Graph) -> None:
@@ -51,47 +31,59 @@ class _Routes:
         self.memo: dict[tuple[str, bytes], tuple[str, str, str] | None] = {}
 
     def via(self, ns: str, address: bytes) -> tuple[str, str, str] | None:
-        """(egress interface, next namespace, its interface) towards `address`."""
+        """(egress interface, next namespace, its interface) towards `address`
+        ("" for the namespace when the egress leads nowhere we know)."""
         key = (ns, address)
-        if key not in self.memo:
-            self.memo[key] = self._via(ns, address)
-        return self.memo[key]
-
-    def _via(self, ns: str, address: bytes) -> tuple[str, str, str] | None:
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
         space = self.graph.spaces.get(ns)
         route = space.table().lookup(int.from_bytes(address, "big")) if space else None
-        if route is None or route.ifname is None:
-            return None
-        peer = self.graph.peer.get((ns, route.ifname))
-        return (route.ifname, *peer) if peer else (route.ifname, "", "")
+        got = None
+        if route is not None and route.ifname is not None:
+            peer = self.graph.peer.get((ns, route.ifname))
+            got = (route.ifname, *peer) if peer else (route.ifname, "", "")
+        self.memo[key] = got
+        return got
 
 
-def stitch(graph: Graph, raw: dict[str, list[Tracked]]) -> list[list[Step]]:
-    """Every connection as the routers it crossed, in order."""
-    items = [(ns, e) for ns, entries in raw.items() for e in entries]
-    index = {(ns, in_key(e)): i for i, (ns, e) in enumerate(items)}
-    routes = _Routes(graph)
-    nxt: list[int | None] = [None] * len(items)
-    has_prev = bytearray(len(items))
-    for i, (ns, e) in enumerate(items):
-        hop = routes.via(ns, e.r_src)  # the leaving packet's destination is the reply's source
-        if hop is None or not hop[1]:
-            continue
-        j = index.get((hop[1], out_key(e)))
-        if j is not None and j != i and not has_prev[j]:
-            nxt[i] = j
-            has_prev[j] = 1
+def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
+    """Every connection as the routers it crossed, in order (the hot loop of
+    `show flows`: 300,000 entries for 100,000 connections over three routers;
+    per-namespace lists and indexes keep it to a few dict lookups each)."""
+    index = {ns: {((e.proto, e.o_src, e.o_dst, e.o_sport, e.o_dport) if e.o_id is None else (e.proto, e.o_src, e.o_dst, e.o_id, 0)): i
+                  for i, e in enumerate(entries)} for ns, entries in raw.items()}  # fmt: skip
+    nxt: dict[str, list[tuple[str, int] | None]] = {}
+    taken = {ns: bytearray(len(entries)) for ns, entries in raw.items()}
+    for ns, entries in raw.items():
+        ahead = nxt[ns] = [None] * len(entries)
+        towards: dict[bytes, tuple[str, dict[Any, int], bytearray] | None] = {}  # the leaving destination -> next table
+        for i, e in enumerate(entries):
+            where = towards.get(e.r_src, MISSING)
+            if where is MISSING:
+                hop = routes.via(ns, e.r_src)  # the leaving packet's destination is the reply's source
+                where = towards[e.r_src] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
+            if where is None:
+                continue
+            key = (e.proto, e.r_dst, e.r_src, e.r_dport, e.r_sport) if e.r_id is None else (e.proto, e.r_dst, e.r_src, e.r_id, 0)
+            j = where[1].get(key)  # type: ignore[index]
+            if j is not None and not (where[0] == ns and j == i) and not where[2][j]:  # type: ignore[index]
+                ahead[i] = (where[0], j)  # type: ignore[index]
+                where[2][j] = 1  # type: ignore[index]
     chains = []
-    for i in range(len(items)):
-        if has_prev[i]:
-            continue
-        chain: list[Step] = []
-        at: int | None = i
-        while at is not None and len(chain) < 64:
-            ns, e = items[at]
-            back = routes.via(ns, e.o_src)
-            out = routes.via(ns, e.r_src)
-            chain.append(Step(ns, e, back[0] if back else None, out[0] if out else None))
-            at = nxt[at]
-        chains.append(chain)
+    for ns, entries in raw.items():
+        mine = taken[ns]
+        for i, e in enumerate(entries):
+            if mine[i]:
+                continue
+            chain = [(ns, e)]
+            link = nxt[ns][i]
+            while link is not None and len(chain) < 64:
+                chain.append((link[0], raw[link[0]][link[1]]))
+                link = nxt[link[0]][link[1]]
+            chains.append(chain)
     return chains
+
+
+MISSING: Any = object()

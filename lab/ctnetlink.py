@@ -22,6 +22,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
 from typing import Any
 
@@ -154,8 +155,9 @@ class Layout:
     Offsets are relative to the message start; headers are read as raw
     4-byte strings and must equal the recorded ones for the layout to apply."""
 
-    def __init__(self, walk: _Walk, msg_start: int) -> None:
-        parts: list[tuple[int, str, str | None]] = [(o - msg_start, "4s", None) for o in walk.headers]
+    def __init__(self, walk: _Walk, msg_start: int, length: int) -> None:
+        # nlmsg_len and every attribute header must match; values are read where the first message had them
+        parts: list[tuple[int, str, str | None]] = [(0, "4s", None), *((o - msg_start, "4s", None) for o in walk.headers)]
         parts += [(o - msg_start, CODES[name], name) for name, o in walk.at.items()]
         parts.sort(key=lambda p: p[0])
         fmt, pos = ">", 0
@@ -170,6 +172,8 @@ class Layout:
             if name is None:
                 heads.append(len(names))
             names.append(name)
+        aligned = (length + 3) & ~3
+        fmt += f"{aligned - pos}x" if aligned > pos else ""  # the whole message: consecutive ones unpack in one pass
         self.struct = struct.Struct(fmt)
         self.heads = itemgetter(*heads)
         self.expected = self.heads(self.struct.unpack_from(walk.buf, msg_start))
@@ -205,7 +209,7 @@ class Decoder:
         walk = _Walk(buf, start + 20, start + length)
         if not all(n in walk.at for n in ("proto", "o_src", "o_dst", "r_src", "r_dst")):
             return None  # not IPv4, or a message we do not understand
-        layout = Layout(walk, start)
+        layout = Layout(walk, start, length)
         self.layouts.setdefault(length, []).append(layout)
         self.latest[length] = layout
         return layout.read(buf, start)
@@ -214,6 +218,8 @@ class Decoder:
         """Decode the messages of one read into `out`; the error number of an
         NLMSG_ERROR, 0 at NLMSG_DONE, None when more reads follow. The
         common case (a known layout) is inlined: 300,000 entries pass here."""
+        if self._uniform(buf, n, out):
+            return None
         pos = 0
         latest, header = self.latest, HEADER.unpack_from
         while pos + 16 <= n:
@@ -235,6 +241,25 @@ class Decoder:
                         out.append(got)
             pos += (length + 3) & ~3
         return None
+
+
+    def _uniform(self, buf: memoryview, n: int, out: list[Tracked]) -> bool:
+        """A read whose messages all have one known layout (the usual case:
+        a table of udp, or of tcp, flows) is decoded with one `iter_unpack`
+        over the whole read; False, with nothing added, when it is not."""
+        length, kind = HEADER.unpack_from(buf, 0)
+        lay = self.latest.get(length)
+        step = (length + 3) & ~3
+        if lay is None or n % step or kind & 0xFF != IPCTNL_MSG_CT_NEW or lay.struct.size != step:
+            return False
+        heads, expected, get = lay.heads, lay.expected, lay.get
+        got = []
+        for vals in lay.struct.iter_unpack(buf[:n]):
+            if heads(vals) != expected:
+                return False
+            got.append(make(get((*vals, None))))
+        out += got
+        return True
 
 
 HEADER = struct.Struct("=IH")
@@ -313,15 +338,21 @@ class Tables:
             return entry[1], entry[2]
 
     def read(self, namespaces: list[str], mark: int | None = None, mask: int = 0xFFFFFFFF) -> dict[str, list[Tracked]]:
-        """Entries of each namespace that exists."""
-        out = {}
-        for ns in namespaces:
-            got = self._table(ns)
-            if got is None:
-                continue
-            table, lock = got
+        """Entries of each namespace that exists. Tables are dumped by a few
+        threads at once: the kernel fills one socket (GIL released in
+        recv) while Python decodes another."""
+        tables = {ns: got for ns in namespaces if (got := self._table(ns)) is not None}
+
+        def dump(ns: str) -> list[Tracked]:
+            table, lock = tables[ns]
             with lock:
-                out[ns] = table.dump(mark, mask)
+                return table.dump(mark, mask)
+
+        if len(tables) > 1:
+            with ThreadPoolExecutor(min(4, len(tables))) as pool:
+                out = dict(zip(tables, pool.map(dump, tables), strict=True))
+        else:
+            out = {ns: dump(ns) for ns in tables}
         self._prune()
         return out
 

@@ -22,15 +22,17 @@ def columns(rows: Iterable[Sequence[str]], headers: Sequence[str] | None = None,
     if not measured:
         return
     widths = [max(len(r[i]) for r in measured if i < len(r)) for i in range(max(len(r) for r in measured))]
-    pads = [f"{{:<{w}}}" for w in widths[:-1]]
     lead = " " * indent
+    full = lead + "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"])  # one format call per row
     if headers:
-        yield _line(lead, pads, list(headers))
-        yield _line(lead, pads, ["-" * w for w in widths])
+        yield full.format(*headers).rstrip()
+        yield full.format(*("-" * w for w in widths)).rstrip()
+    n = len(widths)
     for row in chain(head, it):
-        yield _line(lead, pads, row)
+        yield (full.format(*row) if len(row) == n else _ragged(lead, widths, row)).rstrip()
 
 
-def _line(lead: str, pads: list[str], row: Sequence[str]) -> str:
-    cells = [pad.format(cell) for pad, cell in zip(pads, row[:-1], strict=False)]
-    return (lead + "  ".join([*cells, *row[len(cells):]])).rstrip()
+def _ragged(lead: str, widths: list[int], row: Sequence[str]) -> str:
+    """A row with another number of cells than the columns."""
+    cells = [f"{cell:<{w}}" for w, cell in zip(widths[:-1], row[:-1], strict=False)]
+    return lead + "  ".join([*cells, *row[len(cells):]])

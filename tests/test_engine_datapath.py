@@ -18,7 +18,6 @@ from engine.datapath.handler import HANDLERS, handler_for
 from engine.datapath.observe import first_difference, observed_hops
 from engine.plan import NetnsItem, Plan
 from engine.ports import Sighting, Tracked
-from engine.stitch import Step
 from shell.loader import parse_config
 from shell.plain import columns
 from tests.configs import PORTAL
@@ -228,10 +227,10 @@ def test_flows_rule_and_refused_check_are_the_models_decision() -> None:
     m = model(MICRO)
     w = from_host(m, "bu01-a", "10.30.2.10", "tcp", 443, 40000)
     ns = "x-v-shared-vpc"
-    step = Step(ns, tracked(6, "10.30.1.10", "10.30.2.10", 40000, 443), "b.bu01", "b.bu02")
-    decision = flows.decide(m, step)
+    entry = tracked(6, "10.30.1.10", "10.30.2.10", 40000, 443)
+    decision = flows.decide(m, ns, "b.bu01", entry)
     assert decision is not None and decision.rule == w.hops[1].rule == "segment corp 10"
-    raw = {ns: [step.entry, tracked(6, "10.30.1.10", "10.30.2.10", 40001, 22)]}
+    raw = {ns: [entry, tracked(6, "10.30.1.10", "10.30.2.10", 40001, 22)]}
     refused = flows.refused_now(m, raw, {ns: "corp"})
     assert [r["dport"] for r in refused[ns]] == [22]
     assert not from_host(m, "bu01-a", "10.30.2.10", "tcp", 22, 40001).outcome.reachable

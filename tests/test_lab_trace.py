@@ -12,8 +12,8 @@ import pytest
 from lab import netns, services
 from shell import main as program
 from shell.loader import parse_config
-from tests.conftest import new_lab_name
 from tests.configs import PORTAL
+from tests.conftest import new_lab_name
 
 pytestmark = pytest.mark.lab
 
