@@ -3,25 +3,29 @@
 One `LabApi` per (process, lab). It holds the candidate of this process's
 configuration session; the running configuration, history and lock live in
 the lab's state directory and are shared by every process attached to the
-lab. Nothing here knows Linux: the realisation comes in through the
-`Fabric` port (engine/ports.py), which the program's entry point wires to
-lab/ (or, for pure tests, to a recording fabric).
+lab. Its views of the running lab go through its `reader` (engine/reader.py,
+which monitors use directly), so there is one code path and reading never
+touches the candidate. Nothing here knows Linux: the realisation comes in
+through the `Fabric` port (engine/ports.py), which the program's entry point
+wires to lab/ (or, for pure tests, to a recording fabric).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from engine import flows, hits, views
+from engine.addressing import parse_address
+from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError, VpclabError
 from engine.flows import FlowView
 from engine.model import Config, Host, Vpc
-from engine.ports import Drift, Fabric, OutputSink, ProbeResult
+from engine.ports import Fabric, OutputSink, ProbeResult
+from engine.reader import LabReader, require_known
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
-from engine.validate import parse_address, validate
+from engine.validate import validate
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,16 @@ class Target:
 class LabApi:
     """Everything a user can do to one lab, as Python calls."""
 
-    def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None, watcher: Watcher | None = None):
+    def __init__(
+        self, name: str, fabric: Fabric, store: LabStore | None = None, watcher: Watcher | None = None,
+        cache: CompileCache | None = None, pause_gc: bool = True,
+    ) -> None:  # fmt: skip
         self.name = name
         self.fabric = fabric
-        self.session = Session(name, fabric, store or LabStore(name), watcher)
+        self.cache = cache if cache is not None else CompileCache()  # the session's and the reader's compiles share memos
+        self.session = Session(name, fabric, store or LabStore(name), watcher, self.cache, pause_gc)
+        self.reader = LabReader(name, fabric, self.session.store, self.cache)
+        self.session.on_running = self.reader.adopt
 
     # configuration session ---------------------------------------------------
 
@@ -111,44 +121,28 @@ class LabApi:
         prefix: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of `show ip route` (CLI.md's JSON fields), checked against the kernel."""
-        self._known("segment", segment)
-        self._known("cxp", cxp)
-        self._known("vpc", vpc)
-        plan = self.session.running_plan()
-        readings = self.fabric.read_routes(plan)
-        return views.route_rows(self.running, plan, readings, segment, cxp, vpc, prefix)
+        return self.reader.routes(self.reader.snapshot(), segment=segment, cxp=cxp, vpc=vpc, prefix=prefix)
 
     def health(self) -> views.Health:
         """Compare the kernel with the running plan (drift report)."""
-        plan = self.session.running_plan()
-        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
-                for key, pid in self.fabric.service_status(plan).items() if pid is None]
-        return views.Health(self.fabric.drift(plan) + down, views.lab_summary(plan))
+        return self.reader.health(self.reader.snapshot())
 
     def policy_hits(self, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over where it is enforced."""
-        self._known(scope, name)
-        plan = self.session.running_plan()
-        counts = self.fabric.read_counters(hits.enforcing(plan, scope, name))
-        return hits.rows(self.running, hits.collect(counts), scope, name, nonzero)
+        return self.reader.policy_hits(self.reader.snapshot(), scope, name, nonzero)
 
     def clear_counters(self, scope: str | None = None, name: str | None = None) -> int:
         """Zero policy counters (of one segment or share, or all) and, for shares,
         the link statistics; how many tables. Under the commit lock, so a
         concurrent commit's new table is never replaced by an old one."""
-        self._known(scope, name)
+        require_known(self.running, scope, name)
         with self.session.store.lock():
             plan = self.session.running_plan()
             spaces = hits.enforcing(plan, scope, name)
-            self.fabric.reset_counters(plan, spaces, hits.scope_prefix(scope, name))
+            self.fabric.reset_counters(plan, spaces, hits.in_scope(scope, name))
             if scope in (None, "share"):
                 self._set_link_baseline([name] if name else [s.name for s in self.running.shares])
         return len(spaces)
-
-    def _known(self, scope: str | None, name: str | None) -> None:
-        kind = {"segment": "segment", "share": "resource-share", "firewall": "firewall", "cxp": "cxp", "vpc": "vpc"}.get(scope or "")
-        if kind and name and self.running.get(kind, name) is None:
-            raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
 
     def flows(self, **filters: Any) -> list[dict[str, Any]]:
         """`show flows`: one row per connection, stitched across the routers it crossed."""
@@ -157,24 +151,21 @@ class LabApi:
     def flow_view(self, **filters: Any) -> FlowView:
         """`show flows` before its rows are made: text columns for 100,000
         connections without building their dicts (engine/flows.py)."""
-        for kind in ("segment", "vpc", "share"):
-            self._known(kind, filters.get(kind))
-        if filters.get("host"):
-            self.host_namespace(filters["host"])
-        model = self.model()
-        spaces = [item.ns for item in model.plan.of_kind("nft")]  # namespaces whose tables track connections
-        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
+        return self.reader.flow_view(self.reader.snapshot(), **filters)
 
     def clear_flows(self) -> int:
         """`clear flows`: forget every tracked connection of the segment routers."""
-        spaces = [ns for ns in self.session.running_plan().namespaces() if flows.router_of(self.name, ns)]
+        spaces = [ns for ns in self.reader.snapshot().plan.namespaces() if flows.router_of(self.name, ns)]
         self.fabric.clear_flows(spaces)
         return len(spaces)
 
     def services(self) -> list[dict[str, Any]]:
         """`show services`: each service with state (running/down), address, PID."""
-        plan = self.session.running_plan()
-        return views.service_rows(self.running, plan, self.fabric.service_status(plan))
+        return self.reader.services(self.reader.snapshot())
+
+    def topology(self) -> list[dict[str, Any]]:
+        """The lab as a tree (engine/tree.py)."""
+        return self.reader.topology(self.reader.snapshot())
 
     def groups(self) -> list[dict[str, Any]]:
         """`show groups`."""
@@ -182,7 +173,7 @@ class LabApi:
 
     def share(self, name: str) -> dict[str, Any]:
         """`show share NAME`."""
-        self._known("share", name)
+        require_known(self.running, "share", name)
         return views.share_detail(self.running, name)
 
     def _share_link(self, name: str) -> tuple[str, str] | None:
@@ -212,7 +203,7 @@ class LabApi:
         """`show share NAME statistics`: packets and bytes each way on the share's
         link, read at end-a's router (what it sends goes to end-b), since the
         last `clear counters`, and the refused new connections of a one-way share."""
-        self._known("share", name)
+        require_known(self.running, "share", name)
         share = self.running.require("resource-share", name)
         if self._share_link(name) is None:
             return []
@@ -293,7 +284,8 @@ class LabApi:
         """The data-path model of the running lab (engine/datapath)."""
         from engine.datapath import model_of
 
-        return model_of(self.name, self.running, self.session.running_plan())
+        snap = self.reader.snapshot()
+        return model_of(self.name, snap.config, snap.plan)
 
     def trace(self, target: str, from_host: str, protocol: str = "icmp", port: int | None = None) -> Any:
         """`trace`: the model's path of a probe, the real probe observed at every
@@ -316,7 +308,7 @@ class LabApi:
         from engine import verify
         from engine.datapath import UnknownRole
 
-        self._known("segment", segment)
+        require_known(self.running, "segment", segment)
         try:
             return verify.verify(self.model(), self.fabric, segment)
         except UnknownRole as err:

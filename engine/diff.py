@@ -3,9 +3,10 @@
 Removing a kernel object removes what depends on it (a namespace takes its
 links, a link takes its addresses and routes). The diff knows this: it
 emits an explicit removal only for items whose dependencies survive, and
-re-adds every surviving item that a removal takes down with it. Routes and
-link settings change in place (replace / set), everything else is removed
-and created again.
+re-adds every surviving item that a removal takes down with it. Kinds that
+declare IN_PLACE (routes, link settings, tables, services) change where
+they stand; everything else is removed and created again. Operations are
+ordered by each kind's declared ORDER (engine/plan.py).
 
 `simulate` applies operations to a Plan symbolically; after a failed commit
 the realiser simulates what it managed to do and diffs that against the old
@@ -14,13 +15,11 @@ plan to undo exactly that (see lab/fabric.py).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.plan import KIND_ORDER, Item, Key, NftItem, Plan, ServiceItem, VethItem
-
-IN_PLACE = frozenset({"conf", "route", "nft", "svc"})  # changed by set/replace/reload/restart, not remove+add
+from engine.items import Item, Key, NftItem, kind_rank
+from engine.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Op:
 
     @property
     def kind(self) -> str:
-        return self.item.key[0]
+        return self.item.KIND
 
 
 def _providers(plan: Plan) -> dict[Key, Key]:
@@ -43,31 +42,15 @@ def _providers(plan: Plan) -> dict[Key, Key]:
     return out
 
 
-def _by_ns(plan: Plan) -> dict[str, list[Item]]:
-    """Items per namespace (a veth in both), cached on the immutable plan:
-    whatever depends on an item lives in one of its namespaces."""
-    cached = plan.__dict__.get("_by_ns")
-    if cached is None:
-        cached = {}
-        for item in plan.items.values():
-            cached.setdefault(item.ns, []).append(item)
-            peer = getattr(item, "peer_ns", None)
-            if peer:
-                cached.setdefault(peer, []).append(item)
-        object.__setattr__(plan, "_by_ns", cached)
-    return cached  # type: ignore[no-any-return]
-
-
 def _cascade(plan: Plan, roots: set[Key]) -> set[Key]:
     """Every key of `plan` that goes away when `roots` are removed."""
-    by_ns = _by_ns(plan)
+    by_ns = plan.by_namespace()
     gone = set(roots)
     stack = list(roots)
     while stack:
         item = plan.items[stack.pop()]
         provided = set(item.provides())
-        spaces = {item.ns, getattr(item, "peer_ns", None) or item.ns}
-        for ns in spaces:
+        for ns in item.spaces():
             for child in by_ns.get(ns, ()):
                 if child.key not in gone and provided.intersection(child.deps()):
                     gone.add(child.key)
@@ -76,29 +59,18 @@ def _cascade(plan: Plan, roots: set[Key]) -> set[Key]:
 
 
 def _order(ops: list[Op], reverse: bool) -> list[Op]:
-    rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    rank = kind_rank()
     return sorted(ops, key=lambda op: rank[op.kind], reverse=reverse)
 
 
 def plan_diff(old: Plan, new: Plan) -> list[Op]:
     """Operations that turn `old` into `new`: removals first, then additions.
-
-    The last result is kept on `new` (plans are immutable), because a commit
-    asks twice: the session for its summary, the fabric to apply it."""
-    memo = new.__dict__.get("_diff_from")
-    if memo is not None and memo[0]() is old:
-        return list(memo[1])
-    ops = _plan_diff(old, new)
-    object.__setattr__(new, "_diff_from", (weakref.ref(old), tuple(ops)))  # weak: no chain of old plans
-    return ops
-
-
-def _plan_diff(old: Plan, new: Plan) -> list[Op]:
+    A commit computes them once and hands them to the fabric with the plans."""
     new_items = new.items
     # unchanged VPCs come from the compiler's memo as the very same objects,
     # so an identity test settles most items without comparing fields
     changed = {k for k, v in old.items.items() if k in new_items and new_items[k] is not v and new_items[k] != v}
-    roots = {k for k in old.items if k not in new.items} | {k for k in changed if k[0] not in IN_PLACE}
+    roots = {k for k in old.items if k not in new.items} | {k for k in changed if not new_items[k].IN_PLACE}
     gone = _cascade(old, roots) if roots else set()
     prov = _providers(old) if roots else {}
     removals = [Op("remove", old.items[k]) for k in roots if not _covered(old.items[k], prov, gone)]
@@ -111,17 +83,9 @@ def _plan_diff(old: Plan, new: Plan) -> list[Op]:
 
 
 def _covered(item: Item, prov: dict[Key, Key], gone: set[Key]) -> bool:
-    """True when the kernel removes `item` with a removed dependency.
-
-    A namespace is freed asynchronously, so a veth with one end in a
-    surviving namespace would linger there for a while: it is removed
-    explicitly unless both of its namespaces go. A process keeps its
-    namespace alive, so a service is always stopped explicitly.
-    """
-    if isinstance(item, ServiceItem):
-        return False
-    hits = [prov.get(dep) in gone and prov.get(dep) != item.key for dep in item.deps()]
-    return all(hits) if isinstance(item, VethItem) else any(hits)
+    """True when the kernel removes `item` with a removed dependency (each
+    kind says how: engine/plan.py `removed_with`)."""
+    return item.removed_with([prov.get(dep) in gone and prov.get(dep) != item.key for dep in item.deps()])
 
 
 def simulate(plan: Plan, ops: list[Op]) -> Plan:

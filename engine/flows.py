@@ -22,15 +22,16 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from engine.compile.services import service_port
+from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.datapath import Model
 from engine.datapath.policy import Decision
 from engine.diff import Op, reloaded_tables
+from engine.items import NftItem
 from engine.model import Config
+from engine.origin import Origin
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
 from engine.stitch import Link, Routes, stitch
-from engine.validate import SERVICE_TRANSPORTS
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 address = socket.inet_ntoa
@@ -316,11 +317,15 @@ def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
     too, but leaves its policy, and its connections, alone."""
     out = {}
     for item, before in reloaded_tables(old, ops):
-        policy = {c: d for c, d in item.counted if c.startswith("segment ")}
-        was = {c: d for c, d in before.counted if c.startswith("segment ")} if before else {}
-        if policy and policy != was:
-            out[item.ns] = next(src.split(" ", 1)[1] for src in item.sources if src.startswith("segment "))
+        policy = _segment_counters(item)
+        if policy and policy != (_segment_counters(before) if before else {}):
+            out[item.ns] = next(src.name for src in item.sources if src.scope == "segment")
     return out
+
+
+def _segment_counters(table: NftItem) -> dict[str, str]:
+    """Comment -> digest of the table's segment policy counters."""
+    return {c: d for c, d in table.counted if (o := Origin.parse(c)) is not None and o.scope == "segment"}
 
 
 LIVE_TCP = {1, 2, 3}  # SYN_SENT, SYN_RECV, ESTABLISHED: states worth ending; udp/icmp have none

@@ -1,20 +1,22 @@
 """Policy hit counters: nft counters mapped back to policy entries.
 
-The compiler gives every counted map element and rule a comment naming
-its origin (`segment corp 10`, `segment corp default`, `share x
-direction`); here the counters of every table that enforces an entry are
-summed under that name, so an entry enforced in three routers reports one
-total.
+The compiler gives every counted map element and rule its origin as
+comment (engine/origin.py: `segment corp 10`, `segment corp default`,
+`share x direction`); here the counters of every table that enforces an
+entry are summed under that origin, so an entry enforced in three routers
+reports one total.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.compile.policy import active
+from engine.items import NftItem
 from engine.model import Config, PolicyEntry
-from engine.plan import NftItem, Plan
+from engine.origin import DEFAULT, DIRECTION, Origin, within
+from engine.plan import Plan
 
 Counts = dict[str, list[int]]  # comment -> [packets, bytes]
 
@@ -30,13 +32,10 @@ def collect(per_ns: dict[str, dict[str, list[int]]]) -> Counts:
     return out
 
 
-def scope_prefix(scope: str | None, name: str | None) -> str:
-    """The comment prefix of a scope's counters (`segment corp `, `share x `)."""
-    if scope and name:
-        return f"{scope} {name} "
-    if scope:
-        return f"{scope} "
-    return ""
+def in_scope(scope: str | None, name: str | None) -> Callable[[str], bool]:
+    """Which counter comments a `[SCOPE [NAME]]` selection covers (for
+    `clear counters`: the lab zeroes those, keeps the others)."""
+    return lambda comment: within(comment, scope, name)
 
 
 def entry_match(e: PolicyEntry) -> str:
@@ -46,9 +45,7 @@ def entry_match(e: PolicyEntry) -> str:
 
 def enforcing(plan: Plan, scope: str | None, name: str | None) -> list[str]:
     """Namespaces whose tables hold counters of the scope (all when None)."""
-    want = f"{scope} {name}" if scope and name else None
-    if scope == "share" and name:
-        want = f"resource-share {name}"
+    want = Origin(scope, name) if scope and name else None
     return [i.ns for i in plan.of_kind("nft") if isinstance(i, NftItem) and (want is None or want in i.sources)]
 
 
@@ -66,10 +63,10 @@ def _segment_rows(config: Config, counts: Counts, name: str | None, wanted: bool
         if name and seg.name != name or not active(seg):
             continue
         for e in sorted(seg.policies, key=lambda p: p.seq):
-            pk, by = counts.get(f"segment {seg.name} {e.seq}", [0, 0])
+            pk, by = counts.get(str(Origin.of_entry("segment", seg.name, e.seq)), [0, 0])
             action = e.action + (f" {e.firewall}" if e.firewall else "")
             yield {"scope": "segment", "name": seg.name, "seq": e.seq, "action": action, "match": entry_match(e), "packets": pk, "bytes": by}
-        pk, by = counts.get(f"segment {seg.name} default", [0, 0])
+        pk, by = counts.get(str(Origin("segment", seg.name, DEFAULT)), [0, 0])
         yield {"scope": "segment", "name": seg.name, "seq": None, "action": seg.default_action, "match": "default-action", "packets": pk, "bytes": by}
 
 
@@ -80,7 +77,7 @@ def _share_rows(config: Config, counts: Counts, name: str | None, wanted: bool) 
         if name and share.name != name or share.direction == "bidirectional":
             continue
         closed = "end-b" if share.direction == "a-to-b" else "end-a"
-        pk, by = counts.get(f"share {share.name} direction", [0, 0])
+        pk, by = counts.get(str(Origin("share", share.name, DIRECTION)), [0, 0])
         yield {
             "scope": "share", "name": share.name, "seq": None, "action": "deny",
             "match": f"new connections from {closed} (direction {share.direction})", "packets": pk, "bytes": by,

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
+from engine.memo import derived
+
 CORE_CXP = "core"
 
 Action = Literal["permit", "deny"]
@@ -265,6 +267,14 @@ KINDS: dict[str, str] = {
 T = TypeVar("T")
 
 
+def _first_by_name(objects: Iterable[Any]) -> dict[str, Any]:
+    """Name -> object; the first of two with one name (validation reports those)."""
+    out: dict[str, Any] = {}
+    for obj in objects:
+        out.setdefault(obj.name, obj)
+    return out
+
+
 def _sorted_by_name(items: Iterable[T]) -> tuple[T, ...]:
     return tuple(sorted(items, key=lambda o: o.name))  # type: ignore[attr-defined]
 
@@ -294,15 +304,10 @@ class Config:
     def get(self, kind: str, name: str) -> Any | None:
         """The object of `kind` called `name`, or None.
 
-        Indexed per kind on first use: a Config never changes, and lookups
-        by name happen per share, per policy term, per route."""
-        index = self.__dict__.setdefault("_index", {})
-        by_name = index.get(kind)
-        if by_name is None:
-            by_name = index[kind] = {}
-            for obj in self.objects(kind):
-                by_name.setdefault(obj.name, obj)
-        return by_name.get(name)
+        Indexed per kind on first use (engine/memo.py): a Config never
+        changes, and lookups by name happen per share, per policy term, per
+        route."""
+        return derived(self, f"_by_name_{kind}", lambda: _first_by_name(self.objects(kind))).get(name)
 
     def require(self, kind: str, name: str) -> Any:
         """The object of `kind` called `name`; NotFoundError when there is none."""
@@ -315,14 +320,13 @@ class Config:
 
     def vpcs_in(self, segment: str) -> tuple[Vpc, ...]:
         """The VPCs of a segment (indexed on first use)."""
-        index = self.__dict__.get("_by_segment")
-        if index is None:
-            index = {}
-            for vpc in self.vpcs:
-                index.setdefault(vpc.segment, []).append(vpc)
-            index = {k: tuple(v) for k, v in index.items()}
-            self.__dict__["_by_segment"] = index
-        return index.get(segment, ())
+        return derived(self, "_by_segment", self._vpcs_by_segment).get(segment, ())
+
+    def _vpcs_by_segment(self) -> dict[str | None, tuple[Vpc, ...]]:
+        index: dict[str | None, list[Vpc]] = {}
+        for vpc in self.vpcs:
+            index.setdefault(vpc.segment, []).append(vpc)
+        return {k: tuple(v) for k, v in index.items()}
 
     def names(self, kind: str) -> list[str]:
         """Names of every object of a kind, sorted."""

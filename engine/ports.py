@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from engine.plan import Plan, RouteItem
+from engine.diff import Op
+from engine.items import MAIN_TABLE, RouteItem
+from engine.plan import Plan
 
 # receives a command's output as it is produced (decoded text, any chunking)
 OutputSink = Callable[[str], None]
@@ -36,13 +38,14 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class RouteReading:
-    """A route as read back from a namespace's main table."""
+    """A route of ours as read back from one of a namespace's tables."""
 
     ns: str
     dst: str
     gateway: str | None
     dev: str | None
     kind: str = "unicast"
+    table: int = MAIN_TABLE
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,10 @@ class ApplyReport:
 class Fabric(Protocol):
     """What the engine needs from a realisation."""
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
-        """Make the kernel go from `old` to `new`; on failure restore `old`
-        exactly and raise CommitError."""
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
+        """Make the kernel go from `old` to `new` (by `ops`, their diff, when
+        the caller has it already); on failure restore `old` exactly and
+        raise CommitError."""
 
     def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
         """Routes of every namespace of `plan`, by namespace."""
@@ -108,8 +112,8 @@ class Fabric(Protocol):
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         """Packets and bytes per counter comment (`segment corp 10`), per namespace."""
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
-        """Zero the counters whose comment starts with `prefix` in these
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
+        """Zero the counters whose comment `zeroed` accepts in these
         namespaces, keeping every other counter and all verdicts."""
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:

@@ -18,8 +18,8 @@ from functools import lru_cache
 
 from netaddr import IPNetwork, IPSet
 
+from engine.addressing import host_subnet, parse_prefix
 from engine.model import Config, PrefixList, PrefixListEntry, Vpc
-from engine.validate import host_subnet, parse_prefix
 
 Net = ipaddress.IPv4Network
 

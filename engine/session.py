@@ -5,6 +5,11 @@ the lab's (LabStore), so several processes can attach to one lab. A commit
 validates everything, compiles both configurations, and hands the two
 plans to the Fabric, which applies the difference or restores the old
 state. Only after the kernel took the change is it recorded as running.
+
+A Session belongs to one thread (a shell's). Reading never changes the
+candidate: without local edits the candidate *is* the running
+configuration, re-read when another process commits; with edits it is
+those edits. Monitors and views read through engine/reader.py instead.
 """
 
 from __future__ import annotations
@@ -14,19 +19,22 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from engine.compile import compile_plan
+from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
 from engine.errors import NotFoundError, ValidationError, VpclabError
+from engine.items import kind_label
 from engine.model import KINDS, Config
 from engine.plan import Plan
 from engine.ports import Fabric
-from engine.store import LabStore
+from engine.store import LabStore, Version
 from engine.validate import validate
 
 Watcher = Callable[[str, int, float], None]  # (lab, commit number, seconds)
+Published = Callable[[Version, int, Config, Plan], None]  # (store version, commit number, config, plan) now running
 
 
 @dataclass(frozen=True)
@@ -45,12 +53,11 @@ class PlanChanges:
 
     def lines(self) -> list[str]:
         """One line per operation, for `commit check`."""
-        names = {"ns": "namespace", "veth": "veth", "bridge": "bridge", "conf": "link", "addr": "address", "route": "route"}
         out = []
         for op in self.ops:
             sign = "+" if op.action == "add" else "-"
             key = op.item.key
-            out.append(f"{sign} {names.get(key[0], key[0])} {' '.join(key[1:])}")
+            out.append(f"{sign} {kind_label(key[0])} {' '.join(key[1:])}")
         return out
 
 
@@ -116,8 +123,10 @@ _gc_was_enabled = True
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside the block (reference counting goes
-    on). Counted, so overlapping blocks in several threads re-enable the
-    collector only when the last one ends."""
+    on). The collector is process-wide, so this pauses it for every thread:
+    a Session does it only when told (`pause_gc`, the shell's choice). Counted,
+    so overlapping blocks in several threads re-enable the collector only
+    when the last one ends, and only if it was enabled before the first."""
     global _gc_holders, _gc_was_enabled
     with _gc_lock:
         _gc_holders += 1
@@ -134,31 +143,53 @@ def gc_paused() -> Iterator[None]:
 
 
 class Session:
-    """One process's view of a lab: its candidate and the shared running state."""
+    """One process's view of a lab: its candidate and the shared running state.
 
-    def __init__(self, lab: str, fabric: Fabric, store: LabStore, watcher: Watcher | None = None):
+    `cache` holds the compiler's memos (engine/compile/cache.py); `pause_gc`
+    pauses the process-wide garbage collector during commits (compiling a
+    big policy allocates many short-lived objects, and each full collection
+    would walk every memoised plan item: it doubled the time of a
+    10,000-entry commit); `on_running` is told each running state this
+    session applies (a reader adopts it instead of compiling it again)."""
+
+    def __init__(
+        self, lab: str, fabric: Fabric, store: LabStore, watcher: Watcher | None = None,
+        cache: CompileCache | None = None, pause_gc: bool = True,
+    ) -> None:  # fmt: skip
         self.lab = lab
         self.fabric = fabric
         self.store = store
         self.watcher = watcher or thread_watcher(self)
-        self._version = -1
+        self.cache = cache if cache is not None else CompileCache()
+        self.pause_gc = pause_gc
+        self.on_running: Published | None = None
+        self._version: Version | None = None
         self._running = Config()
         self._number = 0
+        self._edited: Config | None = None  # None: no local edits, the candidate is the running config
         self._plan_cache: tuple[Config, Plan] | None = None
         self._refresh()
-        self.candidate = self._running
         self.expire_if_overdue()
 
     # running state ------------------------------------------------------------
 
     def _refresh(self) -> None:
+        """Re-read the running configuration when another process committed
+        (one stat when nothing changed)."""
         version = self.store.version()
         if version != self._version:
-            old = self._running
             self._number, self._running = self.store.load_running()
             self._version = version
-            if getattr(self, "candidate", old) == old:
-                self.candidate = self._running  # no local edits: follow the lab
+
+    @property
+    def candidate(self) -> Config:
+        """This process's candidate: its edits, or without edits the running
+        configuration (which follows other processes' commits)."""
+        return self._edited if self._edited is not None else self.running
+
+    @candidate.setter
+    def candidate(self, config: Config) -> None:
+        self._edited = None if config is self._running or config == self._running else config
 
     @property
     def running(self) -> Config:
@@ -176,7 +207,7 @@ class Session:
         """The compiled plan of a configuration (cached for the running one)."""
         if self._plan_cache and self._plan_cache[0] is config:
             return self._plan_cache[1]
-        plan = compile_plan(self.lab, config)
+        plan = compile_plan(self.lab, config, self.cache)
         self._plan_cache = (config, plan)
         return plan
 
@@ -193,7 +224,7 @@ class Session:
     def check(self) -> PlanChanges:
         """Validate the candidate and compute its changes; apply nothing."""
         self._validate(self.candidate)
-        return PlanChanges(tuple(plan_diff(self.running_plan(), compile_plan(self.lab, self.candidate))))
+        return PlanChanges(tuple(plan_diff(self.running_plan(), compile_plan(self.lab, self.candidate, self.cache))))
 
     def _validate(self, config: Config) -> None:
         diagnostics = validate(config, self._running)
@@ -203,13 +234,10 @@ class Session:
     # commit -----------------------------------------------------------------------
 
     def commit(self, comment: str | None = None, confirmed: int | None = None) -> CommitResult:
-        """Apply the candidate; success whole, or the lab as it was and an error.
-
-        The cyclic garbage collector is paused for the commit: compiling a
-        big policy allocates many short-lived objects, and each full
-        collection would walk every memoised plan item of the lab (it doubled
-        the time of a 10,000-entry commit after a 1,000-namespace build)."""
-        with gc_paused():
+        """Apply the candidate; success whole, or the lab as it was and an
+        error (the garbage collector paused meanwhile when `pause_gc`)."""
+        paused: AbstractContextManager[None] = gc_paused() if self.pause_gc else nullcontext()
+        with paused:
             return self._commit(comment, confirmed)
 
     def _commit(self, comment: str | None, confirmed: int | None) -> CommitResult:
@@ -238,18 +266,20 @@ class Session:
     def _apply(self, config: Config, comment: str | None, expired: int | None = None) -> CommitResult:
         start = time.perf_counter()
         old_plan = self.plan_of(self._running)
-        new_plan = compile_plan(self.lab, config)
+        new_plan = compile_plan(self.lab, config, self.cache)
         ops = tuple(plan_diff(old_plan, new_plan))
         self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
         try:
-            report = self.fabric.apply(old_plan, new_plan)
+            report = self.fabric.apply(old_plan, new_plan, list(ops))
         finally:
             self.store.set_marker("inflight", None)
         changes = config_changes(self._running, config)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
         self._running, self._number, self._version = config, number, self.store.version()
-        self.candidate = self._running
+        self._edited = None
         self._plan_cache = (self._running, new_plan)
+        if self.on_running is not None:
+            self.on_running(self._version, number, config, new_plan)
         cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
         messages = tuple(getattr(report, "messages", ()) or ()) + cut
         return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)

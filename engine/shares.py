@@ -13,9 +13,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from engine.addressing import parse_prefix
 from engine.model import Config, NatMap, ResourceShare, ShareEnd
 from engine.prefixes import admitted
-from engine.validate import parse_prefix
 
 Net = ipaddress.IPv4Network
 END_NAMES = ("end-a", "end-b")

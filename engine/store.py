@@ -27,6 +27,7 @@ from engine.model import Config
 from engine.serial import from_data, to_data
 
 DEFAULT_ROOT = "/run/vpclab"
+Version = tuple[int, int, int]  # what LabStore.version returns
 
 
 def state_root() -> Path:
@@ -85,12 +86,17 @@ class LabStore:
         """True when the lab has state on this host."""
         return (self.dir / "running.json").exists()
 
-    def version(self) -> int:
-        """A cheap token that changes whenever running.json is replaced."""
+    def version(self) -> Version:
+        """A cheap token (one stat) that changes whenever running.json is
+        replaced. The inode is part of it: every save renames a new file into
+        place, while file times can be as coarse as a kernel timer tick
+        (filesystems without fine-grained timestamps, kernels before 6.13),
+        so two commits inside one tick could share a time."""
         try:
-            return (self.dir / "running.json").stat().st_mtime_ns
+            st = (self.dir / "running.json").stat()
         except FileNotFoundError:
-            return 0
+            return (0, 0, 0)
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
 
     # running and history -----------------------------------------------------
 
@@ -161,7 +167,12 @@ class LabStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the lab's commit lock; LockedError if another process has it."""
+        """Hold the lab's commit lock; LockedError if another process has it.
+
+        Released with LOCK_UN before the fd is closed: a flock belongs to the
+        open file, which a child forked meanwhile by another thread (a
+        monitor's conntrack read) shares until it execs, so closing our fd
+        alone would leave the lab locked for a moment after the commit."""
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -170,8 +181,11 @@ class LabStore:
             except BlockingIOError:
                 holder = (self.dir / "lock.pid").read_text().strip() if (self.dir / "lock.pid").exists() else "?"
                 raise LockedError(f"lab {self.lab} is locked: process {holder} is committing; try again") from None
-            (self.dir / "lock.pid").write_text(str(os.getpid()))
-            yield
+            try:
+                (self.dir / "lock.pid").write_text(str(os.getpid()))
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 

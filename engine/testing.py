@@ -7,9 +7,12 @@ tests use lab.fabric.LinuxFabric and real packets instead.
 
 from __future__ import annotations
 
-from engine.diff import plan_diff, summarize
+from collections.abc import Callable
+
+from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
-from engine.plan import Plan, ServiceItem
+from engine.items import ServiceItem
+from engine.plan import Plan
 from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading, Tracked
 
 
@@ -21,11 +24,11 @@ class RecordingFabric:
         self.applied: list[Plan] = []
         self.fail_next = False
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
         if self.fail_next:
             self.fail_next = False
             raise CommitError("commit failed (injected); the lab was restored to the running state")
-        counts = summarize(plan_diff(old, new))
+        counts = summarize(ops if ops is not None else plan_diff(old, new))
         self.plan = new
         self.applied.append(new)
         return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})
@@ -39,7 +42,7 @@ class RecordingFabric:
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         return {}
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
         return None
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:

@@ -103,7 +103,7 @@ def _scope(config: Config, segment: str | None) -> set[str] | None:
 def _groups_of(vpc: Vpc, host: Host) -> list[str]:
     subnet = next((s for s in vpc.subnets if s.name == host.subnet), None) if host.subnet else None
     if subnet is None:
-        from engine.validate import host_subnet, parse_prefix
+        from engine.addressing import host_subnet, parse_prefix
 
         nets = {s.name: n for s in vpc.subnets if (n := parse_prefix(s.prefix)) is not None}
         name = host_subnet(host, nets)

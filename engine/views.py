@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile import naming
+from engine.items import AddressItem, RouteItem
 from engine.model import Config
-from engine.plan import Plan, RouteItem
+from engine.plan import Plan
 from engine.ports import Drift, RouteReading
 
 
@@ -28,7 +29,7 @@ def segment_router_ns(lab: str, segment: str, cxp: str) -> str:
 
 def _installed(item: RouteItem, readings: dict[str, list[RouteReading]]) -> bool:
     for r in readings.get(item.ns, ()):
-        if r.dst == item.dst:
+        if r.dst == item.dst and r.table == item.table:
             return r.gateway == item.gateway and r.dev == item.ifname and r.kind == item.type
     return False
 
@@ -55,28 +56,28 @@ def route_rows(
     """`show ip route`: the segment routers' tables, one row per route."""
     match = _prefix_filter(prefix)
     vpc_obj = config.get("vpc", vpc) if vpc else None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in plan.of_kind("route"):
-        meta = getattr(item, "meta", None)
-        if meta is None or meta.segment is None:
+        if not isinstance(item, RouteItem) or item.meta is None or item.meta.segment is None:
             continue
+        meta = item.meta
         if segment and meta.segment != segment or cxp and meta.cxp != cxp:
             continue
         if vpc_obj is not None and (meta.segment != vpc_obj.segment or meta.cxp != vpc_obj.cxp):
             continue  # the table that VPC sees: its segment on its hub
-        if not match(item.dst):  # type: ignore[union-attr]
+        if not match(item.dst):
             continue
         rows.append(
             {
                 "segment": meta.segment,
                 "cxp": meta.cxp,
-                "prefix": item.dst,  # type: ignore[union-attr]
+                "prefix": item.dst,
                 "origin": meta.origin,
                 "via": meta.via,
                 "group": meta.group,
                 "original_prefix": meta.original_prefix,
                 "translated_prefix": meta.translated_prefix,
-                "installed": _installed(item, readings),  # type: ignore[arg-type]
+                "installed": _installed(item, readings),
             }
         )
     rows.sort(key=lambda r: (r["segment"], r["cxp"], ipaddress.ip_network(r["prefix"])))
@@ -142,7 +143,7 @@ def group_rows(config: Config) -> list[dict[str, Any]]:
 
 def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> list[dict[str, Any]]:
     """`show services`: every service with its state, address and process."""
-    from engine.plan import ServiceItem
+    from engine.items import ServiceItem
 
     items: dict[str, ServiceItem] = {i.origin: i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
     rows = []
@@ -217,13 +218,12 @@ def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple
             nodes[naming.host_ns(lab, host.name)] = (vpc.segment or "", f"host {host.name}")
     router = f"{lab}-s-"
     for item in plan.of_kind("ns"):
-        ns = item.ns  # type: ignore[union-attr]
+        ns = item.ns
         if ns.startswith(router) and "@" in ns:
             segment, cxp = ns[len(router):].rsplit("@", 1)
             nodes[ns] = (segment, f"segment {segment} router (hub {cxp})")
     owners: dict[str, list[tuple[str, str]]] = {}
-    for addr in plan.of_kind("addr"):  # address items: ns, ifname, cidr
-        cidr = getattr(addr, "cidr", None)
-        if cidr and addr.ns in nodes:
-            owners.setdefault(cidr.split("/")[0], []).append(nodes[addr.ns])
+    for addr in plan.of_kind("addr"):
+        if isinstance(addr, AddressItem) and addr.ns in nodes:
+            owners.setdefault(addr.cidr.split("/")[0], []).append(nodes[addr.ns])
     return owners

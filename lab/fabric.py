@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 
 from engine.compile.naming import lab_prefix
 from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
 from engine.errors import CommitError
-from engine.plan import REFUSED_MARK, NftItem, Plan, ServiceItem
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading
-from lab import inventory, netns, nft, services
+from engine.items import REFUSED_MARK, NftItem, ServiceItem
+from engine.plan import Plan
+from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
+from lab import ctnetlink, inventory, netns, nft, realisers, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -33,12 +35,14 @@ class LinuxFabric:
         self.lab = lab
         self.prefix = lab_prefix(lab)
         self.fault = fault  # tests inject failures here
+        self.tables = ctnetlink.Tables()  # conntrack sockets, one per namespace, kept for the next poll
         _raise_fd_limit()
 
-    def apply(self, old: Plan, new: Plan) -> ApplyReport:
-        """Go from `old` to `new`, or restore `old` and raise CommitError."""
+    def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
+        """Go from `old` to `new` (by `ops` when given: their diff), or
+        restore `old` and raise CommitError."""
         start = time.perf_counter()
-        ops = plan_diff(old, new)
+        ops = ops if ops is not None else plan_diff(old, new)
         carry = self._carried_counters(old, ops)
         try:
             apply_ops(ops, self.fault, carry)
@@ -84,7 +88,7 @@ class LinuxFabric:
 
     def drift(self, plan: Plan) -> list[Drift]:
         """Differences between the kernel and the plan."""
-        return inventory.drift(plan, self.prefix)
+        return realisers.drift(plan, self.prefix)
 
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone."""
@@ -111,22 +115,21 @@ class LinuxFabric:
 
     def read_counters(self, namespaces: list[str]) -> dict[str, dict[str, list[int]]]:
         """Packets and bytes per counter comment, per namespace."""
-        return {ns: nft.read_counters(ns) for ns in namespaces if netns.exists(ns)}
+        return netns.each_present(namespaces, nft.read_counters)
 
-    def reset_counters(self, plan: Plan, namespaces: list[str], prefix: str) -> None:
-        """Zero the counters whose comment starts with `prefix` by reloading
+    def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
+        """Zero the counters whose comment `zeroed` accepts by reloading
         the tables with every other counter carried over (conntrack and
         verdicts stay; nft 1.0.6 has no reset for map elements)."""
         for item in plan.of_kind("nft"):
             if isinstance(item, NftItem) and item.ns in namespaces and netns.exists(item.ns):
-                keep = {c: v for c, v in nft.read_counters(item.ns).items() if not c.startswith(prefix)}
+                keep = {c: v for c, v in nft.read_counters(item.ns).items() if not zeroed(c)}
                 nft.load(item.ns, item.ruleset, keep)
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """Conntrack entries per namespace."""
-        from lab import conntrack
-
-        return {ns: conntrack.read(ns) for ns in namespaces if netns.exists(ns)}
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
+        """Conntrack entries per namespace, through one netlink socket per
+        namespace kept open between polls (lab/ctnetlink.py)."""
+        return self.tables.read(namespaces)
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget tracked connections (established ones are re-tracked mid-stream)."""
@@ -138,7 +141,7 @@ class LinuxFabric:
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace."""
-        return inventory.link_counters(ns) if netns.exists(ns) else {}
+        return netns.each_present([ns], inventory.link_counters).get(ns, {})
 
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
         """Mark tracked connections (by original tuple) as refused: the
@@ -160,9 +163,22 @@ class LinuxFabric:
         prefix (veths go with them)."""
         names = netns.list_names(self.prefix)
         services.stop_lab(self.lab, names)
+        self.tables.close()  # an open socket would keep its namespace alive
         for name in names:
             netns.delete(name)
         return len(names)
+
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        """Many probes at once (lab/probeset.py)."""
+        from lab import probeset
+
+        return probeset.probe_many(specs, timeout)
+
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        """Probes sent at once and watched in many namespaces (lab/tracing.py)."""
+        from lab import tracing
+
+        return tracing.trace_probes(reqs)
 
     def probe(
         self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None

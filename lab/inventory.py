@@ -1,19 +1,39 @@
-"""Read back the real state of a lab's namespaces and compare it with a Plan.
+"""Read back the real state of a lab's namespaces.
 
-The kernel is the truth; the Plan is the wish. `read_state` returns, per
+The kernel is the truth; the Plan is the wish. `read_ns` returns, per
 namespace, the same kinds of facts a Plan holds (links with their settings,
-addresses, routes we own), so drift is a plain comparison.
+addresses, our routes of every table, our policy routing rules), so that
+each kind's realiser (lab/realisers.py) judges drift by a plain comparison.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from engine.plan import AddressItem, BridgeItem, LinkConfItem, Plan, RouteItem, VethItem
-from engine.ports import Drift, RouteReading
+from engine.items import RouteItem, RuleItem
+from engine.plan import Plan
+from engine.ports import RouteReading
 from lab import netns, rtnl
 
 IFF_UP = 1
+
+
+@dataclass(frozen=True)
+class RuleReading:
+    """A policy routing rule of ours as read back from a namespace."""
+
+    priority: int
+    table: int
+    fwmark: int | None
+    fwmask: int | None
+    iif: str | None
+
+    def describe(self) -> str:
+        """The rule as `ip rule` prints it."""
+        match = f" fwmark {self.fwmark:#x}/{self.fwmask or 0:#x}" if self.fwmark is not None else ""
+        iif = f" iif {self.iif}" if self.iif else ""
+        return f"{self.priority}:{match}{iif} lookup {self.table}"
 
 
 @dataclass
@@ -22,51 +42,68 @@ class NsState:
 
     links: dict[str, dict[str, object]] = field(default_factory=dict)  # ifname -> facts
     addrs: set[tuple[str, str]] = field(default_factory=set)  # (ifname, cidr)
-    routes: dict[str, RouteReading] = field(default_factory=dict)  # dst -> reading (ours)
+    routes: dict[tuple[int, str], RouteReading] = field(default_factory=dict)  # (table, dst) -> reading (ours)
+    rules: dict[int, RuleReading] = field(default_factory=dict)  # priority -> reading (ours)
 
 
 def read_ns(ns: str) -> NsState:
-    """Links, addresses and vpclab routes of one namespace."""
+    """Links, addresses, and vpclab's routes and rules of one namespace."""
     ch = rtnl.Channel(ns)
     try:
         state = NsState()
-        names: dict[int, str] = {}
-        for link in rtnl.dump_links(ch):
-            name = link.get_attr("IFLA_IFNAME")
-            names[link["index"]] = name
-            info = link.get_attr("IFLA_LINKINFO")
-            kind = info.get_attr("IFLA_INFO_KIND") if info else None
-            state.links[name] = {
-                "index": link["index"],
-                "up": bool(link["flags"] & IFF_UP),
-                "alias": link.get_attr("IFLA_IFALIAS") or "",
-                "master": link.get_attr("IFLA_MASTER"),
-                "kind": kind,
-            }
-        for link in state.links.values():
-            master = link["master"]
-            link["master"] = names.get(master) if isinstance(master, int) and master else None
+        names = _read_links(ch, state)
         for a in rtnl.dump_addrs(ch):
             state.addrs.add((names.get(a["index"], "?"), f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"))
         for r in rtnl.dump_routes(ch):
-            if r["table"] != rtnl.RT_TABLE_MAIN or r["proto"] != rtnl.RTPROT_VPCLAB:
-                continue
-            dst = f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}"
-            kind = "unreachable" if r["type"] == rtnl.RTN_UNREACHABLE else "unicast"
-            oif = r.get_attr("RTA_OIF")
-            state.routes[dst] = RouteReading(ns, dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None, kind)
+            if r["proto"] == rtnl.RTPROT_VPCLAB:
+                reading = _route(ns, r, names)
+                state.routes[(reading.table, reading.dst)] = reading
+        for r in rtnl.dump_rules(ch):
+            if r.get_attr("FRA_PROTOCOL") == rtnl.RTPROT_VPCLAB:
+                state.rules[r.get_attr("FRA_PRIORITY") or 0] = _rule(r)
         return state
     finally:
         ch.close()
 
 
+def _read_links(ch: rtnl.Channel, state: NsState) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for link in rtnl.dump_links(ch):
+        name = link.get_attr("IFLA_IFNAME")
+        names[link["index"]] = name
+        info = link.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info else None
+        state.links[name] = {
+            "index": link["index"],
+            "up": bool(link["flags"] & IFF_UP),
+            "alias": link.get_attr("IFLA_IFALIAS") or "",
+            "master": link.get_attr("IFLA_MASTER"),
+            "kind": kind,
+        }
+    for link in state.links.values():
+        master = link["master"]
+        link["master"] = names.get(master) if isinstance(master, int) and master else None
+    return names
+
+
+def _route(ns: str, r: Any, names: dict[int, str]) -> RouteReading:
+    """A decoded rtmsg as a reading (tables above 255 travel in RTA_TABLE only)."""
+    dst = f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}"
+    kind = "unreachable" if r["type"] == rtnl.RTN_UNREACHABLE else "unicast"
+    oif = r.get_attr("RTA_OIF")
+    return RouteReading(ns, dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None, kind, r.get_attr("RTA_TABLE") or r["table"])
+
+
+def _rule(r: Any) -> RuleReading:
+    """A decoded fibmsg as a reading."""
+    mark = r.get_attr("FRA_FWMARK")
+    mask = r.get_attr("FRA_FWMASK") if mark is not None else None
+    return RuleReading(r.get_attr("FRA_PRIORITY") or 0, r.get_attr("FRA_TABLE") or r["table"], mark, mask, r.get_attr("FRA_IIFNAME"))
+
+
 def read_routes(plan: Plan) -> dict[str, list[RouteReading]]:
-    """Our routes in every namespace of the plan that exists."""
-    out: dict[str, list[RouteReading]] = {}
-    for ns in plan.namespaces():
-        if netns.exists(ns):
-            out[ns] = list(read_ns(ns).routes.values())
-    return out
+    """Our routes, of every table, in every namespace of the plan that exists."""
+    return netns.each_present(plan.namespaces(), lambda ns: list(read_ns(ns).routes.values()))
 
 
 def route_matches(item: RouteItem, reading: RouteReading | None) -> bool:
@@ -76,66 +113,14 @@ def route_matches(item: RouteItem, reading: RouteReading | None) -> bool:
         and reading.kind == item.type
         and reading.gateway == item.gateway
         and reading.dev == item.ifname
+        and reading.table == item.table
     )
 
 
-def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
-    """Every difference between the kernel and the plan."""
-    out: list[Drift] = []
-    wanted = set(plan.namespaces())
-    for ns in sorted(set(netns.list_names(lab_prefix)) - wanted):
-        out.append(Drift(ns, "namespace", ns, "unexpected"))
-    states: dict[str, NsState] = {}
-    for ns in sorted(wanted):
-        if not netns.exists(ns):
-            out.append(Drift(ns, "namespace", ns, "missing"))
-            continue
-        try:
-            states[ns] = read_ns(ns)
-        except OSError as exc:
-            out.append(Drift(ns, "namespace", ns, f"unreadable: {exc}"))
-    for item in plan:
-        out += _item_drift(item, states)
-    return out
-
-
-def _item_drift(item: object, states: dict[str, NsState]) -> list[Drift]:
-    if isinstance(item, VethItem):
-        return _link_drift(states, item.ns, item.ifname, "veth") + _link_drift(states, item.peer_ns, item.peer_ifname, "veth")
-    if isinstance(item, BridgeItem):
-        return _link_drift(states, item.ns, item.ifname, "bridge")
-    st = states.get(getattr(item, "ns", ""))
-    if st is None:
-        return []
-    if isinstance(item, LinkConfItem):
-        link = st.links.get(item.ifname)
-        if link and (link["up"] != item.up or link["master"] != item.master):
-            return [Drift(item.ns, "link", item.ifname, "different (state or master)")]
-    elif isinstance(item, AddressItem):
-        if (item.ifname, item.cidr) not in st.addrs:
-            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing")]
-    elif isinstance(item, RouteItem):
-        reading = st.routes.get(item.dst)
-        if reading is None:
-            return [Drift(item.ns, "route", item.dst, "missing")]
-        if not route_matches(item, reading):
-            return [Drift(item.ns, "route", item.dst, f"different (kernel: via {reading.gateway} dev {reading.dev})")]
-    return []
-
-
-def _link_drift(states: dict[str, NsState], ns: str, ifname: str, kind: str) -> list[Drift]:
-    st = states.get(ns)
-    if st is None:
-        return []
-    link = st.links.get(ifname)
-    if link is None:
-        return [Drift(ns, "link", ifname, "missing")]
-    if link["kind"] != kind:
-        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})")]
-    return []
-
-
-__all__ = ["NsState", "drift", "read_ns", "read_routes", "route_matches"]
+def rule_matches(item: RuleItem, reading: RuleReading) -> bool:
+    """True when the kernel rule is the one the plan wants."""
+    mask = None if item.fwmark is None else (rtnl.FULL_MASK if item.fwmask is None else item.fwmask)
+    return (reading.table, reading.fwmark, reading.fwmask, reading.iif) == (item.table, item.fwmark, mask, item.iif)
 
 
 def link_counters(ns: str) -> dict[str, dict[str, int]]:

@@ -17,9 +17,11 @@ import errno
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -71,6 +73,32 @@ def path(name: str) -> str:
 def exists(name: str) -> bool:
     """True when a namespace of that name is mounted."""
     return os.path.exists(path(name))
+
+
+def mounted(name: str) -> bool:
+    """True while `name` is a mounted namespace: neither deleted nor half-way
+    (unmounted, its file not yet removed). A namespace file is on nsfs, the
+    filesystem of /proc/self/ns/net."""
+    try:
+        return os.stat(path(name)).st_dev == os.stat("/proc/self/ns/net").st_dev
+    except FileNotFoundError:
+        return False
+
+
+def each_present(names: Iterable[str], read: Callable[[str], T]) -> dict[str, T]:
+    """`read(ns)` for each namespace that exists. One that a commit (in
+    another thread or process) removes while it is read is left out, as if
+    it had gone a moment earlier, instead of failing the whole reading."""
+    out: dict[str, T] = {}
+    for name in names:
+        if not exists(name):
+            continue
+        try:
+            out[name] = read(name)
+        except OSError:
+            if mounted(name):
+                raise
+    return out
 
 
 def list_names(prefix: str = "") -> list[str]:

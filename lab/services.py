@@ -24,7 +24,7 @@ import sys
 import time
 from typing import IO
 
-from engine.plan import ServiceItem
+from engine.items import ServiceItem
 from lab import netns
 
 RUN_ROOT = os.environ.get("VPCLAB_RUN_DIR", "/run/vpclab-run")

@@ -48,10 +48,11 @@ def ping_many(pairs: list[tuple[str, str]], timeout: float = 1.0) -> dict[tuple[
 
 
 def kernel_state(prefix: str) -> dict[str, object]:
-    """Everything the kernel holds for a lab: namespaces with links, addresses, routes."""
+    """Everything the kernel holds for a lab: namespaces with links, addresses,
+    our routes (of every table) and our policy routing rules."""
     out: dict[str, object] = {}
     for ns in netns.list_names(prefix):
         st = inventory.read_ns(ns)
         links = {k: dict(v) for k, v in st.links.items()}
-        out[ns] = (links, sorted(st.addrs), sorted(st.routes.items()))
+        out[ns] = (links, sorted(st.addrs), sorted(st.routes.items()), sorted(st.rules.items()))
     return out

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from engine.compile import compile_plan
 from engine.compile.policy import blocks, policy_decls, resolve_terms
+from engine.items import NftItem
 from engine.model import Config, PolicyEntry, Segment
-from engine.plan import NftItem
 from engine.validate import validate
 from shell.loader import parse_config
 

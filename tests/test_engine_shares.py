@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from engine.compile import compile_plan
+from engine.items import NftItem, ServiceItem
 from engine.model import PrefixList, PrefixListEntry
-from engine.plan import NftItem, ServiceItem
 from engine.prefixes import admitted, list_addresses, permits
 from engine.shares import imports
 from engine.validate import validate

@@ -109,7 +109,7 @@ def test_adding_a_vpc_is_a_diff_that_keeps_connections(make_lab):
     after = {ns: os.stat(netns.path(ns)).st_ino for ns in before}
     assert after == before  # the same namespaces, not re-created
     state_after = kernel_state(api.name + "-")
-    for ns, (links, _addrs, _routes) in state_before.items():
+    for ns, (links, _addrs, _routes, _rules) in state_before.items():
         for ifname, facts in links.items():
             assert state_after[ns][0][ifname]["index"] == facts["index"]  # links untouched
     assert ping(api.host_namespace("hc"), "10.1.1.11")

@@ -3,22 +3,29 @@
 The compiler assumes a Config that `validate` accepted; on anything else it
 skips what it cannot place rather than guess. A VPC's items depend only on
 the VPC itself and the routers of its segment, so they are memoised on
-exactly that: recompiling a lab after a one-VPC change recomputes one VPC.
+exactly that, in the caller's CompileCache (engine/compile/cache.py):
+recompiling a lab after a one-VPC change recomputes one VPC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 from engine.compile import naming, policy, routing, services, shares, topology
+from engine.compile.cache import CompileCache
 from engine.compile.nft import Rulesets
+from engine.items import Item, Key, NftItem
 from engine.model import Config, Vpc
-from engine.plan import Item, Key, NftItem, Plan, PlanBuilder
+from engine.origin import Origin
+from engine.plan import Plan, PlanBuilder
+
+FABRIC = Origin("fabric")
 
 
-def compile_plan(lab: str, config: Config) -> Plan:
-    """The desired kernel state of `lab` for `config`."""
+def compile_plan(lab: str, config: Config, cache: CompileCache | None = None) -> Plan:
+    """The desired kernel state of `lab` for `config`. Without a cache the
+    compile starts cold and remembers nothing (a fresh cache)."""
+    cache = cache if cache is not None else CompileCache()
     out = PlanBuilder()
     fab = topology.fabric_of(lab, config)
     topology.build_segment_routers(fab, out)
@@ -27,14 +34,15 @@ def compile_plan(lab: str, config: Config) -> Plan:
         by_segment.setdefault(seg, []).append((cxp, addr))
     for vpc in config.vpcs:
         if vpc.segment is not None:
-            out.merge(_vpc_items(lab, vpc, tuple(by_segment.get(vpc.segment, ()))))
+            routers = tuple(by_segment.get(vpc.segment, ()))
+            out.merge(cache.vpcs.get((lab, vpc, routers), lambda: _vpc_items(lab, vpc, routers)))
     rules = Rulesets()
     for seg, cxp in fab.routers:
-        rules.ns(naming.segment_ns(lab, seg, cxp), "fabric").track = True
-    shares.build_shares(fab, config, out, rules)
-    policy.build_policy(fab, config, rules)
+        rules.ns(naming.segment_ns(lab, seg, cxp), FABRIC).track = True
+    shares.build_shares(fab, config, out, rules, cache)
+    policy.build_policy(fab, config, rules, cache)
     tables = PlanBuilder()
-    rules.emit(tables)
+    rules.emit(tables, cache)
     built = [i for i in tables.build() if isinstance(i, NftItem)]
     out.extend(built)
     services.build_services(lab, config, out)
@@ -42,7 +50,6 @@ def compile_plan(lab: str, config: Config) -> Plan:
     return out.build()
 
 
-@lru_cache(maxsize=16384)
 def _vpc_items(lab: str, vpc: Vpc, routers: tuple[tuple[str, str], ...]) -> Mapping[Key, Item]:
     """Everything one VPC contributes: its router, hosts and segment routes."""
     fab = topology.Fabric(lab, {(vpc.segment or "", cxp): addr for cxp, addr in routers})

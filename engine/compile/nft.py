@@ -12,8 +12,9 @@ fixed so that the cost of policy stays flat (LINUX-NOTES):
 4. traffic from the backbone was judged on its first hub: accepted;
 5. the segment policy: a few verdict-map lookups, then the default action.
 
-Every counted rule and map element carries a comment `KIND NAME ENTRY`
-so that counters map back to configuration (engine/hits.py sums them).
+Every counted rule and map element carries its origin as comment
+(engine/origin.py: `segment corp 10`), so that counters map back to
+configuration (engine/hits.py sums them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from engine.plan import REFUSED_MARK, NftItem, PlanBuilder
+from engine.compile.cache import CompileCache
+from engine.items import REFUSED_MARK, NftItem
+from engine.origin import Origin
+from engine.plan import PlanBuilder
 
 # stage order inside the forward chain (after `ct state established,related accept`)
 SHARE_FILTERS, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40
@@ -36,7 +40,7 @@ class NsRules:
     forward: list[tuple[int, str]] = field(default_factory=list)  # (stage order, rule)
     prerouting: list[str] = field(default_factory=list)
     postrouting: list[str] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
+    sources: set[Origin] = field(default_factory=set)
     track: bool = False  # a forward chain even without rules: conntrack sees every flow
     elements: dict[str, list[str]] = field(default_factory=dict)  # named set -> elements (SETS)
 
@@ -47,39 +51,35 @@ class Rulesets:
     def __init__(self) -> None:
         self.by_ns: dict[str, NsRules] = {}
 
-    def ns(self, name: str, source: str) -> NsRules:
+    def ns(self, name: str, source: Origin) -> NsRules:
         """The fragments of namespace `name`, noting who contributed."""
         rules = self.by_ns.setdefault(name, NsRules())
         rules.sources.add(source)
         return rules
 
-    def emit(self, out: PlanBuilder) -> None:
-        """One NftItem per namespace that has any rule."""
+    def emit(self, out: PlanBuilder, cache: CompileCache) -> None:
+        """One NftItem per namespace that has any rule. Each is memoised on
+        its fragments: an unchanged table is the same object at the next
+        commit (no render, no digest, and the diff settles it by identity);
+        only the latest table per namespace is kept."""
         for name, r in sorted(self.by_ns.items()):
             elements = tuple((k, tuple(v)) for k, v in sorted(r.elements.items()))
-            out.add(_item(name, tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
-                          tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements))
+            fragments: Fragments = (tuple(r.decls), tuple(sorted(r.forward, key=lambda f: f[0])), tuple(r.prerouting),
+                                    tuple(r.postrouting), tuple(sorted(r.sources)), r.track, elements)
+            out.add(cache.tables.get(name, fragments, lambda: _item(name, *fragments)))
 
 
-_LATEST: dict[str, tuple[tuple[object, ...], NftItem]] = {}
+Fragments = tuple[tuple[str, ...], tuple[tuple[int, str], ...], tuple[str, ...], tuple[str, ...], tuple[Origin, ...], bool,
+                  tuple[tuple[str, tuple[str, ...]], ...]]
 
 
 def _item(name: str, decls: tuple[str, ...], forward: tuple[tuple[int, str], ...], pre: tuple[str, ...],
-          post: tuple[str, ...], sources: tuple[str, ...], track: bool,
+          post: tuple[str, ...], sources: tuple[Origin, ...], track: bool,
           elements: tuple[tuple[str, tuple[str, ...]], ...]) -> NftItem:
-    """The table of one namespace, memoised on its fragments: an unchanged
-    table is the same object at the next commit (no render, no digest, and
-    the diff settles it by identity). Only the latest table per namespace is
-    kept: a 10,000-entry policy's table is about 1 MB."""
-    key = (decls, forward, pre, post, sources, track, elements)
-    cached = _LATEST.get(name)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    """The table of one namespace, rendered from its fragments."""
     rules = NsRules(list(decls), list(forward), list(pre), list(post), set(sources), track, {k: list(v) for k, v in elements})
     text = render(rules)
-    item = NftItem(name, text, sources, counted(text))
-    _LATEST[name] = (key, item)
-    return item
+    return NftItem(name, text, sources, counted(text))
 
 
 # Named sets the stages fill element by element, and the rules that use them:
@@ -90,11 +90,12 @@ SETS = {
     "share_in": "set share_in { typeof iifname . ip saddr; flags interval; elements = { %s } }",
     "share_dir": "map share_dir { typeof iifname : verdict; counter; elements = { %s } }",
 }
+_SOURCE, _TRANSIT = (f'"{Origin("shares", entry=e)}"' for e in ("source", "transit"))
 SET_RULES = (  # (the set that must have elements, stage order, rule)
     ("share_dir", SHARE_FILTERS, "ct state new iifname vmap @share_dir"),
-    ("share_links", SHARE_FILTERS, 'oifname @share_links oifname . ip saddr != @share_out counter drop comment "shares source"'),
-    ("share_links", SHARE_FILTERS, 'iifname @share_links iifname . ip saddr != @share_in counter drop comment "shares source"'),
-    ("share_links", TRANSIT, 'iifname @share_links oifname @share_links counter drop comment "shares transit"'),
+    ("share_links", SHARE_FILTERS, f"oifname @share_links oifname . ip saddr != @share_out counter drop comment {_SOURCE}"),
+    ("share_links", SHARE_FILTERS, f"iifname @share_links iifname . ip saddr != @share_in counter drop comment {_SOURCE}"),
+    ("share_links", TRANSIT, f"iifname @share_links oifname @share_links counter drop comment {_TRANSIT}"),
 )
 
 

@@ -26,9 +26,11 @@ import socket
 from functools import lru_cache
 
 from engine.compile import naming
+from engine.compile.cache import CompileCache
 from engine.compile.nft import BACKBONE, POLICY, Rulesets, quote
 from engine.compile.topology import Fabric
 from engine.model import Config, PolicyEntry, Segment
+from engine.origin import DEFAULT, Origin
 from engine.prefixes import term_cidrs
 
 PROTOCOLS = {"tcp": (6, 6), "udp": (17, 17), "icmp": (1, 1), "ip": (0, 255)}
@@ -45,13 +47,15 @@ def active(segment: Segment) -> bool:
     return bool(segment.policies) or segment.default_action != "permit"
 
 
-def build_policy(fab: Fabric, config: Config, rules: Rulesets) -> None:
-    """The policy chain in every router that enforces a segment's policy."""
+def build_policy(fab: Fabric, config: Config, rules: Rulesets, cache: CompileCache) -> None:
+    """The policy chain in every router that enforces a segment's policy
+    (the maps memoised on the segment and what its terms resolve to)."""
     for seg in config.segments:
         if not active(seg):
             continue
-        decls = policy_decls(seg, resolve_terms(config, seg))
-        source = f"segment {seg.name}"
+        resolved = resolve_terms(config, seg)
+        decls = cache.policies.get((seg, resolved), lambda: policy_decls(seg, resolved))
+        source = Origin("segment", seg.name)
         for cxp in fab.segment_cxps(seg.name):
             r = rules.ns(naming.segment_ns(fab.lab, seg.name, cxp), source)
             r.decls += decls
@@ -138,7 +142,6 @@ def _proto_port(protocol: str, ports: str | None) -> tuple[str, str, int, int, i
 INTERVAL_CHUNK = 128
 
 
-@lru_cache(maxsize=16)
 def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
     """Maps, log chains and the `seg_policy` chain of one segment.
 
@@ -149,11 +152,12 @@ def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
     cidrs = dict(resolved)
     decls: list[str] = []
     chain: list[str] = []
+    origin = Origin("segment", seg.name)
     for i, run in enumerate(_runs(seg, cidrs), 1):
         exact: list[str] = []
         ranged: list[str] = []
         for entry, elements in run:
-            tail = f' counter comment "segment {seg.name} {entry.seq}" : {_verdict(seg, entry, decls)}'  # names hold no quotes
+            tail = f' counter comment "{origin.entry_text(entry.seq)}" : {_verdict(seg, entry, decls)}'  # names hold no quotes
             for _box, key, is_exact in elements:
                 (exact if is_exact else ranged).append(key + tail)
         if exact:
@@ -164,7 +168,7 @@ def policy_decls(seg: Segment, resolved: Resolved) -> tuple[str, ...]:
             decls.append(_map(name, ranged[k : k + INTERVAL_CHUNK], interval=True))
             chain.append(f"{MATCH} vmap @{name}")
     default = VERDICTS.get(seg.default_action, "accept")
-    chain.append(f"counter {default} comment {quote(f'segment {seg.name} default')}")
+    chain.append(f"counter {default} comment {quote(origin.entry_text(DEFAULT))}")
     decls.append("chain seg_policy { " + "; ".join(chain) + "; }")
     return tuple(decls)
 
@@ -179,7 +183,7 @@ def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
     if not entry.log:
         return base
     chain = f"log_{entry.seq}"
-    prefix = quote(f"segment {seg.name} {entry.seq} {entry.action}: ")
+    prefix = quote(f"{Origin.of_entry('segment', seg.name, entry.seq)} {entry.action}: ")
     decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {prefix}; {base}; }}")
     return f"jump {chain}"
 

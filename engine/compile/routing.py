@@ -8,11 +8,12 @@ physical, not a filter.
 
 from __future__ import annotations
 
+from engine.addressing import host_subnet, parse_prefix
 from engine.compile import naming
 from engine.compile.topology import Fabric, gateway_of, vpc_router_address
+from engine.items import RouteItem, RouteMeta
 from engine.model import Vpc
-from engine.plan import PlanBuilder, RouteItem, RouteMeta
-from engine.validate import host_subnet, parse_prefix
+from engine.plan import PlanBuilder
 
 DEFAULT = "0.0.0.0/0"
 

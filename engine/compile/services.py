@@ -9,17 +9,12 @@ entries get a collector of their NFLOG group.
 
 from __future__ import annotations
 
+from engine.addressing import host_subnet, parse_prefix, service_port
 from engine.compile import naming
 from engine.compile.policy import LOG_GROUP
+from engine.items import NftItem, ServiceItem
 from engine.model import Config, Host, Vpc
-from engine.plan import NftItem, PlanBuilder, ServiceItem
-from engine.validate import SERVICE_PORTS as DEFAULT_PORTS
-from engine.validate import host_subnet, parse_prefix
-
-
-def service_port(kind: str, port: int | None) -> int:
-    """The port a service listens on (its kind's default unless set)."""
-    return port if port is not None else DEFAULT_PORTS.get(kind, 7)
+from engine.plan import PlanBuilder
 
 
 def hosts_file(lab: str, config: Config) -> str:

@@ -16,21 +16,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from functools import lru_cache
 
 from engine.compile import naming
-from engine.compile.nft import Rulesets, quote
+from engine.compile.cache import CompileCache
+from engine.compile.nft import NsRules, Rulesets, quote
 from engine.compile.topology import Fabric, share_hub, vpc_hubs
+from engine.items import Item, Key, LinkConfItem, RouteItem, RouteMeta, VethItem
 from engine.model import Config, ResourceShare
-from engine.plan import (
-    Item,
-    Key,
-    LinkConfItem,
-    PlanBuilder,
-    RouteItem,
-    RouteMeta,
-    VethItem,
-)
+from engine.origin import DIRECTION, Origin
+from engine.plan import PlanBuilder
 from engine.shares import Offer, nat_maps, offers, other
 
 
@@ -42,7 +36,7 @@ def share_if(share: str) -> str:
 Fragment = tuple[str, str, int, str]  # (ns, chain, order, rule)
 
 
-def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets) -> None:
+def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets, cache: CompileCache) -> None:
     """Links, routes and nft fragments of every complete share.
 
     Each share's items are memoised on exactly what they depend on (the
@@ -54,15 +48,18 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
             continue
         hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
         seg_a, seg_b = share.end_a.segment, share.end_b.segment
-        items, fragments = _share_items(
+        inputs = (
             fab.lab, share, hub,
             tuple(offers(config, share, "end-a")), tuple(offers(config, share, "end-b")),
             tuple((c, fab.routers[(seg_a, c)]) for c in fab.segment_cxps(seg_a)),
             tuple((c, fab.routers[(seg_b, c)]) for c in fab.segment_cxps(seg_b)),
         )  # fmt: skip
+        items, fragments = cache.shares.get(inputs, lambda: _share_items(*inputs))
         out.merge(items)
+        origin = Origin("share", share.name)
+        touched: dict[str, NsRules] = {}
         for ns, chain, order, text in fragments:
-            r = rules.ns(ns, f"resource-share {share.name}")
+            r = touched.get(ns) or touched.setdefault(ns, rules.ns(ns, origin))
             if chain == "forward":
                 r.forward.append((order, text))
             elif chain.startswith("set:"):
@@ -71,7 +68,6 @@ def build_shares(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulesets)
                 getattr(r, chain).append(text)
 
 
-@lru_cache(maxsize=16384)
 def _share_items(
     lab: str,
     share: ResourceShare,
@@ -138,11 +134,11 @@ def _end(
                 out.add(RouteItem(naming.segment_ns(lab, seg, cxp), dst, routers[hub], naming.backbone_if(hub), True, meta=far))
     opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
     if opener == end:  # the other end's new connections arrive here
-        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(f'share {share.name} direction')} : drop"))
+        frags.append((ns, "set:share_dir", 0, f"{quote(link)} counter comment {quote(str(Origin('share', share.name, DIRECTION)))} : drop"))
     maps = nat_maps(share, end)
     if maps:
         snat = ", ".join(f"{o} : {t}" for o, t in maps)
         dnat = ", ".join(f"{t} : {o}" for o, t in maps)
-        note = quote(f"share {share.name} nat {end}")
+        note = quote(str(Origin("share", share.name, f"nat {end}")))
         frags.append((ns, "postrouting", 0, f"oifname {quote(link)} snat ip prefix to ip saddr map {{ {snat} }} comment {note}"))
         frags.append((ns, "prerouting", 0, f"iifname {quote(link)} dnat ip prefix to ip daddr map {{ {dnat} }} comment {note}"))

@@ -12,19 +12,13 @@ and the segment router holds one 169.254/16 address on lo.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from engine.addressing import host_subnet, parse_prefix
 from engine.compile import naming
+from engine.items import AddressItem, BridgeItem, LinkConfItem, NetnsItem, VethItem
 from engine.model import CORE_CXP, Config, Vpc
-from engine.plan import (
-    AddressItem,
-    BridgeItem,
-    LinkConfItem,
-    NetnsItem,
-    PlanBuilder,
-    VethItem,
-)
-from engine.validate import host_subnet, parse_prefix
+from engine.plan import PlanBuilder
 
 ROUTER_SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
@@ -44,16 +38,19 @@ class Fabric:
 
     lab: str
     routers: dict[tuple[str, str], str]  # (segment, cxp) -> 169.254 address
+    hubs: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)  # segment -> its hubs
+
+    def __post_init__(self) -> None:
+        """The hubs of each segment, indexed once when the fabric is made
+        (a compile asks per VPC and per share)."""
+        index: dict[str, list[str]] = {}
+        for s, c in sorted(self.routers):
+            index.setdefault(s, []).append(c)
+        object.__setattr__(self, "hubs", {s: tuple(cs) for s, cs in index.items()})
 
     def segment_cxps(self, segment: str) -> list[str]:
-        """Hubs on which a segment has a router, sorted (indexed on first use)."""
-        index = self.__dict__.get("_cxps")
-        if index is None:
-            index = {}
-            for s, c in sorted(self.routers):
-                index.setdefault(s, []).append(c)
-            object.__setattr__(self, "_cxps", index)
-        return list(index.get(segment, ()))
+        """Hubs on which a segment has a router, sorted."""
+        return list(self.hubs.get(segment, ()))
 
 
 def vpc_router_address(vpc: Vpc) -> str | None:

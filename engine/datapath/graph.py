@@ -14,9 +14,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from engine.datapath.packet import ip_int
-from engine.plan import AddressItem, BridgeItem, LinkConfItem, NetnsItem, Plan, RouteItem, VethItem
+from engine.plan import MAIN_TABLE, AddressItem, BridgeItem, LinkConfItem, NetnsItem, Plan, RouteItem, RuleItem, VethItem
 
-MAIN_TABLE = 254
 LOOPBACK = (ip_int("127.0.0.0"), ip_int("127.255.255.255"))
 
 
@@ -82,6 +81,24 @@ class Namespace:
     bridges: set[str] = field(default_factory=set)
     master: dict[str, str] = field(default_factory=dict)  # bridge port -> bridge
     alias: dict[str, str] = field(default_factory=dict)  # interface -> meaning
+    rules: list[RuleItem] = field(default_factory=list)  # policy routing, by priority
+
+    def lookup(self, address: int, mark: int, ingress: str | None) -> Route | None:
+        """The route the kernel picks: the rules in priority order (fwmark
+        under its mask, input interface; `lo` for locally sent packets), each
+        sending the lookup to its table, the next rule when that table has no
+        route; then the main table."""
+        for rule in self.rules:
+            if rule.fwmark is not None:
+                mask = rule.fwmask if rule.fwmask is not None else 0xFFFFFFFF
+                if mark & mask != rule.fwmark & mask:
+                    continue
+            if rule.iif is not None and rule.iif != (ingress or "lo"):
+                continue
+            route = self.tables[rule.table].lookup(address) if rule.table in self.tables else None
+            if route is not None:
+                return route
+        return self.table().lookup(address)
 
     def holds(self, address: int) -> bool:
         """True when the namespace owns `address` (it answers ARP for it and takes it in)."""
@@ -130,9 +147,11 @@ class Graph:
                 space.table().add(Route(str(iface.network), "connected", None, item.ifname, "connected"))
         elif isinstance(item, RouteItem):
             via = item.meta.via if item.meta is not None else None
-            table = getattr(item, "table", MAIN_TABLE) or MAIN_TABLE
-            route = Route(item.dst, item.type, item.gateway, item.ifname, via)
-            self.spaces[item.ns].table(table).add(route)
+            self.spaces[item.ns].table(item.table).add(Route(item.dst, item.type, item.gateway, item.ifname, via))
+        elif isinstance(item, RuleItem):
+            rules = self.spaces[item.ns].rules
+            rules.append(item)
+            rules.sort(key=lambda r: r.priority)
 
     def space(self, ns: str) -> Namespace:
         """A namespace of the plan (KeyError when there is none)."""

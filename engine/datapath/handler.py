@@ -5,7 +5,7 @@ namespace alike (local delivery, route lookup, ARP, veth and bridge
 hand-over) and asks the namespace's *role handler* for what is specific to
 that kind of namespace, at the same points as netfilter's hooks:
 
-    arrival ─► prerouting ─► (local? ─► deliver) ─► table ─► route lookup
+    arrival ─► prerouting ─► (local? ─► deliver) ─► rules and route lookup
             ─► forward ─► postrouting ─► next namespace
 
 Contract of a handler (subclass `Handler`, override what the role does,
@@ -15,9 +15,9 @@ engine/datapath/roles/__init__.py):
 
 - `prerouting(model, ns, ingress, pkt)` -> Packet | Drop: destination NAT
   and steering marks of a packet arriving on `ingress` (never called for
-  the packet's source namespace, as locally generated packets skip it).
-- `table(model, ns, ingress, pkt)` -> int: the routing table to look in
-  (policy routing: `ip rule` by fwmark or input interface); main by default.
+  the packet's source namespace, as locally generated packets skip it). A
+  mark set here (`Packet.mark`) is what the plan's `RuleItem`s match: the
+  walk follows the rules to their tables as the kernel does.
 - `forward(model, ns, ingress, egress, pkt)` -> str | None | Drop: the
   forward filter of a new connection, after routing: a Drop, or the rule
   that admitted it (for the hop's `rule`), None when nothing was judged.
@@ -38,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.datapath.graph import MAIN_TABLE
 from engine.datapath.packet import Outcome, Packet
 
 if TYPE_CHECKING:
@@ -63,10 +62,6 @@ class Handler:
     def prerouting(self, model: Model, ns: Namespace, ingress: str, pkt: Packet) -> Packet | Drop:
         """Destination NAT and marks on arrival."""
         return pkt
-
-    def table(self, model: Model, ns: Namespace, ingress: str | None, pkt: Packet) -> int:
-        """Which routing table the packet is looked up in."""
-        return MAIN_TABLE
 
     def forward(self, model: Model, ns: Namespace, ingress: str, egress: str, pkt: Packet) -> str | None | Drop:
         """The forward filter on a new connection."""

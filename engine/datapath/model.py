@@ -11,14 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.compile import naming
-from engine.compile.services import service_port
 from engine.datapath.graph import Graph
 from engine.datapath.policy import PolicyJudge, judge_for
 from engine.datapath.shares import ShareLink, share_links
 from engine.model import Config, Host, Vpc
 from engine.plan import Plan
-from engine.validate import SERVICE_TRANSPORTS
 
 
 @dataclass(frozen=True)

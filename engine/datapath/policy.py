@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from engine.compile.policy import active, blocks, resolve_terms
 from engine.model import Config, Segment
+from engine.origin import DEFAULT, Origin
 
 Box = tuple[int, ...]
 
@@ -24,9 +25,18 @@ Box = tuple[int, ...]
 class Decision:
     """The entry that decides a new connection, and its action."""
 
-    rule: str  # "segment corp 10" / "segment corp default": the counter's comment
+    origin: Origin  # `segment corp 10` / `segment corp default`: its counter's origin
     action: str  # permit | deny
-    seq: int | None  # None for the default action
+
+    @property
+    def rule(self) -> str:
+        """The origin's text form, as hops and flow rows show it."""
+        return str(self.origin)
+
+    @property
+    def seq(self) -> int | None:
+        """The entry's sequence number; None for the default action."""
+        return self.origin.seq
 
 
 class PolicyJudge:
@@ -36,7 +46,7 @@ class PolicyJudge:
     def __init__(self, segment: Segment, runs: list[list[tuple[int, str, list[Box]]]]) -> None:
         self.segment = segment.name
         self.runs = runs
-        self.default = Decision(f"segment {segment.name} default", segment.default_action, None)
+        self.default = Decision(Origin("segment", segment.name, DEFAULT), segment.default_action)
         self._memo: dict[tuple[int, int, int, int], Decision] = {}
 
     def decide(self, proto: int, src: int, dst: int, dport: int) -> Decision:
@@ -54,7 +64,7 @@ class PolicyJudge:
             for seq, action, boxes in run:
                 for b in boxes:
                     if b[0] <= p <= b[1] and b[2] <= s <= b[3] and b[4] <= d <= b[5] and b[6] <= port <= b[7]:
-                        return Decision(f"segment {self.segment} {seq}", action, seq)
+                        return Decision(Origin.of_entry("segment", self.segment, seq), action)
         return self.default
 
 

@@ -105,7 +105,7 @@ def _through(model: Model, space: Namespace, ingress: str | None, arrived: Packe
         return _hop(space, ingress, None, arrived, None), None, pkt, outcome
     if ingress is not None and not handler.forwards:
         return _stop(space, ingress, arrived, Drop("not forwarding", f"{space.node} does not forward packets"))
-    route = space.table(handler.table(model, space, ingress, pkt)).lookup(ip_int(pkt.dst))
+    route = space.lookup(ip_int(pkt.dst), pkt.mark, ingress)
     if route is None:
         return _stop(space, ingress, arrived, Drop("no route", f"{space.node} has no route to {pkt.dst}", refused=True))
     if route.kind == "unreachable" or route.ifname is None:

@@ -16,16 +16,9 @@ import pytest
 
 from engine.api import LabApi
 from engine.compile import compile_plan
+from engine.items import AddressItem, BridgeItem, LinkConfItem, NetnsItem, RouteItem, VethItem
 from engine.model import Config, Host, Subnet
-from engine.plan import (
-    AddressItem,
-    BridgeItem,
-    LinkConfItem,
-    NetnsItem,
-    Plan,
-    RouteItem,
-    VethItem,
-)
+from engine.plan import Plan
 from lab import netns
 from lab.fabric import LinuxFabric
 from tests.bench.quiet import wait_for_quiet

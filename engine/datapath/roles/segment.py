@@ -16,6 +16,9 @@ from engine.datapath.model import Model
 from engine.datapath.packet import Packet
 from engine.datapath.roles.vpc import judged
 from engine.datapath.shares import holds
+from engine.origin import DIRECTION, Origin
+
+SHARES_SOURCE = str(Origin("shares", "", "source"))  # the counters' own names for these drops
 
 
 @register("segment-router")
@@ -30,14 +33,14 @@ class SegmentRouterHandler(Handler):
         links = model.share_links(ns.ns)
         into, out = links.get(ingress), links.get(egress)
         if into is not None and into.closed_to_new:
-            return Drop(f"share {into.share} direction",
+            return Drop(str(Origin("share", into.share, DIRECTION)),
                         f"share {into.share} is one-way: {into.end} opens connections, the other end may not (at {ns.node})")
         if out is not None and not holds(out.own, pkt.src):
-            return Drop("shares source", f"{pkt.src} is not offered by {out.end} of share {out.share} (at {ns.node})")
+            return Drop(SHARES_SOURCE, f"{pkt.src} is not offered by {out.end} of share {out.share} (at {ns.node})")
         if into is not None and not holds(into.seen, pkt.src):
-            return Drop("shares source", f"{pkt.src} is not offered to {into.end} by share {into.share} (at {ns.node})")
+            return Drop(SHARES_SOURCE, f"{pkt.src} is not offered to {into.end} by share {into.share} (at {ns.node})")
         if into is not None and out is not None:
-            return Drop("shares transit", f"shares are not transitive: share {into.share} to share {out.share} (at {ns.node})")
+            return Drop(str(Origin("shares", "", "transit")), f"shares are not transitive: share {into.share} to share {out.share} (at {ns.node})")
         where = model.router_at(ns.ns)
         if where is None or model.judge(where[0]) is None or ingress.startswith("bb"):
             return None  # no policy here, or judged on the hub it entered the fabric

@@ -1,0 +1,145 @@
+"""The read side of a lab, for monitors and views: immutable snapshots of the
+running state, and the rows of the views computed from one snapshot.
+
+A monitor polls from worker threads while a shell (maybe another process)
+commits. So a reader holds no candidate and changes nothing: `snapshot()`
+returns the running configuration, its number and its compiled plan as one
+frozen object that any number of threads may share; each view takes the
+snapshot it should describe, so the rows of one poll agree with each other
+even if a commit lands in between. A snapshot is re-read only when the
+lab's running state changed (one stat otherwise).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine import flows, hits, tree, views
+from engine.compile import compile_plan
+from engine.compile.cache import CompileCache
+from engine.datapath import model_of
+from engine.errors import NotFoundError
+from engine.flows import FlowView
+from engine.model import Config
+from engine.origin import SCOPES
+from engine.plan import Plan
+from engine.ports import Drift, Fabric
+from engine.store import LabStore, Version
+
+KNOWN = {**{scope: kind for scope, kind in SCOPES.items() if kind}, "cxp": "cxp", "vpc": "vpc"}  # filter word -> config kind
+
+
+def require_known(config: Config, scope: str | None, name: str | None) -> None:
+    """NotFoundError when a view's filter (`segment NAME`, `share NAME`, ...)
+    names an object the configuration lacks."""
+    kind = KNOWN.get(scope or "")
+    if kind and name and config.get(kind, name) is None:
+        raise NotFoundError(f"{kind} {name} does not exist in the running configuration")
+
+
+@dataclass(frozen=True)
+class RunningSnapshot:
+    """The running state of a lab at one moment."""
+
+    lab: str
+    number: int  # running commit number (0: nothing committed yet)
+    config: Config
+    plan: Plan
+    taken: float  # time.time() when it was read
+
+
+class LabReader:
+    """The read side of one lab for monitors and views: thread-safe, holds no candidate.
+
+    Its views call the Fabric's read methods from whatever threads call
+    them; LinuxFabric's are safe so (each joins a namespace in the calling
+    thread under lab/netns.py's lock, and a namespace a commit removes
+    meanwhile is left out of the reading)."""
+
+    def __init__(self, name: str, fabric: Fabric, store: LabStore | None = None, cache: CompileCache | None = None):
+        self.name = name
+        self.fabric = fabric
+        self.store = store or LabStore(name)
+        self.cache = cache if cache is not None else CompileCache()
+        self._lock = threading.Lock()
+        self._latest: tuple[Version, RunningSnapshot] | None = None  # (store version, snapshot)
+
+    # snapshots -----------------------------------------------------------------
+
+    def snapshot(self) -> RunningSnapshot:
+        """The running state now: the last snapshot when nothing was committed
+        since (one stat), else the store read again and compiled (one thread
+        does that; the others wait for its result)."""
+        version = self.store.version()
+        latest = self._latest
+        if latest is not None and latest[0] == version:
+            return latest[1]
+        with self._lock:
+            latest = self._latest
+            if latest is not None and latest[0] == version:
+                return latest[1]
+            number, config = self.store.load_running()
+            plan = latest[1].plan if latest is not None and latest[1].config == config else compile_plan(self.name, config, self.cache)
+            # the version read before the file: a commit in between only costs one more read
+            snap = RunningSnapshot(self.name, number, config, plan, time.time())
+            self._latest = (version, snap)
+            return snap
+
+    def adopt(self, version: Version, number: int, config: Config, plan: Plan) -> None:
+        """Take a running state its committer just compiled (a Session in
+        this process): the next snapshot needs no read and no compile."""
+        with self._lock:
+            if self._latest is None or self._latest[0] != version:
+                self._latest = (version, RunningSnapshot(self.name, number, config, plan, time.time()))
+
+    # views ---------------------------------------------------------------------
+
+    def routes(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
+        """`show ip route` rows (filters: segment, cxp, vpc, prefix), checked against the kernel."""
+        for kind in ("segment", "cxp", "vpc"):
+            require_known(snap.config, kind, filters.get(kind))
+        readings = self.fabric.read_routes(snap.plan)
+        return views.route_rows(snap.config, snap.plan, readings, filters.get("segment"), filters.get("cxp"),
+                                filters.get("vpc"), filters.get("prefix"))  # fmt: skip
+
+    def flows(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
+        """`show flows` rows: one per connection, stitched across the routers
+        it crossed (filters: segment, vpc, share, host, protocol, port,
+        address, sort, top)."""
+        return self.flow_view(snap, **filters).rows()
+
+    def flow_view(self, snap: RunningSnapshot, **filters: Any) -> FlowView:
+        """The connections of `show flows` before their rows are made: text
+        columns for 100,000 of them without building their dicts."""
+        for kind in ("segment", "vpc", "share"):
+            require_known(snap.config, kind, filters.get(kind))
+        host = filters.get("host")
+        if host and not any(h.name == host for _v, h in snap.config.hosts()):
+            raise NotFoundError(f"host {host} does not exist in the running configuration")
+        model = model_of(self.name, snap.config, snap.plan)
+        spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
+        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
+
+    def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
+        """`show policy hits`: counters per entry, summed over every router enforcing it."""
+        require_known(snap.config, scope, name)
+        counts = self.fabric.read_counters(hits.enforcing(snap.plan, scope, name))
+        return hits.rows(snap.config, hits.collect(counts), scope, name, nonzero)
+
+    def health(self, snap: RunningSnapshot) -> views.Health:
+        """`show lab health`: the kernel against the plan, and services down."""
+        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+                for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
+        return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
+
+    def services(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
+        """`show services`: each service with its state, address and process."""
+        return views.service_rows(snap.config, snap.plan, self.fabric.service_status(snap.plan))
+
+    def topology(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
+        """The lab as a tree, parents before children: rows {id, parent,
+        kind, name, detail} (engine/topology.py)."""
+        return tree.tree_rows(self.name, snap.config)

@@ -1,0 +1,64 @@
+"""Checks of one line on its own: the commit runs them with the rest, and
+the shell runs the same ones when the line is typed (shell/schema.py), so
+a mistake reads the same at the line and at commit."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from engine.addressing import FABRIC_RESERVED, parse_address, parse_prefix
+from engine.model import NatMap, PolicyEntry, PrefixListEntry
+
+
+def prefix_problem(text: str) -> str | None:
+    """`10.1.1.0/16 has host bits set: use 10.1.0.0/16`, or None when valid."""
+    if parse_prefix(text) is not None:
+        return None
+    try:
+        return f"{text} has host bits set: use {ipaddress.ip_network(text, strict=False)}"
+    except ValueError:
+        return f"{text} is not a valid prefix (A.B.C.D/N)"
+
+
+def prefix_list_entry_problems(e: PrefixListEntry) -> list[str]:
+    """What one prefix-list entry gets wrong on its own."""
+    net = parse_prefix(e.prefix)
+    if net is None:
+        return [prefix_problem(e.prefix) or ""]
+    out = []
+    ge = e.ge if e.ge is not None else net.prefixlen
+    if e.ge is not None and not net.prefixlen < e.ge <= 32:
+        out.append(f"ge {e.ge} must be longer than /{net.prefixlen} and at most 32")
+    if e.le is not None and not (max(ge, net.prefixlen) <= e.le <= 32):
+        out.append(f"le {e.le} must be between {max(ge, net.prefixlen)} and 32")
+    return out
+
+
+def policy_entry_problems(e: PolicyEntry) -> list[str]:
+    """What one policy entry gets wrong on its own (not its references)."""
+    out = []
+    for side in (e.src, e.dst):
+        kind, _, ref = side.partition(" ")
+        if kind == "host" and parse_address(ref) is None:
+            out.append(f"host {ref} is not a valid IPv4 address")
+        elif "/" in side and not ref and (problem := prefix_problem(side)):
+            out.append(problem)
+    if e.ports and e.protocol not in ("tcp", "udp"):
+        out.append(f"ports apply to tcp and udp only, not {e.protocol}")
+    if e.ports:
+        numbers = [int(x) for x in e.ports.split()[1:]]
+        out += [f"port {n} is out of range (1-65535)" for n in numbers if not 1 <= n <= 65535]
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            out.append(f"range {numbers[0]} {numbers[1]} is reversed: write 'range {numbers[1]} {numbers[0]}'")
+    return out
+
+
+def nat_problems(nat: NatMap) -> list[str]:
+    """What one nat line gets wrong on its own."""
+    out = [p for p in (prefix_problem(nat.original), prefix_problem(nat.translated)) if p]
+    a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
+    if a is not None and b is not None and a.prefixlen != b.prefixlen:
+        out.append(f"sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length")
+    elif b is not None and b.overlaps(FABRIC_RESERVED):
+        out.append(f"{nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
+    return out

@@ -1,0 +1,361 @@
+"""One realiser per kind of plan item: how the lab makes it real, and how it
+checks it against what the kernel holds.
+
+engine/plan.py declares the kinds (their keys, order, in-place rule); here
+`REALISERS` holds, per kind, how a phase of operations is applied (a phase
+is consecutive operations of one action on one kind, lab/realise.py) and
+how one item compares with the read-back state (lab/inventory.py). A new
+kind of kernel object is one item class in the engine and one realiser
+here; a test checks that every declared kind has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+from engine.diff import Op
+from engine.items import (
+    AddressItem,
+    BridgeItem,
+    LinkConfItem,
+    NetnsItem,
+    NftItem,
+    PlanItem,
+    RouteItem,
+    RuleItem,
+    ServiceItem,
+    VethItem,
+    ifindex_of,
+)
+from engine.plan import Plan
+from engine.ports import Drift
+from lab import inventory, netns, nft, rtnl, services
+from lab.inventory import NsState
+
+FaultHook = Callable[[Op], None]
+States = dict[str, NsState]  # namespace -> what it holds
+
+
+class ApplyFailure(Exception):
+    """Applying stopped at `op`; `done` took effect, nothing after it did."""
+
+    def __init__(self, op: Op | None, error: BaseException, done: list[Op]):
+        super().__init__(f"{op.action if op else ''} {op.item if op else ''}: {error}")
+        self.op = op
+        self.error = error
+        self.done = done
+
+
+class Run(Protocol):
+    """What a realiser needs from the apply it is part of (lab/realise.py)."""
+
+    counters: dict[str, dict[str, list[int]]]
+
+    def channel(self, ns: str) -> rtnl.Channel:
+        """The rtnetlink channel of a namespace."""
+
+    def fd(self, ns: str) -> int:
+        """An open fd of a namespace."""
+
+    def forget(self, ns: str) -> None:
+        """Drop the channel and fd of a namespace that goes away."""
+
+    def close(self) -> None:
+        """Close every channel and fd."""
+
+    def check_fault(self, op: Op, done: list[Op]) -> None:
+        """Raise ApplyFailure when a test injects a failure at `op`."""
+
+
+class KindRealiser:
+    """How one kind of plan item is applied and checked."""
+
+    KIND: ClassVar[str]
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        """Apply one phase; append each operation that took effect to `done`,
+        raise ApplyFailure at the first that did not."""
+        raise NotImplementedError
+
+    def drift(self, item: Any, states: States) -> list[Drift]:
+        """How the kernel differs from `item` (namespaces that do not exist
+        have no state and are reported once, by `drift`)."""
+        return []
+
+
+class NetlinkRealiser(KindRealiser):
+    """A kind made by one rtnetlink request per operation. Each namespace
+    gets one batch (many requests per sendto, one ack each), so after a
+    failure exactly the acknowledged operations count as done."""
+
+    def encode(self, run: Run, item: Any, add: bool) -> Any:
+        """The request that adds (or replaces) or removes `item`."""
+        raise NotImplementedError
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        by_ns: dict[str, list[rtnl.Request]] = {}
+        try:
+            for op in ops:
+                run.check_fault(op, done)
+                by_ns.setdefault(op.item.ns, []).append(rtnl.Request(op, self.encode(run, op.item, action == "add")))
+        except ApplyFailure:
+            _send_all(run, by_ns, done)  # what was encoded before the fault still happens, as in a real failure
+            raise
+        _send_all(run, by_ns, done)
+
+
+def _send_all(run: Run, by_ns: dict[str, list[rtnl.Request]], done: list[Op]) -> None:
+    failure: rtnl.NetlinkError | None = None
+    for ns, requests in by_ns.items():
+        ok, err = run.channel(ns).execute(requests)
+        done.extend(ok)
+        failure = failure or err
+    if failure is not None:
+        raise ApplyFailure(failure.tag, failure, done)
+
+
+# --- the kinds -----------------------------------------------------------------
+
+
+class OneByOneRealiser(KindRealiser):
+    """A kind applied one operation at a time, each done or failed on its own."""
+
+    ERRORS: ClassVar[tuple[type[Exception], ...]] = (OSError,)
+
+    def apply_one(self, run: Run, add: bool, item: Any) -> None:
+        """Add (or replace) or remove one item."""
+        raise NotImplementedError
+
+    def half_done(self, add: bool, item: Any) -> bool:
+        """After a failure: did the operation take effect all the same (so
+        that the undo must revert it)?"""
+        return False
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        for op in ops:
+            run.check_fault(op, done)
+            try:
+                self.apply_one(run, action == "add", op.item)
+            except self.ERRORS as exc:
+                if self.half_done(action == "add", op.item):
+                    done.append(op)
+                raise ApplyFailure(op, exc, done) from exc
+            done.append(op)
+
+
+class NetnsRealiser(OneByOneRealiser):
+    """Namespaces, created without forking, with their sysctls."""
+
+    KIND = NetnsItem.KIND
+
+    def apply_one(self, run: Run, add: bool, item: NetnsItem) -> None:
+        if add:
+            netns.create(item.ns)
+            netns.write_sysctls(item.ns, dict(item.sysctls))
+        else:
+            run.forget(item.ns)
+            netns.delete(item.ns)
+
+    def half_done(self, add: bool, item: NetnsItem) -> bool:
+        """Created, but its sysctls failed: the undo must remove it."""
+        return add and netns.exists(item.ns)
+
+
+class BridgeRealiser(NetlinkRealiser):
+    """Bridges, created with their fixed ifindex."""
+
+    KIND = BridgeItem.KIND
+
+    def encode(self, run: Run, item: BridgeItem, add: bool) -> Any:
+        return rtnl.bridge_add(ifindex_of(item.ifname), item.ifname) if add else rtnl.link_del(ifindex_of(item.ifname))
+
+    def drift(self, item: BridgeItem, states: States) -> list[Drift]:
+        return _link_drift(states, item.ns, item.ifname, "bridge")
+
+
+class VethRealiser(NetlinkRealiser):
+    """Veth pairs, the peer created straight inside its namespace."""
+
+    KIND = VethItem.KIND
+
+    def encode(self, run: Run, item: VethItem, add: bool) -> Any:
+        if not add:
+            return rtnl.link_del(ifindex_of(item.ifname))
+        return rtnl.veth_add(ifindex_of(item.ifname), item.ifname, ifindex_of(item.peer_ifname), item.peer_ifname, run.fd(item.peer_ns))
+
+    def drift(self, item: VethItem, states: States) -> list[Drift]:
+        return _link_drift(states, item.ns, item.ifname, "veth") + _link_drift(states, item.peer_ns, item.peer_ifname, "veth")
+
+
+class LinkConfRealiser(NetlinkRealiser):
+    """A link's state, alias and master, set in one request."""
+
+    KIND = LinkConfItem.KIND
+
+    def encode(self, run: Run, item: LinkConfItem, add: bool) -> Any:
+        master = ifindex_of(item.master) if item.master else None
+        return rtnl.link_set(ifindex_of(item.ifname), item.up and add, item.alias, master)
+
+    def drift(self, item: LinkConfItem, states: States) -> list[Drift]:
+        link = states[item.ns].links.get(item.ifname) if item.ns in states else None
+        if link and (link["up"] != item.up or link["master"] != item.master):
+            return [Drift(item.ns, "link", item.ifname, "different (state or master)")]
+        return []
+
+
+class AddressRealiser(NetlinkRealiser):
+    """IPv4 addresses."""
+
+    KIND = AddressItem.KIND
+
+    def encode(self, run: Run, item: AddressItem, add: bool) -> Any:
+        address, _, plen = item.cidr.partition("/")
+        return rtnl.addr(add, ifindex_of(item.ifname), address, int(plen))
+
+    def drift(self, item: AddressItem, states: States) -> list[Drift]:
+        if item.ns in states and (item.ifname, item.cidr) not in states[item.ns].addrs:
+            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing")]
+        return []
+
+
+class RouteRealiser(NetlinkRealiser):
+    """Routes in any table, marked with our protocol."""
+
+    KIND = RouteItem.KIND
+
+    def encode(self, run: Run, item: RouteItem, add: bool) -> Any:
+        oif = ifindex_of(item.ifname) if item.ifname else None
+        return rtnl.route(add, item.dst, item.gateway, oif, item.onlink, item.type, item.table)
+
+    def drift(self, item: RouteItem, states: States) -> list[Drift]:
+        if item.ns not in states:
+            return []
+        reading = states[item.ns].routes.get((item.table, item.dst))
+        name = item.dst if item.table == rtnl.RT_TABLE_MAIN else f"{item.dst} table {item.table}"
+        if reading is None:
+            return [Drift(item.ns, "route", name, "missing")]
+        if not inventory.route_matches(item, reading):
+            return [Drift(item.ns, "route", name, f"different (kernel: via {reading.gateway} dev {reading.dev})")]
+        return []
+
+
+class RuleRealiser(NetlinkRealiser):
+    """Policy routing rules (`ip rule`), marked with our protocol."""
+
+    KIND = RuleItem.KIND
+
+    def encode(self, run: Run, item: RuleItem, add: bool) -> Any:
+        return rtnl.rule(add, item.priority, item.table, item.fwmark, item.fwmask, item.iif)
+
+    def drift(self, item: RuleItem, states: States) -> list[Drift]:
+        if item.ns not in states:
+            return []
+        reading = states[item.ns].rules.get(item.priority)
+        if reading is None:
+            return [Drift(item.ns, "rule", item.describe(), "missing")]
+        if not inventory.rule_matches(item, reading):
+            return [Drift(item.ns, "rule", item.describe(), f"different (kernel: {reading.describe()})")]
+        return []
+
+
+class NftRealiser(OneByOneRealiser):
+    """Each namespace's table in one nft transaction (a reload replaces it)."""
+
+    KIND = NftItem.KIND
+    ERRORS = (nft.NftError, OSError)
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        """libnftables waits on its socket with select(), which aborts the
+        process when the fd number is 1024 or more: the netlink channels of
+        a big lab are closed first so that its socket gets a low number."""
+        run.close()
+        super().apply(run, action, ops, done)
+
+    def apply_one(self, run: Run, add: bool, item: NftItem) -> None:
+        if add:
+            nft.load(item.ns, item.ruleset, run.counters.get(item.ns))
+            _count_flows(item.ns)
+        elif netns.exists(item.ns):
+            nft.remove(item.ns)
+
+
+def _count_flows(ns: str) -> None:
+    """Conntrack accounting (packets and bytes per flow) for `show flows`.
+    The key exists once nf_conntrack is loaded, which loading a table with
+    `ct` expressions guarantees; hence here and not with the other sysctls."""
+    try:
+        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1"})
+    except OSError:
+        pass
+
+
+class ServiceRealiser(KindRealiser):
+    """Service processes, all of a phase started (or stopped) at once; a
+    service that is down is reported by the engine's health view."""
+
+    KIND = ServiceItem.KIND
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        for op in ops:
+            run.check_fault(op, done)
+        items = [op.item for op in ops if isinstance(op.item, ServiceItem)]
+        try:
+            if action == "add":
+                services.start(items)
+            else:
+                services.stop(items)
+        except OSError as exc:
+            # started ones count as done so that undo stops them
+            raise ApplyFailure(ops[0], exc, done + ops) from exc
+        done.extend(ops)
+
+
+REALISERS: dict[str, KindRealiser] = {
+    r.KIND: r
+    for r in (
+        NetnsRealiser(), BridgeRealiser(), VethRealiser(), LinkConfRealiser(), AddressRealiser(),
+        RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceRealiser(),
+    )
+}  # fmt: skip
+
+
+# --- drift -----------------------------------------------------------------------
+
+
+def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
+    """Every difference between the kernel and the plan: namespaces missing
+    or unexpected, then each item as its kind's realiser judges it."""
+    out: list[Drift] = []
+    wanted = set(plan.namespaces())
+    for ns in sorted(set(netns.list_names(lab_prefix)) - wanted):
+        out.append(Drift(ns, "namespace", ns, "unexpected"))
+    states: States = {}
+    for ns in sorted(wanted):
+        if not netns.exists(ns):
+            out.append(Drift(ns, "namespace", ns, "missing"))
+            continue
+        try:
+            states[ns] = inventory.read_ns(ns)
+        except OSError as exc:
+            out.append(Drift(ns, "namespace", ns, f"unreadable: {exc}"))
+    for item in plan:
+        out += realiser_of(item).drift(item, states)
+    return out
+
+
+def realiser_of(item: PlanItem) -> KindRealiser:
+    """The realiser of an item's kind."""
+    return REALISERS[item.KIND]
+
+
+def _link_drift(states: States, ns: str, ifname: str, kind: str) -> list[Drift]:
+    st = states.get(ns)
+    if st is None:
+        return []
+    link = st.links.get(ifname)
+    if link is None:
+        return [Drift(ns, "link", ifname, "missing")]
+    if link["kind"] != kind:
+        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})")]
+    return []
