@@ -314,6 +314,12 @@ class LabApi:
         except UnknownRole as err:
             raise VpclabError(f"verify: {err}") from None
 
+    def repair(self) -> list[str]:
+        """`repair`: put back what `show lab health` finds drifted, under the
+        commit lock (a commit in between would be undone); what was done."""
+        with self.session.store.lock():
+            return self.fabric.repair(self.reader.snapshot().plan)
+
     def host_exec(self, host: str, argv: list[str], timeout: float = 30.0, output: OutputSink | None = None) -> tuple[int, str]:
         """Run a command in a host's namespace; returns (exit status, output),
         and passes the output to `output` while it is produced."""

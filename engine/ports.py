@@ -56,6 +56,7 @@ class Drift:
     kind: str  # namespace | link | address | route | ...
     name: str
     problem: str  # missing | different | unexpected
+    key: tuple[str, ...] | None = None  # the plan item it is about (what `repair` puts back)
 
 
 @dataclass
@@ -118,6 +119,11 @@ class Fabric(Protocol):
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
         """Tracked IPv4 connections per namespace."""
+
+    def repair(self, plan: Plan) -> list[str]:
+        """Put back every object of `plan` that `drift` finds missing or
+        different, remove unexpected lab namespaces and restart services
+        that are down, touching nothing else; what was done."""
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""

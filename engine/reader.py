@@ -131,7 +131,8 @@ class LabReader:
 
     def health(self, snap: RunningSnapshot) -> views.Health:
         """`show lab health`: the kernel against the plan, and services down."""
-        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
+                      ("svc", key.split("/")[0], key.split("/", 1)[1]))
                 for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
         return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
 

@@ -51,6 +51,9 @@ class RecordingFabric:
     def clear_flows(self, namespaces: list[str]) -> None:
         return None
 
+    def repair(self, plan: Plan) -> list[str]:
+        return []
+
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
         return 0
 

@@ -96,8 +96,7 @@ def trace_many(model: Model, fabric: Fabric, asks: list[Ask], timeout: float = T
     out = []
     for w, req, (result, sightings) in zip(walks, reqs, fabric.trace_probes(reqs), strict=True):
         observed = observed_hops(model.graph, sightings, req.src_ns) or [_unsent(w)]
-        verdict = "reachable" if result.reachable else "unreachable"
-        out.append(TraceResult(w, tuple(observed), result, first_difference(list(w.hops), observed, w.outcome.verdict, verdict, result.detail)))
+        out.append(TraceResult(w, tuple(observed), result, first_difference(list(w.hops), observed, w.outcome, result)))
     return out
 
 

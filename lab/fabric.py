@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from engine.compile.naming import lab_prefix
-from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
+from engine.diff import Op, plan_diff, reloaded_tables, repair_ops, simulate, summarize
 from engine.errors import CommitError
 from engine.items import REFUSED_MARK, NftItem, ServiceItem
 from engine.plan import Plan
@@ -89,6 +89,32 @@ class LinuxFabric:
     def drift(self, plan: Plan) -> list[Drift]:
         """Differences between the kernel and the plan."""
         return realisers.drift(plan, self.prefix)
+
+    def repair(self, plan: Plan) -> list[str]:
+        """Put back what drifted (engine.diff.repair_ops: only the drifted
+        items and what their re-creation needs), remove lab namespaces the
+        plan does not know, restart services that are down."""
+        found = self.drift(plan)
+        out = []
+        for d in found:
+            if d.kind == "namespace" and d.problem == "unexpected":
+                services.stop_lab(self.lab, [d.ns])
+                netns.delete(d.ns)
+                out.append(f"removed namespace {d.ns} (not in the running configuration)")
+        missing = {d.key for d in found if d.key is not None and d.problem == "missing"}
+        different = {d.key for d in found if d.key is not None and d.problem != "missing"}
+        ops = repair_ops(plan, missing, different)
+        if ops:
+            try:
+                apply_ops(ops, self.fault)
+            except ApplyFailure as failure:
+                what = f"{failure.op.action} {failure.op.item.key}" if failure.op else "apply"
+                raise CommitError(f"repair failed at {what}: {failure.error}; 'show lab health' says what is still wrong") from failure
+            counts = summarize(ops)
+            out.append("put back " + ", ".join(f"{n} {kind[1:]}" if kind[0] == "+" else f"{n} {kind[1:]} (replaced)"
+                                               for kind, n in sorted(counts.items())))  # fmt: skip
+            out += [f"  {d.ns}: {d.kind} {d.name} ({d.problem})" for d in found if d.key is not None]
+        return out + self.heal(plan)
 
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone."""

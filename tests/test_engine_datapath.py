@@ -17,7 +17,7 @@ from engine.datapath import Model, Packet, UnknownRole, from_host, walk
 from engine.datapath.handler import HANDLERS, handler_for
 from engine.datapath.observe import first_difference, observed_hops
 from engine.plan import NetnsItem, Plan
-from engine.ports import Sighting, Tracked
+from engine.ports import ProbeResult, Sighting, Tracked
 from shell.loader import parse_config
 from shell.plain import columns
 from tests.configs import PORTAL
@@ -248,8 +248,9 @@ def test_observed_hops_follow_the_models_conventions() -> None:
     ]
     got = observed_hops(m.graph, list(reversed(seen)), "x-h-alice")
     assert [h.compared() for h in got] == [h.compared() for h in w.hops]
-    assert first_difference(list(w.hops), got, "reachable", "reachable") is None
-    diff = first_difference(list(w.hops), got[:1], "reachable", "unreachable")
+    ok = ProbeResult(True, True, "echo answered")
+    assert first_difference(list(w.hops), got, w.outcome, ok) is None
+    diff = first_difference(list(w.hops), got[:1], w.outcome, ProbeResult(False, False, "silent"))
     assert diff is not None and diff.hop == 2 and diff.field == "node"
     assert "DISAGREE at hop 2 (vpc wan-a)" in diff.sentence()
 

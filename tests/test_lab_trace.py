@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -117,3 +118,72 @@ def test_verify_of_twenty_groups_is_quick(make_lab: Any) -> None:
     assert all(c.agree for c in checks), [c for c in checks if not c.agree][:3]
     assert sum(c.observed for c in checks) == 19 + 19 - 1 + 0  # g0 reaches all (icmp), all reach g1
     assert took < 10, f"verify took {took:.1f} s"
+
+
+CORP = """\
+segment corp
+ default-action deny
+ policy 10 permit tcp any any eq 7
+ policy 20 permit icmp any any
+!
+""" + "".join(f"""vpc {v}
+ segment corp
+ cidr 10.{i}.0.0/16
+ subnet s 10.{i}.1.0/24
+ host h{v} 10.{i}.1.10
+ service t{v} tcp-echo on h{v} port 7
+ service u{v} udp-echo on h{v} port 7
+!
+""" for i, v in ((1, "a"), (2, "b"), (3, "c")))
+
+
+def test_repair_puts_back_a_route_and_a_table_and_connections_keep_flowing(make_lab: Any) -> None:
+    """A route and the router's nftables table deleted behind vpclab's back:
+    health names both, trace and verify point at them, `repair` puts back
+    exactly those, and a connection open all along keeps flowing."""
+    api = built(make_lab, CORP)
+    lab, router = api.name, f"{api.name}-s-corp@core"
+    live = netns.socket_in(f"{lab}-h-ha", socket.AF_INET, socket.SOCK_STREAM)
+    live.settimeout(2)
+    live.connect(("10.2.1.10", 7))
+    live.sendall(b"before")
+    assert live.recv(16) == b"before"
+    assert api.health().ok
+    subprocess.run(["ip", "netns", "exec", router, "nft", "delete", "table", "inet", "vpclab"], check=True)
+    _drop_route(router, "10.3.0.0/16")
+    problems = {(d.ns, d.kind, d.name, d.problem) for d in api.health().drift}
+    assert problems == {(router, "table", "inet vpclab", "missing"), (router, "route", "10.3.0.0/16", "missing")}
+    udp = api.trace("hb", "ha", "udp", 7)  # the policy is gone: the datagram gets through
+    assert not udp.agree and (udp.difference.hop, udp.difference.field) == (3, "egress")
+    assert (udp.difference.predicted, udp.difference.observed) == (None, "v.b")
+    assert udp.walk.hops[2].rule == "segment corp default"
+    lost = api.trace("hc", "ha", "tcp", 7)
+    assert "DISAGREE at hop 3 (segment corp cxp core): predicted egress v.c, observed no egress" in lost.difference.sentence()
+    _scope, checks = api.verify()
+    broken = {(c.src_host, c.dst_host, c.protocol, "X" if c.intended else "+") for c in checks if not c.agree}
+    assert broken == ({("ha", "hb", "udp", "+"), ("hb", "ha", "udp", "+")}
+                      | {(a, b, p, "X") for a, b in (("ha", "hc"), ("hb", "hc"), ("hc", "ha"), ("hc", "hb")) for p in ("icmp", "tcp")})
+    done = api.repair()
+    assert any("table inet vpclab (missing)" in line for line in done) and any("10.3.0.0/16 (missing)" in line for line in done), done
+    assert api.health().ok, api.health().rows()
+    _scope, checks = api.verify()
+    assert all(c.agree for c in checks), [c for c in checks if not c.agree]
+    assert api.trace("hb", "ha", "udp", 7).agree
+    live.sendall(b"after")
+    assert live.recv(16) == b"after"
+    live.close()
+    assert api.repair() == []
+
+
+def test_a_refusal_where_the_model_drops_silently_is_a_disagreement(make_lab: Any) -> None:
+    """With the provider's table gone, its share NAT goes too: a datagram the
+    policy would drop silently now meets no route and an ICMP error comes
+    back. Same hops, same verdict, yet not what the model says."""
+    guarded = PORTAL.replace("segment provider\n!", "segment provider\n default-action deny\n policy 10 permit tcp any any eq 7\n!")
+    api = built(make_lab, guarded)
+    assert api.trace("172.31.255.10", "alice", "udp", 7).agree
+    subprocess.run(["ip", "netns", "exec", f"{api.name}-s-provider@core", "nft", "delete", "table", "inet", "vpclab"], check=True)
+    r = api.trace("172.31.255.10", "alice", "udp", 7)
+    assert not r.agree and (r.difference.hop, r.difference.field) == (4, "refusal")
+    assert "predicted a silent drop by segment provider default, observed" in r.difference.sentence()
+    assert "ICMP network unreachable" in r.difference.sentence()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.datapath.graph import Graph
-from engine.datapath.packet import Hop
-from engine.ports import Sighting
+from engine.datapath.packet import Hop, Outcome
+from engine.ports import ProbeResult, Sighting
 
 
 def observed_hops(graph: Graph, sightings: list[Sighting], src_ns: str) -> list[Hop]:
@@ -85,6 +85,8 @@ class Difference:
     def sentence(self) -> str:
         """`DISAGREE at NODE: predicted X, observed Y`."""
         def said(value: Any) -> str:
+            if self.field == "refusal":
+                return str(value)
             if self.field == "egress" and value is None:
                 return "no egress (the packet stopped here)"
             if self.field == "node" and value is None:
@@ -95,9 +97,12 @@ class Difference:
         return f"DISAGREE at {where}: predicted {said(self.predicted)}, observed {said(self.observed)}"
 
 
-def first_difference(predicted: list[Hop], observed: list[Hop], verdict: str, observed_verdict: str,
-                     observed_detail: str = "") -> Difference | None:  # fmt: skip
-    """The first field of the first hop that differs, else the verdict, else None."""
+def first_difference(predicted: list[Hop], observed: list[Hop], outcome: Outcome, probe: ProbeResult) -> Difference | None:
+    """The first field of the first hop that differs, else the verdict, else
+    a refusal where the model drops silently (an ICMP error from a router
+    the model says filters: the packet met something else, e.g. no NAT and
+    no route where a table went missing). The other way round is no
+    disagreement: the kernel rate-limits its ICMP errors."""
     for i in range(max(len(predicted), len(observed))):
         p = predicted[i] if i < len(predicted) else None
         o = observed[i] if i < len(observed) else None
@@ -107,7 +112,11 @@ def first_difference(predicted: list[Hop], observed: list[Hop], verdict: str, ob
         for name, pv, ov in zip(FIELDS, p.compared(), o.compared(), strict=True):
             if pv != ov:
                 return Difference(i + 1, p.node, name, pv, ov)
-    if verdict != observed_verdict:
-        detail = f" ({observed_detail})" if observed_detail else ""
-        return Difference(None, "verdict", "verdict", verdict, f"{observed_verdict}{detail}")
+    seen = "reachable" if probe.reachable else "unreachable"
+    if outcome.verdict != seen:
+        detail = f" ({probe.detail})" if probe.detail else ""
+        return Difference(None, "verdict", "verdict", outcome.verdict, f"{seen}{detail}")
+    if not outcome.reachable and not outcome.refused and not outcome.delivered and probe.refused and predicted:
+        last = predicted[-1]
+        return Difference(len(predicted), last.node, "refusal", f"a silent drop by {last.rule}", probe.detail)
     return None

@@ -108,6 +108,11 @@ def _verify(ctx: Context, segment: str | None = None) -> Result:
     return Result("\n".join(lines), data=data, failure=f"verify: {len(bad)} of {len(checks)} probes disagree" if bad else None)
 
 
+def _repair(ctx: Context) -> Result:
+    done = ctx.api.repair()
+    return Result("\n".join(done) if done else "Nothing to repair: the lab matches the running configuration.", data=done)
+
+
 def commands() -> list[Command]:
     """The model-against-packets commands."""
     return [
@@ -115,6 +120,7 @@ def commands() -> list[Command]:
                 {"trace": "Predicted path of a probe, checked by a real one",
                  "target": "Host name or address", "host": "Host that sends the probe",
                  "protocol": "Probe protocol (default icmp; tcp with a port)", "port": "Destination port"}),
+        Command("repair", _repair, ("exec",), {"repair": "Put back what 'show lab health' finds drifted"}),
         Command("verify [segment segment=SEGMENT]", _verify, ("exec",),
                 {"verify": "Intended against observed reachability of every pair of groups",
                  "segment": "Only this segment and the segments it shares with"}),
