@@ -15,6 +15,7 @@ neighbours.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from engine.datapath.graph import Graph
@@ -48,12 +49,17 @@ class Routes:
         return got
 
 
+# join keys, read in C: the tuple a packet arrived with (original), and the
+# one it left with (the reply reversed); icmp keys its id instead of ports
+IN_KEY, OUT_KEY = itemgetter(0, 5, 6, 7, 8), itemgetter(0, 12, 11, 14, 13)
+IN_ICMP, OUT_ICMP = itemgetter(0, 5, 6, 19), itemgetter(0, 12, 11, 22)
+
+
 def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
     """Every connection as the routers it crossed, in order (the hot loop of
     `show flows`: 300,000 entries for 100,000 connections over three routers;
     per-namespace lists and indexes keep it to a few dict lookups each)."""
-    index = {ns: {((e.proto, e.o_src, e.o_dst, e.o_sport, e.o_dport) if e.o_id is None else (e.proto, e.o_src, e.o_dst, e.o_id, 0)): i
-                  for i, e in enumerate(entries)} for ns, entries in raw.items()}  # fmt: skip
+    index = {ns: {(IN_KEY(e) if e.o_id is None else IN_ICMP(e)): i for i, e in enumerate(entries)} for ns, entries in raw.items()}
     nxt: dict[str, list[tuple[str, int] | None]] = {}
     taken = {ns: bytearray(len(entries)) for ns, entries in raw.items()}
     for ns, entries in raw.items():
@@ -66,11 +72,10 @@ def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
                 where = towards[e.r_src] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
             if where is None:
                 continue
-            key = (e.proto, e.r_dst, e.r_src, e.r_dport, e.r_sport) if e.r_id is None else (e.proto, e.r_dst, e.r_src, e.r_id, 0)
-            j = where[1].get(key)  # type: ignore[index]
-            if j is not None and not (where[0] == ns and j == i) and not where[2][j]:  # type: ignore[index]
-                ahead[i] = (where[0], j)  # type: ignore[index]
-                where[2][j] = 1  # type: ignore[index]
+            j = where[1].get(OUT_KEY(e) if e.r_id is None else OUT_ICMP(e))
+            if j is not None and not where[2][j] and not (where[0] == ns and j == i):
+                ahead[i] = (where[0], j)
+                where[2][j] = 1
     chains = []
     for ns, entries in raw.items():
         mine = taken[ns]

@@ -8,6 +8,7 @@ printing the first line; the JSON rows are made only when asked for.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from engine.flows import TEXT_COLUMNS
@@ -21,21 +22,31 @@ from shell.state import Result
 def _flows(ctx: Context, **filters: Any) -> Result:
     """Filters (segment, vpc, host, share, protocol, port, address, sort, top)
     go to the engine as given; the rows' dicts are made only for JSON."""
+    gc.unfreeze()  # what the last `show flows` froze is collectable again
     with gc_paused():  # hundreds of thousands of young objects, none cyclic: collections only cost
-        view = ctx.api.flow_view(**filters)
-        if not len(view):
-            return Result("No flows.", data=[])
-        lines = columns(view.cells(), TEXT_COLUMNS)
-        if ctx.live is None:
-            return Result("\n".join(lines), data=view.rows)
-        chunk: list[str] = []
-        for line in lines:  # straight to the terminal, a thousand lines at a time
-            chunk.append(line)
-            if len(chunk) == 1000:
-                ctx.live("\n".join(chunk) + "\n")
-                chunk = []
-        ctx.live("".join(f"{line}\n" for line in chunk))
-        return Result("", data=view.rows)
+        try:
+            return _show(ctx, filters)
+        finally:
+            # the rows' objects stay alive until the result is printed: frozen, the collector
+            # does not walk them all once it is on again (0.3 s for 100,000 connections)
+            gc.freeze()
+
+
+def _show(ctx: Context, filters: dict[str, Any]) -> Result:
+    view = ctx.api.flow_view(**filters)
+    if not len(view):
+        return Result("No flows.", data=[])
+    lines = columns(view.cells(), TEXT_COLUMNS)
+    if ctx.live is None:
+        return Result("\n".join(lines), data=view.rows)
+    chunk: list[str] = []
+    for line in lines:  # straight to the terminal, a thousand lines at a time
+        chunk.append(line)
+        if len(chunk) == 1000:
+            ctx.live("\n".join(chunk) + "\n")
+            chunk = []
+    ctx.live("".join(f"{line}\n" for line in chunk))
+    return Result("", data=view.rows)
 
 
 def _clear_flows(ctx: Context) -> Result:
