@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
@@ -113,9 +114,9 @@ class FlowView:
         if sort in SORTS:
             key, reverse = SORTS[sort]
             chains.sort(key=key, reverse=reverse)
-        else:
+        else:  # connections of one class stay together (and in the kernel's order: the sort is stable)
             seg = {ns: _segment(model, ns) or "" for ns in raw}
-            chains.sort(key=lambda c: (seg[c[0][0]], c[0][1].proto, c[0][1].o_src, c[0][1].o_dst, c[0][1].o_dport or 0))
+            chains.sort(key=lambda c: (seg[c[0][0]], *ORDER(c[0][1])))
         top = filters.get("top")
         self.chains = chains[: int(top)] if top else chains
         self._paths: dict[tuple[tuple[str, str | None], ...], str] = {}
@@ -201,17 +202,17 @@ class FlowView:
         and service port) is worked out once per class: 100,000 datagrams
         from one host to another are one class."""
         classes: dict[tuple[Any, ...], tuple[list[str], bool]] = {}
+        text, now, states = self.text, self.now, TCP_STATES
         for chain in self.chains:
             e, z = chain[0][1], chain[-1][1]
-            key = (tuple(ns for ns, _ in chain), e.proto, e.o_src, e.o_dst, e.o_dport, z.r_dst, z.r_src, z.r_sport)
+            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
             got = classes.get(key)
             if got is None:
                 got = classes[key] = self._class_cells(chain)
-            fixed, natted = got
-            age = self._age(e)
-            nat = f"{_end(self.text[z.r_dst], z.r_dport)} -> {_end(self.text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
-            yield [fixed[0], fixed[1], fixed[2], _port(e.o_sport), fixed[3], fixed[4], fixed[5], TCP_STATES.get(e.state, "-") if e.state is not None else "-",
-                   nat, fixed[6], f"{age:.0f}s" if age is not None else "-", fixed[7],
+            (segment, proto, src, dst, dport, app, path, rule), natted = got
+            nat = f"{_end(text[z.r_dst], z.r_dport)} -> {_end(text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
+            yield [segment, proto, src, _port(e.o_sport), dst, dport, app, states.get(e.state, "-") if e.state is not None else "-",
+                   nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
                    str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
 
     def _class_cells(self, chain: Chain) -> tuple[list[str], bool]:
@@ -222,6 +223,12 @@ class FlowView:
         fixed = [_segment(self.model, chain[0][0]) or "-", proto, src, dst, _port(e.o_dport), app or "-",
                  self.path_text(chain), self._rule(chain) or "-"]  # fmt: skip
         return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
+
+
+# a connection's class: what makes connections look alike but for their
+# source port and counters (with the routers crossed, which cells() adds)
+CLASS_FIRST, CLASS_LAST = itemgetter(0, 5, 6, 8), itemgetter(12, 11, 13)  # proto, src, dst, dport; as delivered
+ORDER = itemgetter(0, 5, 6, 8)  # the default order after the segment: protocol, source, destination, port
 
 
 TEXT_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat", "path", "age", "rule",
