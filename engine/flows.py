@@ -162,21 +162,39 @@ class FlowView:
         return out
 
     def rows(self) -> list[dict[str, Any]]:
-        """CLI.md's flow fields, one dict per connection (`age` in seconds besides)."""
-        return [self._row(c) for c in self.chains]
+        """CLI.md's flow fields, one dict per connection (`age` in seconds
+        besides). A class's hops and fields are worked out once; each row
+        copies them with its own ports, counters, state and age."""
+        classes: dict[tuple[Any, ...], tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]] = {}
+        out = []
+        for chain in self.chains:
+            e, z = chain[0][1], chain[-1][1]
+            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
+            got = classes.get(key)
+            if got is None:
+                got = classes[key] = self._class_row(chain)
+            base, hops = got
+            row = base.copy()
+            row["sport"], row["dport"] = e.o_sport, e.o_dport
+            if row["nat"] is not None or z.r_dport != e.o_sport:
+                row["nat"] = {"src": self.text[z.r_dst], "sport": z.r_dport, "dst": self.text[z.r_src], "dport": z.r_sport}
+            row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=e.o_packets or 0,
+                       bytes_out=e.o_bytes or 0, packets_in=e.r_packets or 0, bytes_in=e.r_bytes or 0, age=self._age(e))  # fmt: skip
+            row["path"] = [{**hop, "sport": chain[i][1].r_dport, "dport": chain[i][1].r_sport} for i, hop in hops]
+            out.append(row)
+        return out
 
-    def _row(self, chain: Chain) -> dict[str, Any]:
-        e = chain[0][1]
+    def _class_row(self, chain: Chain) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
+        """A class's row fields, and its hops with the router each takes its ports from."""
         proto, src, dst, _final, app, nat = self._ends(chain)
         hops = self.hops(chain)
-        return {
-            "protocol": proto, "src": src, "sport": e.o_sport, "dst": dst, "dport": e.o_dport,
-            "segment": _segment(self.model, chain[0][0]), "application": app,
-            "state": TCP_STATES.get(e.state) if e.state is not None else None, "nat": nat,
-            "packets_out": e.o_packets or 0, "bytes_out": e.o_bytes or 0, "packets_in": e.r_packets or 0, "bytes_in": e.r_bytes or 0,
-            "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
-            "path": hops, "age": self._age(e),
-        }  # fmt: skip
+        base = {"protocol": proto, "src": src, "sport": None, "dst": dst, "dport": None, "segment": _segment(self.model, chain[0][0]),
+                "application": app, "state": None, "nat": nat, "packets_out": 0, "bytes_out": 0, "packets_in": 0, "bytes_in": 0,
+                "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
+                "path": hops, "age": None}  # fmt: skip
+        routers = [i for i, hop in enumerate(hops) if hop["kind"] != "share"]
+        owner = [max(r for r in routers if r <= i) for i in range(len(hops))]  # a share hop: the router before it
+        return base, [(routers.index(owner[i]), hop) for i, hop in enumerate(hops)]
 
     def _age(self, e: Tracked) -> float | None:
         return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
