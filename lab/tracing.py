@@ -95,9 +95,8 @@ class Capture:
         return out
 
     def close(self) -> None:
-        """Release every socket."""
-        for sock in self.socks.values():
-            sock.close()
+        """Release every socket (in the background: probeset.close_later)."""
+        probeset.close_later(list(self.socks.values()))
 
 
 def _ports(pkt: Packet) -> tuple[int | None, int | None]:
