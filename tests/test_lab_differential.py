@@ -5,19 +5,21 @@ the same cidrs, groups, micro-segmentation, segment policies, resource
 shares with direction and NAT on either end), each is built for real, and
 every ordered pair of hosts is traced with icmp, tcp and udp, all probes
 at once: the predicted hops and verdict must be what the packet did. A
-failure prints the configuration as CLI text (load it with `vpclab -f`)
-and hypothesis prints the seed that reproduces the run.
+failure prints the run's seed (VPCLAB_DIFF_SEED replays it) and the
+configuration as CLI text (load it with `vpclab -f`); VPCLAB_DIFF_FABRICS
+sets how many fabrics (20 by default).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import random
 from itertools import permutations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, given, note, seed, settings
 from hypothesis import strategies as st
 
 from engine.api import LabApi
@@ -33,6 +35,8 @@ pytestmark = pytest.mark.lab
 CIDRS = ("10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16")
 PORT = 7
 FABRICS = int(os.environ.get("VPCLAB_DIFF_FABRICS", "20"))
+# each run draws its fabrics from a seed of its own, printed with a failure
+SEED = int(os.environ.get("VPCLAB_DIFF_SEED") or random.randrange(2**32))
 TIMEOUT = 1.0  # per probe; all probes of a fabric run at once
 
 
@@ -147,7 +151,8 @@ def fabrics(draw: st.DrawFn) -> str:
 
 
 def _report(text: str, bad: list[tuple[Ask, object]]) -> str:
-    lines = [f"{len(bad)} trace(s) disagree; the configuration (vpclab -f):", text]
+    lines = [f"{len(bad)} trace(s) disagree (seed {SEED}: VPCLAB_DIFF_SEED={SEED} .venv/bin/pytest {__file__} replays the run);",
+             "the configuration (vpclab -f):", text]
     for ask, r in bad[:10]:
         lines.append(f"trace {ask.address} from {ask.host} protocol {ask.protocol}" + (f" port {ask.port}" if ask.port else "")
                      + f" (meaning host {ask.target_host}): {r.difference.sentence()}")  # type: ignore[attr-defined]
@@ -156,6 +161,7 @@ def _report(text: str, bad: list[tuple[Ask, object]]) -> str:
     return "\n".join(lines)
 
 
+@seed(SEED)
 @settings(max_examples=FABRICS, deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(fabrics())
