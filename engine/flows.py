@@ -233,6 +233,32 @@ class FlowView:
                    nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
                    str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
 
+    def lines(self, sizes: list[int]) -> Iterator[str]:
+        """Every row as one line of `TEXT_COLUMNS`, left-aligned in columns of
+        `sizes` two spaces apart, the last unpadded (as shell/plain.py lays
+        out `cells()`). A class's line is laid out once with its own cells in
+        place; each row fills in the eight that vary: one format call a row."""
+        templates: dict[tuple[Any, ...], tuple[str, bool]] = {}
+        text, now, states = self.text, self.now, TCP_STATES
+        for chain in self.chains:
+            e, z = chain[0][1], chain[-1][1]
+            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
+            got = templates.get(key)
+            if got is None:
+                got = templates[key] = self._template(chain, sizes)
+            pattern, natted = got
+            nat = f"{_end(text[z.r_dst], z.r_dport)} -> {_end(text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
+            yield pattern.format("-" if e.o_sport is None else e.o_sport, states.get(e.state, "-") if e.state is not None else "-", nat,
+                                 f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-",
+                                 e.o_packets or 0, e.o_bytes or 0, e.r_packets or 0, e.r_bytes or 0).rstrip()  # fmt: skip
+
+    def _template(self, chain: Chain, sizes: list[int]) -> tuple[str, bool]:
+        """A class's line as a format pattern with holes for the per-row cells."""
+        (segment, proto, src, dst, dport, app, path, rule), natted = self._class_cells(chain)
+        cells = [segment, proto, src, None, dst, dport, app, None, None, path, None, rule, None, None, None, None]
+        parts = [f"{{:<{w}}}" if c is None else f"{c:<{w}}".replace("{", "{{").replace("}", "}}") for c, w in zip(cells[:-1], sizes[:-1], strict=True)]
+        return "  ".join([*parts, "{}"]), natted
+
     def _class_cells(self, chain: Chain) -> tuple[list[str], bool]:
         """The cells of a connection's class, and whether its addresses or
         service port are translated (its source port is compared per row)."""

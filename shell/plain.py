@@ -18,18 +18,33 @@ def columns(rows: Iterable[Sequence[str]], headers: Sequence[str] | None = None,
     """Left-aligned columns two spaces apart, the last column unpadded."""
     it = iter(rows)
     head = list(islice(it, sample))
-    measured = ([list(headers)] if headers else []) + [list(r) for r in head]
-    if not measured:
+    if not head and not headers:
         return
-    widths = [max(len(r[i]) for r in measured if i < len(r)) for i in range(max(len(r) for r in measured))]
+    sizes = widths(head, headers)
     lead = " " * indent
-    full = lead + "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"])  # one format call per row
+    full = lead + line_format(sizes)  # one format call per row
     if headers:
-        yield full.format(*headers).rstrip()
-        yield full.format(*("-" * w for w in widths)).rstrip()
-    n = len(widths)
+        yield from heading(headers, sizes, lead)
+    n = len(sizes)
     for row in chain(head, it):
-        yield (full.format(*row) if len(row) == n else _ragged(lead, widths, row)).rstrip()
+        yield (full.format(*row) if len(row) == n else _ragged(lead, sizes, row)).rstrip()
+
+
+def widths(rows: Sequence[Sequence[str]], headers: Sequence[str] | None = None) -> list[int]:
+    """Each column's width: its widest cell among `rows` and the headers."""
+    measured = ([list(headers)] if headers else []) + [list(r) for r in rows]
+    return [max(len(r[i]) for r in measured if i < len(r)) for i in range(max(len(r) for r in measured))]
+
+
+def line_format(sizes: Sequence[int]) -> str:
+    """The `str.format` pattern of one row: padded cells, the last one not."""
+    return "  ".join([*(f"{{:<{w}}}" for w in sizes[:-1]), "{}"])
+
+
+def heading(headers: Sequence[str], sizes: Sequence[int], lead: str = "") -> list[str]:
+    """The header line and the rule under it."""
+    full = lead + line_format(sizes)
+    return [full.format(*headers).rstrip(), full.format(*("-" * w for w in sizes)).rstrip()]
 
 
 def _ragged(lead: str, widths: list[int], row: Sequence[str]) -> str:

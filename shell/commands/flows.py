@@ -9,13 +9,14 @@ printing the first line; the JSON rows are made only when asked for.
 from __future__ import annotations
 
 import gc
+from itertools import chain, islice
 from typing import Any
 
 from engine.flows import TEXT_COLUMNS
 from engine.session import gc_paused
 from shell.context import Context
 from shell.grammar.registry import Command
-from shell.plain import columns
+from shell.plain import heading, widths
 from shell.state import Result
 
 
@@ -36,7 +37,8 @@ def _show(ctx: Context, filters: dict[str, Any]) -> Result:
     view = ctx.api.flow_view(**filters)
     if not len(view):
         return Result("No flows.", data=[])
-    lines = columns(view.cells(), TEXT_COLUMNS)
+    sizes = widths(list(islice(view.cells(), 500)), TEXT_COLUMNS)  # sized on the first rows, as plain.columns does
+    lines = chain(heading(TEXT_COLUMNS, sizes), view.lines(sizes))
     if ctx.live is None:
         return Result("\n".join(lines), data=view.rows)
     chunk: list[str] = []
