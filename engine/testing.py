@@ -13,7 +13,7 @@ from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
 from engine.items import ServiceItem
 from engine.plan import Plan
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading, Tracked
+from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
 
 
 class RecordingFabric:
@@ -76,6 +76,12 @@ class RecordingFabric:
 
     def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
         return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")
+
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        return [ProbeResult(False, None, "no kernel: the recording fabric sends no packets") for _ in specs]
+
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        return [(ProbeResult(False, None, "no kernel: the recording fabric sends no packets"), []) for _ in reqs]
 
     def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
         return 1, "no kernel: the recording fabric runs nothing"

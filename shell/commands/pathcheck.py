@@ -71,7 +71,7 @@ def _trace(ctx: Context, target: str, host: str, protocol: str | None = None, po
     lines += hop_lines(list(r.walk.hops), links)
     lines.append(f"  verdict: {r.walk.outcome.verdict} ({r.walk.outcome.reason})")
     lines.append("Observed:")
-    lines += hop_lines(list(r.observed), links) or ["  (the probe was not seen anywhere)"]
+    lines += hop_lines(list(r.observed), links)
     lines.append(f"  probe: {'reachable' if r.probe.reachable else 'unreachable'} ({r.probe.detail})")
     lines.append("agree" if r.agree else r.difference.sentence())
     return Result("\n".join(lines), data=r.as_dict(), failure=None if r.agree else f"trace: {r.difference.sentence()}")
