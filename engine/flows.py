@@ -21,7 +21,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.datapath import Model
@@ -37,6 +37,7 @@ from engine.stitch import Link, Routes, stitch
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 address = socket.inet_ntoa
 Chain = list[Link]
+T = TypeVar("T")
 
 
 def router_of(lab: str, ns: str) -> tuple[str, str] | None:
@@ -165,15 +166,8 @@ class FlowView:
         """CLI.md's flow fields, one dict per connection (`age` in seconds
         besides). A class's hops and fields are worked out once; each row
         copies them with its own ports, counters, state and age."""
-        classes: dict[tuple[Any, ...], tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]] = {}
         out = []
-        for chain in self.chains:
-            e, z = chain[0][1], chain[-1][1]
-            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
-            got = classes.get(key)
-            if got is None:
-                got = classes[key] = self._class_row(chain)
-            base, hops = got
+        for chain, e, z, (base, hops) in self._classed(self._class_row):
             row = base.copy()
             row["sport"], row["dport"] = e.o_sport, e.o_dport
             if row["nat"] is not None or z.r_dport != e.o_sport:
@@ -219,16 +213,9 @@ class FlowView:
         only on a connection's class (its routers and addresses, protocol
         and service port) is worked out once per class: 100,000 datagrams
         from one host to another are one class."""
-        classes: dict[tuple[Any, ...], tuple[list[str], bool]] = {}
-        text, now, states = self.text, self.now, TCP_STATES
-        for chain in self.chains:
-            e, z = chain[0][1], chain[-1][1]
-            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
-            got = classes.get(key)
-            if got is None:
-                got = classes[key] = self._class_cells(chain)
-            (segment, proto, src, dst, dport, app, path, rule), natted = got
-            nat = f"{_end(text[z.r_dst], z.r_dport)} -> {_end(text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
+        now, states = self.now, TCP_STATES
+        for _chain, e, z, ((segment, proto, src, dst, dport, app, path, rule), natted) in self._classed(self._class_cells):
+            nat = self._nat_text(e, z, natted)
             yield [segment, proto, src, _port(e.o_sport), dst, dport, app, states.get(e.state, "-") if e.state is not None else "-",
                    nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
                    str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
@@ -238,19 +225,30 @@ class FlowView:
         `sizes` two spaces apart, the last unpadded (as shell/plain.py lays
         out `cells()`). A class's line is laid out once with its own cells in
         place; each row fills in the eight that vary: one format call a row."""
-        templates: dict[tuple[Any, ...], tuple[str, bool]] = {}
-        text, now, states = self.text, self.now, TCP_STATES
-        for chain in self.chains:
-            e, z = chain[0][1], chain[-1][1]
-            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
-            got = templates.get(key)
-            if got is None:
-                got = templates[key] = self._template(chain, sizes)
-            pattern, natted = got
-            nat = f"{_end(text[z.r_dst], z.r_dport)} -> {_end(text[z.r_src], z.r_sport)}" if natted or z.r_dport != e.o_sport else "-"
+        now, states = self.now, TCP_STATES
+        for _chain, e, z, (pattern, natted) in self._classed(lambda c: self._template(c, sizes)):
+            nat = self._nat_text(e, z, natted)
             yield pattern.format("-" if e.o_sport is None else e.o_sport, states.get(e.state, "-") if e.state is not None else "-", nat,
                                  f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-",
                                  e.o_packets or 0, e.o_bytes or 0, e.r_packets or 0, e.r_bytes or 0).rstrip()  # fmt: skip
+
+    def _classed(self, make: Callable[[Chain], T]) -> Iterator[tuple[Chain, Tracked, Tracked, T]]:
+        """Each connection, its first and last entries, and what `make`
+        gave for its class (called once per class)."""
+        memo: dict[tuple[Any, ...], T] = {}
+        for chain in self.chains:
+            e, z = chain[0][1], chain[-1][1]
+            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = make(chain)
+            yield chain, e, z, got
+
+    def _nat_text(self, e: Tracked, z: Tracked, natted: bool) -> str:
+        """`NEW-SRC:PORT -> NEW-DST:PORT` when anything was translated, else `-`."""
+        if not natted and z.r_dport == e.o_sport:
+            return "-"
+        return f"{_end(self.text[z.r_dst], z.r_dport)} -> {_end(self.text[z.r_src], z.r_sport)}"
 
     def _template(self, chain: Chain, sizes: list[int]) -> tuple[str, bool]:
         """A class's line as a format pattern with holes for the per-row cells."""

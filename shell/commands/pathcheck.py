@@ -95,7 +95,8 @@ def _verify(ctx: Context, segment: str | None = None) -> Result:
             probes[c.dst].append(what)
     bad = [c for c in checks if not c.agree]
     rows = [["", "", *[str(i) for i in index.values()]]]
-    rows += [[str(index[u]), f"{u.name} ({u.rep})", *[cells.get((u, d), "-") for d in scope]] for u in scope]
+    rows += [[str(index[u]), u.name if u.name.startswith("host ") else f"{u.name} ({u.rep})", *[cells.get((u, d), "-") for d in scope]]
+             for u in scope]
     lines = [f"verify{' segment ' + segment if segment else ''}: {len(scope)} units, "
              f"{len(checks)} probes, {len(checks) - len(bad)} as intended, {len(bad)} not", *columns(rows), LEGEND]
     lines += [f"{index[u]:>3}  {u.name}: " + ", ".join(probes.get(u, ["icmp"])) for u in scope]
