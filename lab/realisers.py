@@ -292,11 +292,12 @@ class NftRealiser(OneByOneRealiser):
 
 
 def _count_flows(ns: str) -> None:
-    """Conntrack accounting (packets and bytes per flow) for `show flows`.
-    The key exists once nf_conntrack is loaded, which loading a table with
-    `ct` expressions guarantees; hence here and not with the other sysctls."""
+    """Conntrack accounting (packets and bytes per flow) and timestamps (a
+    flow's age) for `show flows`. The keys exist once nf_conntrack is
+    loaded, which loading a table with `ct` expressions guarantees; hence
+    here and not with the other sysctls."""
     try:
-        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1"})
+        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1", "net.netfilter.nf_conntrack_timestamp": "1"})
     except OSError:
         pass
 
