@@ -21,7 +21,9 @@ from engine import edge_views, flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.compile.topology import fabric_of
+from engine.datapath import model_of
 from engine.errors import NotFoundError
+from engine.flows import FlowView
 from engine.inspection import Layout, layout_of
 from engine.memo import derived
 from engine.model import Config
@@ -107,19 +109,22 @@ class LabReader:
                                 filters.get("vpc"), filters.get("prefix"))  # fmt: skip
 
     def flows(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
-        """`show flows` rows: tracked connections of the segment routers in
-        scope (filters: segment, vpc, share, host, protocol, port, address, sort, top)."""
+        """`show flows` rows: one per connection, stitched across the routers
+        it crossed (filters: segment, vpc, share, firewall, host, protocol,
+        port, address, sort, top)."""
+        return self.flow_view(snap, **filters).rows()
+
+    def flow_view(self, snap: RunningSnapshot, **filters: Any) -> FlowView:
+        """The connections of `show flows` before their rows are made: text
+        columns for 100,000 of them without building their dicts."""
         for kind in ("segment", "vpc", "share", "firewall"):
             require_known(snap.config, kind, filters.get(kind))
         host = filters.get("host")
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration")
-        seg = filters.get("segment")
-        spaces = [
-            ns for ns in snap.plan.namespaces()
-            if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
-        ]  # fmt: skip
-        return flows.flow_rows(self.name, snap.config, self.fabric.read_flows(spaces), **filters)
+        model = model_of(self.name, snap.config, snap.plan)
+        spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
+        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
 
     def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over every router enforcing it."""
@@ -129,7 +134,8 @@ class LabReader:
 
     def health(self, snap: RunningSnapshot) -> views.Health:
         """`show lab health`: the kernel against the plan, and services down."""
-        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
+                      ("svc", key.split("/")[0], key.split("/", 1)[1]))
                 for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
         return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
 
