@@ -327,8 +327,9 @@ class LabApi:
 
         tgt = self.resolve_target(target)
         self.host_namespace(from_host)
-        meant = tgt.host or self.host_behind(from_host, tgt.address)
-        ask = trace.Ask(from_host, tgt.address, protocol, port, tgt.host.name if tgt.host else None, meant.name if meant else None)
+        named = tgt.host or tgt.public
+        meant = named or self.host_behind(from_host, tgt.address)
+        ask = trace.Ask(from_host, tgt.address, protocol, port, named.name if named else None, meant.name if meant else None)
         try:
             return trace.trace(self.model(), self.fabric, ask)
         except UnknownRole as err:

@@ -24,10 +24,12 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
-from engine.datapath import Model
+from engine.datapath import Model, steering
 from engine.datapath.policy import Decision
 from engine.diff import Op, reloaded_tables
+from engine.fwflows import Passage
 from engine.items import NftItem
+from engine.marks import ORIGINAL, REPLY, routed_mark
 from engine.model import Config
 from engine.origin import Origin
 from engine.plan import Plan
@@ -120,6 +122,8 @@ class FlowView:
             chains.sort(key=lambda c: (seg[c[0][0]], *ORDER(c[0][1])))
         top = filters.get("top")
         self.chains = chains[: int(top)] if top else chains
+        self.passages = steering.facts(model).passages
+        self.firewall_legs = steering.facts(model).legs
         self._paths: dict[tuple[tuple[str, str | None], ...], str] = {}
 
     def __len__(self) -> int:
@@ -139,17 +143,18 @@ class FlowView:
 
     def _rule(self, chain: Chain) -> str | None:
         for ns, e in chain:
-            back = self.routes.via(ns, e.o_src)
+            back = self.routes.via(ns, e.o_src, routed_mark(e.mark, REPLY))
             d = decide(self.model, ns, back[0] if back else None, e)
             if d is not None:
                 return d.rule
         return None
 
     def hops(self, chain: Chain) -> list[dict[str, Any]]:
-        """A hop per router in `trace`'s shape, and one per share link crossed."""
+        """A hop per router in `trace`'s shape, and one per share link and firewall crossed."""
         out = []
         for ns, e in chain:
-            back, ahead = self.routes.via(ns, e.o_src), self.routes.via(ns, e.r_src)
+            back = self.routes.via(ns, e.o_src, routed_mark(e.mark, REPLY))
+            ahead = self.routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL))
             space = self.model.graph.spaces.get(ns)
             ingress, egress = back[0] if back else None, ahead[0] if ahead else None
             d = decide(self.model, ns, ingress, e)
@@ -160,6 +165,9 @@ class FlowView:
             link = self.model.share_links(ns).get(egress or "")
             if link is not None:
                 out.append({**hop, "node": f"share {link.share}", "kind": "share", "ingress": egress, "rule": None})
+            firewall = self.firewall_legs.get((ns, egress or ""))
+            if firewall is not None:  # its instance's conntrack is not read: the router's mark names it
+                out.append({**hop, "node": f"firewall {firewall}", "kind": "firewall", "ingress": egress, "rule": None})
         return out
 
     def rows(self) -> list[dict[str, Any]]:
@@ -175,6 +183,9 @@ class FlowView:
             row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=e.o_packets or 0,
                        bytes_out=e.o_bytes or 0, packets_in=e.r_packets or 0, bytes_in=e.r_bytes or 0, age=self._age(e))  # fmt: skip
             row["path"] = [{**hop, "sport": chain[i][1].r_dport, "dport": chain[i][1].r_sport} for i, hop in hops]
+            passage = self._passage(chain)
+            if passage is not None:
+                row["firewall_instance"] = passage[0].instance
             out.append(row)
         return out
 
@@ -186,16 +197,40 @@ class FlowView:
                 "application": app, "state": None, "nat": nat, "packets_out": 0, "bytes_out": 0, "packets_in": 0, "bytes_in": 0,
                 "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
                 "path": hops, "age": None}  # fmt: skip
-        routers = [i for i, hop in enumerate(hops) if hop["kind"] != "share"]
-        owner = [max(r for r in routers if r <= i) for i in range(len(hops))]  # a share hop: the router before it
+        decided = self._firewall_rule(chain, proto)
+        if decided is not None:  # the firewall's rule decided where the policy said `inspect`
+            base.update(firewall=decided[0], rule=decided[1])
+        routers = [i for i, hop in enumerate(hops) if hop["kind"] not in ("share", "firewall")]
+        owner = [max(r for r in routers if r <= i) for i in range(len(hops))]  # a share or firewall hop: the router before it
         return base, [(routers.index(owner[i]), hop) for i, hop in enumerate(hops)]
+
+    def _passage(self, chain: Chain) -> tuple[Passage, Tracked] | None:
+        """The firewall instance a connection went through, read from the
+        routing target a router of its chain pinned (engine/fwflows.py)."""
+        for ns, e in chain:
+            found = self.passages.of(ns, e.mark or 0) if e.mark else None
+            if found is not None:
+                return found, e
+        return None
+
+    def _firewall_rule(self, chain: Chain, proto: str) -> tuple[str, str] | None:
+        """(firewall, its deciding rule) of a connection that went through
+        one, on the tuple the instance saw: as it left the router that
+        pinned it entering the firewall's link, as it arrived where it came out."""
+        through = self._passage(chain)
+        if through is None:
+            return None
+        passage, e = through
+        src, dst = (e.r_dst, e.r_src) if passage.entered_here else (e.o_src, e.o_dst)
+        first = chain[0][1]
+        return passage.firewall, str(passage.rule(self.model.config, proto, self.text[src], self.text[dst], first.o_dport))
 
     def _age(self, e: Tracked) -> float | None:
         return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
 
     def path_text(self, chain: Chain) -> str:
         """`a@core > share ab > b@core`: the routers and shares crossed."""
-        key = tuple((ns, (self.routes.via(ns, e.r_src) or ("",))[0]) for ns, e in chain)
+        key = tuple((ns, (self.routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL)) or ("",))[0]) for ns, e in chain)
         got = self._paths.get(key)
         if got is None:
             parts = []
@@ -205,6 +240,8 @@ class FlowView:
                 link = self.model.share_links(ns).get(egress or "")
                 if link is not None:
                     parts.append(f"share {link.share}")
+                if (ns, egress or "") in self.firewall_legs:
+                    parts.append(f"firewall {self.firewall_legs[(ns, egress or '')]}")
             got = self._paths[key] = " > ".join(parts)
         return got
 
@@ -214,10 +251,11 @@ class FlowView:
         and service port) is worked out once per class: 100,000 datagrams
         from one host to another are one class."""
         now, states = self.now, TCP_STATES
-        for _chain, e, z, ((segment, proto, src, dst, dport, app, path, rule), natted) in self._classed(self._class_cells):
+        for chain, e, z, ((segment, proto, src, dst, dport, app, path, rule), natted) in self._classed(self._class_cells):
             nat = self._nat_text(e, z, natted)
             yield [segment, proto, src, _port(e.o_sport), dst, dport, app, states.get(e.state, "-") if e.state is not None else "-",
                    nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
+                   self._instance_text(chain, rule),
                    str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
 
     def lines(self, sizes: list[int]) -> Iterator[str]:
@@ -226,11 +264,17 @@ class FlowView:
         out `cells()`). A class's line is laid out once with its own cells in
         place; each row fills in the eight that vary: one format call a row."""
         now, states = self.now, TCP_STATES
-        for _chain, e, z, (pattern, natted) in self._classed(lambda c: self._template(c, sizes)):
+        for chain, e, z, (pattern, natted, rule) in self._classed(lambda c: self._template(c, sizes)):
             nat = self._nat_text(e, z, natted)
             yield pattern.format("-" if e.o_sport is None else e.o_sport, states.get(e.state, "-") if e.state is not None else "-", nat,
-                                 f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-",
+                                 f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", self._instance_text(chain, rule),
                                  e.o_packets or 0, e.o_bytes or 0, e.r_packets or 0, e.r_bytes or 0).rstrip()  # fmt: skip
+
+    def _instance_text(self, chain: Chain, rule: str) -> str:
+        """`fw1/2`: the firewall instance that holds a connection (it varies
+        within a class, by source port); only where a firewall's rule decided."""
+        through = self._passage(chain) if rule.startswith("firewall ") else None
+        return f"{through[0].firewall}/{through[0].instance}" if through else "-"
 
     def _classed(self, make: Callable[[Chain], T]) -> Iterator[tuple[Chain, Tracked, Tracked, T]]:
         """Each connection, its first and last entries, and what `make`
@@ -250,20 +294,22 @@ class FlowView:
             return "-"
         return f"{_end(self.text[z.r_dst], z.r_dport)} -> {_end(self.text[z.r_src], z.r_sport)}"
 
-    def _template(self, chain: Chain, sizes: list[int]) -> tuple[str, bool]:
+    def _template(self, chain: Chain, sizes: list[int]) -> tuple[str, bool, str]:
         """A class's line as a format pattern with holes for the per-row cells."""
         (segment, proto, src, dst, dport, app, path, rule), natted = self._class_cells(chain)
-        cells = [segment, proto, src, None, dst, dport, app, None, None, path, None, rule, None, None, None, None]
+        cells = [segment, proto, src, None, dst, dport, app, None, None, path, None, rule, None, None, None, None, None]
         parts = [f"{{:<{w}}}" if c is None else f"{c:<{w}}".replace("{", "{{").replace("}", "}}") for c, w in zip(cells[:-1], sizes[:-1], strict=True)]
-        return "  ".join([*parts, "{}"]), natted
+        return "  ".join([*parts, "{}"]), natted, rule
 
     def _class_cells(self, chain: Chain) -> tuple[list[str], bool]:
         """The cells of a connection's class, and whether its addresses or
         service port are translated (its source port is compared per row)."""
         e = chain[0][1]
         proto, src, dst, final, app, _nat = self._ends(chain)
+        decided = self._firewall_rule(chain, proto)
+        rule = decided[1] if decided is not None else self._rule(chain) or "-"
         fixed = [_segment(self.model, chain[0][0]) or "-", proto, src, dst, _port(e.o_dport), app or "-",
-                 self.path_text(chain), self._rule(chain) or "-"]  # fmt: skip
+                 self.path_text(chain), rule]  # fmt: skip
         return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
 
 
@@ -274,7 +320,7 @@ ORDER = itemgetter(0, 5, 6, 8)  # the default order after the segment: protocol,
 
 
 TEXT_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat", "path", "age", "rule",
-                "packets out", "bytes out", "packets in", "bytes in")  # fmt: skip
+                "firewall", "packets out", "bytes out", "packets in", "bytes in")  # fmt: skip
 
 
 def _port(port: int | None) -> str:
@@ -316,12 +362,15 @@ def _filter(model: Model, f: dict[str, Any]) -> Callable[[Chain], bool]:
         tests.append(_host_test(model, f["host"]))
     if f.get("vpc"):
         tests.append(_vpc_test(model, f["vpc"]))
+    if f.get("firewall"):
+        passages = steering.facts(model).passages
+        tests.append(lambda c: any((p := passages.of(ns, e.mark or 0)) is not None and p.firewall == f["firewall"] for ns, e in c if e.mark))
     if f.get("share"):
         routes = Routes(model.graph)
 
         def crosses(c: Chain) -> bool:
             for ns, e in c:
-                hop = routes.via(ns, e.r_src)
+                hop = routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL))
                 link = model.share_links(ns).get(hop[0]) if hop else None
                 if link is not None and link.share == f["share"]:
                     return True

@@ -35,6 +35,7 @@ class Passage:
     instance: int
     src: Facing  # the leg it entered the instance by
     dst: Facing  # the leg it left by
+    entered_here: bool = True  # pinned where it entered the firewall's link (else: where it came out)
 
     def rule(self, config: Config, proto: str, src: str, dst: str, dport: int | None) -> Origin:
         """The firewall rule (or default) that decides this connection."""
@@ -69,7 +70,7 @@ class Passages:
             return None
         firewall, number, here, there = found
         entered_here = bool(mark & MODE_MASK & ORIGINAL)
-        return Passage(firewall, number, here, there) if entered_here else Passage(firewall, number, there, here)
+        return Passage(firewall, number, here, there, True) if entered_here else Passage(firewall, number, there, here, False)
 
 
 def removed_instances(old: Plan, new: Plan) -> list[NetnsItem]:

@@ -93,6 +93,12 @@ def blocks(keys: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def routed_mark(ct_mark: int | None, direction: int) -> int:
+    """The packet mark a connection's packets of one direction (ORIGINAL or
+    REPLY) get from its ct mark: its target when pinned for that direction."""
+    return (ct_mark or 0) & TARGET_MASK if (ct_mark or 0) & direction else 0
+
+
 def pin_value(target: int, mode: int) -> int:
     """The ct mark bits that pin a target in a mode."""
     return mark_of(target) | mode

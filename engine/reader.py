@@ -123,7 +123,10 @@ class LabReader:
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration")
         model = model_of(self.name, snap.config, snap.plan)
-        spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
+        # namespaces whose tables track connections; a firewall instance's are the
+        # routers' connections again (its instance is read from their marks)
+        firewalls = {i.ns for i in snap.plan.of_kind("ns") if getattr(i, "role", "") == "firewall"}
+        spaces = [item.ns for item in snap.plan.of_kind("nft") if item.ns not in firewalls]
         return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
 
     def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from engine.datapath.graph import Graph
+from engine.marks import ORIGINAL, routed_mark
 from engine.ports import Tracked
 
 Link = tuple[str, Tracked]  # (namespace, its entry)
@@ -29,24 +30,41 @@ class Routes:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.memo: dict[tuple[str, bytes], tuple[str, str, str] | None] = {}
+        self.memo: dict[tuple[str, bytes, int], tuple[str, str, str] | None] = {}
 
-    def via(self, ns: str, address: bytes) -> tuple[str, str, str] | None:
+    def via(self, ns: str, address: bytes, mark: int = 0) -> tuple[str, str, str] | None:
         """(egress interface, next namespace, its interface) towards `address`
-        ("" for the namespace when the egress leads nowhere we know)."""
-        key = (ns, address)
+        ("" for the namespace when the egress leads nowhere we know); `mark`:
+        the packet mark the router steers by (engine/marks.py `routed_mark`)."""
+        key = (ns, address, mark)
         try:
             return self.memo[key]
         except KeyError:
             pass
         space = self.graph.spaces.get(ns)
-        route = space.table().lookup(int.from_bytes(address, "big")) if space else None
+        route = (space.lookup(int.from_bytes(address, "big"), mark, None) if mark else space.table().lookup(int.from_bytes(address, "big"))) if space else None
         got = None
         if route is not None and route.ifname is not None:
-            peer = self.graph.peer.get((ns, route.ifname))
+            peer = self._through_firewall(ns, self.graph.peer.get((ns, route.ifname)), address)
             got = (route.ifname, *peer) if peer else (route.ifname, "", "")
         self.memo[key] = got
         return got
+
+
+    def _through_firewall(self, ns: str, peer: tuple[str, str] | None, address: bytes) -> tuple[str, str] | None:
+        """A firewall instance tracks nothing we stitch: a wire's packet goes
+        on, by the instance's routing by input leg, to the router at the
+        wire's other end, which is the next router."""
+        for _ in range(4):
+            space = self.graph.spaces.get(peer[0]) if peer else None
+            if space is None or space.role != "firewall" or peer is None:
+                return peer
+            route = space.lookup(int.from_bytes(address, "big"), 0, peer[1])
+            onward = self.graph.peer.get((peer[0], route.ifname)) if route is not None and route.ifname else None
+            if onward is None or onward[0] == ns:
+                return peer
+            peer = onward
+        return peer
 
 
 # join keys, read in C: the tuple a packet arrived with (original), and the
@@ -64,12 +82,13 @@ def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
     taken = {ns: bytearray(len(entries)) for ns, entries in raw.items()}
     for ns, entries in raw.items():
         ahead = nxt[ns] = [None] * len(entries)
-        towards: dict[bytes, tuple[str, dict[Any, int], bytearray] | None] = {}  # the leaving destination -> next table
+        towards: dict[tuple[bytes, int], tuple[str, dict[Any, int], bytearray] | None] = {}  # the leaving destination -> next table
         for i, e in enumerate(entries):
-            where = towards.get(e.r_src, MISSING)
+            steer = routed_mark(e.mark, ORIGINAL) if e.mark else 0  # a firewall's steering routes by the mark
+            where = towards.get((e.r_src, steer), MISSING)
             if where is MISSING:
-                hop = routes.via(ns, e.r_src)  # the leaving packet's destination is the reply's source
-                where = towards[e.r_src] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
+                hop = routes.via(ns, e.r_src, steer)  # the leaving packet's destination is the reply's source
+                where = towards[(e.r_src, steer)] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
             if where is None:
                 continue
             j = where[1].get(OUT_KEY(e) if e.r_id is None else OUT_ICMP(e))

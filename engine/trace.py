@@ -95,7 +95,7 @@ def trace_many(model: Model, fabric: Fabric, asks: list[Ask], timeout: float = T
                                watched(model, w, (observe_ns,) if observe_ns else ()), observe_ns, timeout))  # fmt: skip
     out = []
     for w, req, (result, sightings) in zip(walks, reqs, fabric.trace_probes(reqs), strict=True):
-        observed = observed_hops(model.graph, sightings, req.src_ns) or [_unsent(w)]
+        observed = observed_hops(model.graph, sightings, req.src_ns, list(w.hops)) or [_unsent(w)]
         out.append(TraceResult(w, tuple(observed), result, first_difference(list(w.hops), observed, w.outcome, result)))
     return out
 

@@ -8,6 +8,7 @@ the engine's jhash replica.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from dataclasses import replace
@@ -114,7 +115,7 @@ def test_the_example_runs_through_the_program(state_dir: Path, capsys: pytest.Ca
                      "permit   tcp from internet to intranet eq 80", "deny     ip from any to any log"):
             row = next(x for x in out.splitlines() if line in x)
             assert int(row.split()[-2]) >= 1, row
-        assert "fw1        1" in out or "fw1        2" in out  # show flows firewall fw1 names the instance
+        assert re.search(r"firewall fw1 (10|20|30) +fw1/[12] ", out), out  # show flows firewall fw1: the rule and the instance
     finally:
         program.main(["--lab", lab, "destroy"])
         assert not netns.list_names(lab + "-")

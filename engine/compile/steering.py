@@ -35,7 +35,11 @@ from engine.marks import JHASH_SEED, MODE_MASK, ORIGINAL, REPLY, TARGET_MASK, ma
 from engine.origin import Origin
 from engine.plan import PlanBuilder
 
-REPLY_TO, CLASSIFY, RESTORE = 10, 20, 90  # order of steer-chain parts
+# order of steer-chain parts: a connection's own classification pins first,
+# reply-to after it (a pin never overwrites another target, so a reply-to pin
+# made first would keep a connection that arrives from another hub's
+# backbone out of this router's firewall or share wire)
+CLASSIFY, REPLY_TO, RESTORE = 10, 20, 90
 MODE_NAMES = {ORIGINAL: "o", REPLY: "r", ORIGINAL | REPLY: "b"}
 PORTED = "meta l4proto { tcp, udp }"
 HASH_PORTS = "jhash ip saddr . ip daddr . meta l4proto . th sport . th dport"

@@ -47,8 +47,20 @@ class Model:
     # namespaces -> intent ----------------------------------------------------------
 
     def host_ns(self, host: str) -> str:
-        """The namespace of a host."""
+        """The namespace of a host (a lab host, or a public host of an internet edge)."""
+        if host in self._public_hosts:
+            return naming.public_ns(self.lab, host)
         return naming.host_ns(self.lab, host)
+
+    @cached_property
+    def _public_hosts(self) -> dict[str, str]:
+        """Public host name -> its address."""
+        return {p.name: p.address for e in self.config.internets for p in e.public_hosts}
+
+    def source_address(self, host: str) -> str | None:
+        """The address a host's probes leave with (a lab host's or a public host's)."""
+        found = self.host_at(self.host_ns(host))
+        return found[1].address if found is not None else self._public_hosts.get(host)
 
     def host_at(self, ns: str) -> tuple[Vpc, Host] | None:
         """The host living in namespace `ns`."""

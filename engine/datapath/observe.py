@@ -20,30 +20,68 @@ from engine.datapath.packet import Hop, Outcome
 from engine.ports import ProbeResult, Sighting
 
 
-def observed_hops(graph: Graph, sightings: list[Sighting], src_ns: str) -> list[Hop]:
+def observed_hops(graph: Graph, sightings: list[Sighting], src_ns: str, predicted: list[Hop] | None = None) -> list[Hop]:
     """Observed hops in the order the packet went: from the source, each
     next namespace is the veth peer of an interface the packet left by that
     saw it arrive. (Kernel timestamps cannot order them: a forwarded packet
     keeps the time it was first stamped, or a delivery time, across
-    namespaces.) Namespaces that saw it off that path come last."""
+    namespaces.) Namespaces that saw it off that path come last.
+
+    A namespace may be crossed twice: a router hairpins a connection
+    through a firewall instance and the packet comes back to it by another
+    interface. Each visit is (namespace, interface it arrived by); where the
+    packet left a visit by two interfaces that both lead on (the router
+    saw it go to the instance and, later, to its destination), which came
+    first cannot be observed, and the prediction's egress for that visit
+    decides the order (`predicted`): both copies were seen either way."""
     by_ns: dict[str, list[Sighting]] = {}
     for s in sightings:
         by_ns.setdefault(s.ns, []).append(s)
-    order: list[str] = []
+    guide = {(h.ns, h.ingress): h.egress for h in (predicted or ())}
+    visits: list[tuple[str, str | None, str | None]] = []  # (namespace, arrived by, left by)
+    seen: set[tuple[str, str | None]] = set()
     ns: str | None = src_ns if src_ns in by_ns else None
-    while ns is not None and ns not in order:
-        order.append(ns)
-        ns = _next(graph, ns, by_ns)
-    order += [n for n in by_ns if n not in order]
-    return [_hop(graph, n, by_ns[n]) for n in order]
+    came: str | None = None
+    while ns is not None and (ns, came) not in seen and len(visits) < 64:
+        seen.add((ns, came))
+        left, nxt = _next(graph, ns, came, by_ns, seen, guide)
+        visits.append((ns, came, left))
+        ns, came = nxt if nxt else (None, None)
+    crossed = {v[0] for v in visits}
+    visits += [(n, None, None) for n in by_ns if n not in crossed]
+    twice = {n for n in crossed if sum(1 for v in visits if v[0] == n) > 1}
+    return [_visit(graph, n, by_ns[n], came, left) if n in twice else _hop(graph, n, by_ns[n]) for n, came, left in visits]
 
 
-def _next(graph: Graph, ns: str, by_ns: dict[str, list[Sighting]]) -> str | None:
+def _next(graph: Graph, ns: str, came: str | None, by_ns: dict[str, list[Sighting]], seen: set[tuple[str, str | None]],
+          guide: dict[tuple[str, str | None], str | None]) -> tuple[str | None, tuple[str, str] | None]:
+    """(interface the packet left by, (next namespace, interface it arrived by))."""
+    onward: list[tuple[str, tuple[str, str]]] = []
     for s in by_ns[ns]:
         peer = graph.peer.get((ns, s.ifname)) if s.outgoing else None
-        if peer and any(not t.outgoing and t.ifname == peer[1] for t in by_ns.get(peer[0], ())):
-            return peer[0]
-    return None
+        if peer and peer not in seen and any(not t.outgoing and t.ifname == peer[1] for t in by_ns.get(peer[0], ())):
+            onward.append((s.ifname, peer))
+    if not onward:
+        return None, None
+    want = guide.get((ns, _named_arrival(graph, ns, came, by_ns)))
+    return next((o for o in onward if o[0] == want or graph.spaces[ns].master.get(o[0]) == want), onward[0])
+
+
+def _named_arrival(graph: Graph, ns: str, came: str | None, by_ns: dict[str, list[Sighting]]) -> str | None:
+    """The arrival interface as hops name it (a bridge rather than its port)."""
+    space = graph.spaces.get(ns)
+    return space.master.get(came, came) if space and came else came
+
+
+def _visit(graph: Graph, ns: str, seen: list[Sighting], came: str | None, left: str | None) -> Hop:
+    """One of several visits of a namespace: the copies on its own interfaces."""
+    space = graph.spaces.get(ns)
+    arrived = next((s for s in seen if not s.outgoing and s.ifname == came), None)
+    gone = next((s for s in seen if s.outgoing and s.ifname == left), None)
+    shown = gone or arrived or seen[0]
+    node, kind = (space.node, space.role) if space else (ns, "unknown")
+    return Hop(node, kind, _named_arrival(graph, ns, came, {}) if arrived else None, left if gone else None,
+               shown.src, shown.dst, shown.sport, shown.dport, None, ns)
 
 
 def _pick(graph: Graph, ns: str, seen: list[Sighting]) -> Sighting | None:

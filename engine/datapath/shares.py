@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.compile import naming
+from engine.compile.firewall import share_legs
 from engine.compile.shares import share_if
-from engine.compile.topology import share_hub, vpc_hubs
+from engine.compile.topology import fabric_of, share_link_hub, vpc_hubs
+from engine.inspection import layout_of
 from engine.model import Config
 from engine.shares import END_NAMES, nat_maps, offers, other
 
@@ -65,20 +67,23 @@ def share_links(config: Config, lab: str) -> dict[str, dict[str, ShareLink]]:
 def _links(config: Config, lab: str) -> dict[str, dict[str, ShareLink]]:
     out: dict[str, dict[str, ShareLink]] = {}
     hubs = vpc_hubs(config)
+    wires = share_legs(layout_of(lab, config, fabric_of(lab, config))) if any(s.firewall for s in config.shares) else {}
     for share in config.shares:
         if not (share.end_a and share.end_b) or share.end_a.segment == share.end_b.segment:
             continue
-        hub = share_hub(hubs, share.end_a.segment, share.end_b.segment)
+        hub = share_link_hub(config, share, hubs)
         opener = {"a-to-b": "end-a", "b-to-a": "end-b"}.get(share.direction)
-        for end in END_NAMES:
+        for i, end in enumerate(END_NAMES):
             side = share.end_a if end == "end-a" else share.end_b
             ns = naming.segment_ns(lab, side.segment, hub)  # type: ignore[union-attr]
-            link = share_if(share.name)
-            out.setdefault(ns, {})[link] = ShareLink(
-                share.name, end, link,
-                tuple(o.original for o in offers(config, share, end)),
-                tuple(o.seen for o in offers(config, share, other(end))),
-                opener == end,
-                tuple(nat_maps(share, end)),
-            )  # fmt: skip
+            # an inspected share's every leg (one per firewall instance) is its link
+            legs = [leg for leg, _gateway in wires[share.name][i]] if share.name in wires else [share_if(share.name)]
+            for link in legs:
+                out.setdefault(ns, {})[link] = ShareLink(
+                    share.name, end, link,
+                    tuple(o.original for o in offers(config, share, end)),
+                    tuple(o.seen for o in offers(config, share, other(end))),
+                    opener == end,
+                    tuple(nat_maps(share, end)),
+                )  # fmt: skip
     return out

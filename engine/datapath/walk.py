@@ -158,8 +158,8 @@ def from_host(model: Model, host: str, address: str, proto: str, dport: int | No
     """The walk of a probe from a host, as `trace`, `verify` and `assert` send it:
     from the host's own address; `target_host` when TARGET named a host."""
     ns = model.host_ns(host)
-    found = model.host_at(ns)
-    if found is None:
+    source = model.source_address(host)
+    if source is None:
         raise KeyError(f"host {host} is not in the running configuration")
-    pkt = Packet(proto, found[1].address, address, sport if proto != "icmp" else None, dport if proto != "icmp" else None)
+    pkt = Packet(proto, source, address, sport if proto != "icmp" else None, dport if proto != "icmp" else None)
     return walk(model, ns, pkt, model.host_ns(target_host) if target_host else None)

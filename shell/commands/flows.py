@@ -21,7 +21,7 @@ from shell.state import Result
 
 
 def _flows(ctx: Context, **filters: Any) -> Result:
-    """Filters (segment, vpc, host, share, protocol, port, address, sort, top)
+    """Filters (segment, vpc, host, share, firewall, protocol, port, address, sort, top)
     go to the engine as given; the rows' dicts are made only for JSON."""
     gc.unfreeze()  # what the last `show flows` froze is collectable again
     with gc_paused():  # hundreds of thousands of young objects, none cyclic: collections only cost
@@ -59,10 +59,11 @@ def _clear_flows(ctx: Context) -> Result:
 def commands() -> list[Command]:
     """The flow commands."""
     return [
-        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
+        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE|firewall firewall=FIREWALL"
                 "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
                 _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
                                     "host": "Only flows of this host", "share": "Only flows through this share",
+                                    "firewall": "Only flows through this firewall",
                                     "address": "Flows with this address (either side, or NAT)",
                                     "protocol": "Only flows of this protocol", "port": "Only flows with this port (either side)",
                                     "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",

@@ -10,6 +10,9 @@ SNAT going out by it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from engine.datapath import steering
 from engine.datapath.graph import Namespace
 from engine.datapath.handler import Drop, Handler, register
 from engine.datapath.model import Model
@@ -27,7 +30,8 @@ class SegmentRouterHandler(Handler):
 
     def prerouting(self, model: Model, ns: Namespace, ingress: str, pkt: Packet) -> Packet | Drop:
         link = model.share_links(ns.ns).get(ingress)
-        return pkt.with_dst(link.dnat(pkt.dst)) if link else pkt
+        pkt = pkt.with_dst(link.dnat(pkt.dst)) if link else pkt
+        return replace(pkt, mark=steering.router_mark(model, ns, ingress, pkt))  # firewall steering (after DNAT)
 
     def forward(self, model: Model, ns: Namespace, ingress: str, egress: str, pkt: Packet) -> str | None | Drop:
         links = model.share_links(ns.ns)
@@ -42,8 +46,8 @@ class SegmentRouterHandler(Handler):
         if into is not None and out is not None:
             return Drop(str(Origin("shares", "", "transit")), f"shares are not transitive: share {into.share} to share {out.share} (at {ns.node})")
         where = model.router_at(ns.ns)
-        if where is None or model.judge(where[0]) is None or ingress.startswith("bb"):
-            return None  # no policy here, or judged on the hub it entered the fabric
+        if where is None or model.judge(where[0]) is None or ingress.startswith("bb") or steering.returning(model, ns.ns, ingress):
+            return None  # no policy here, or judged on the hub it entered the fabric (or on its way into a firewall)
         return judged(model, ns, ingress, egress, pkt, where[0])
 
     def postrouting(self, model: Model, ns: Namespace, ingress: str | None, egress: str, pkt: Packet) -> Packet:
