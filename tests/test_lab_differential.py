@@ -2,7 +2,8 @@
 
 Hypothesis generates fabrics (one or two hubs, segments whose VPCs reuse
 the same cidrs, groups, micro-segmentation, segment policies, resource
-shares with direction and NAT on either end), each is built for real, and
+shares with direction and NAT on either end, and half of the time a
+firewall that policy entries and shares inspect with), each is built for real, and
 every ordered pair of hosts is traced with icmp, tcp and udp, all probes
 at once: the predicted hops and verdict must be what the packet did. A
 failure prints the run's seed (VPCLAB_DIFF_SEED replays it) and the
@@ -88,7 +89,7 @@ def _vpc(draw: st.DrawFn, f: _Fabric, i: int, hubs: list[str], segs: list[str], 
     return made
 
 
-def _policy(draw: st.DrawFn, f: _Fabric, seg: str) -> list[str]:
+def _policy(draw: st.DrawFn, f: _Fabric, seg: str, actions: list[str]) -> list[str]:
     """A segment's default action and a few entries over what it holds."""
     lines = [f"segment {seg}"]
     if draw(st.booleans()):
@@ -97,8 +98,23 @@ def _policy(draw: st.DrawFn, f: _Fabric, seg: str) -> list[str]:
     for n in range(draw(st.integers(0, 3))):
         proto = draw(st.sampled_from(["ip", "tcp", "udp", "icmp"]))
         ports = draw(st.sampled_from([None, f"eq {PORT}", "range 1 6", "range 1 100"])) if proto in ("tcp", "udp") else None
-        entry = f" policy {(n + 1) * 10} {draw(st.sampled_from(['permit', 'deny']))} {proto} "
+        entry = f" policy {(n + 1) * 10} {draw(st.sampled_from(actions))} {proto} "
         lines.append(entry + f"{draw(st.sampled_from(terms))} {draw(st.sampled_from(terms))}" + (f" {ports}" if ports else ""))
+    return lines
+
+
+def _firewall(draw: st.DrawFn, hubs: list[str], segs: list[str]) -> list[str]:
+    """A firewall on one of the hubs: a zone per segment, a few rules."""
+    lines = ["firewall fw", f" cxp {draw(st.sampled_from(hubs))}", f" instances {draw(st.integers(1, 3))}"]
+    lines += [f" zone z{s} segment {s}" for s in segs]
+    zones = ["any", *[f"z{s}" for s in segs]]
+    for n in range(draw(st.integers(0, 3))):
+        proto = draw(st.sampled_from(["ip", "tcp", "udp", "icmp"]))
+        ports = draw(st.sampled_from([None, f"eq {PORT}", "range 1 6"])) if proto in ("tcp", "udp") else None
+        lines.append(f" rule {(n + 1) * 10} {draw(st.sampled_from(['permit', 'deny']))} {proto} from {draw(st.sampled_from(zones))} "
+                     f"to {draw(st.sampled_from(zones))}" + (f" {ports}" if ports else ""))
+    if draw(st.booleans()):
+        lines.append(" default-action permit")
     return lines
 
 
@@ -107,7 +123,7 @@ def _overlaps(prefix: str, taken: list[str]) -> bool:
     return any(net.overlaps(ipaddress.ip_network(t)) for t in taken)
 
 
-def _share(draw: st.DrawFn, f: _Fabric, i: int, segs: list[str], imported: dict[str, list[str]]) -> None:
+def _share(draw: st.DrawFn, f: _Fabric, i: int, segs: list[str], imported: dict[str, list[str]], firewall: bool) -> None:
     """A share between two segments with VPCs; NAT where an import would
     collide with the receiver's space (else sometimes anyway)."""
     live = [s for s in segs if f.segments[s]]
@@ -117,6 +133,8 @@ def _share(draw: st.DrawFn, f: _Fabric, i: int, segs: list[str], imported: dict[
     offer = {a: draw(st.sampled_from(f.prefixes[a])), b: draw(st.sampled_from(f.prefixes[b]))}
     lines = [f"resource-share x{i}", f" end-a segment {a} prefix-list P{i}a", f" end-b segment {b} prefix-list P{i}b",
              f" direction {draw(st.sampled_from(['bidirectional', 'a-to-b', 'b-to-a']))}"]  # fmt: skip
+    if firewall and draw(st.booleans()):
+        lines.append(" inspect firewall fw")
     for end, seg, other in (("end-a", a, b), ("end-b", b, a)):
         seen = offer[seg]
         if _overlaps(seen, f.segments[other] + imported[other]) or draw(st.booleans()):
@@ -143,10 +161,14 @@ def fabrics(draw: st.DrawFn) -> str:
     left = 6
     for i in range(draw(st.integers(2, 4))):
         left -= _vpc(draw, f, i, hubs, segs, left)
-    f.blocks[len(hubs) - 1:len(hubs) - 1] = [_policy(draw, f, s) for s in segs]
+    firewall = draw(st.booleans())  # a firewall that policies and shares may inspect with
+    actions = ["permit", "deny", "inspect fw"] if firewall else ["permit", "deny"]
+    f.blocks[len(hubs) - 1:len(hubs) - 1] = [_policy(draw, f, s, actions) for s in segs]
+    if firewall:
+        f.blocks.append(_firewall(draw, hubs, segs))
     imported: dict[str, list[str]] = {s: [] for s in segs}
     for i in range(draw(st.integers(1, 2))):
-        _share(draw, f, i, segs, imported)
+        _share(draw, f, i, segs, imported, firewall)
     return f.text()
 
 

@@ -51,7 +51,6 @@ TRACES = {
     ],
 }
 NOT_YET = {
-    "firewall-insertion.cli": "firewalls and the internet edge are not built yet",
     "private-endpoints.cli": "endpoint services are not built yet",
 }
 
