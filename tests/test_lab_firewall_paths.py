@@ -155,3 +155,82 @@ def test_east_west_from_other_hubs_goes_through_the_firewall_both_ways(make_lab:
     assert api.probe(dst, src, "icmp").reachable
     res = api.probe(dst, src, "tcp", 22)
     assert not res.reachable and res.arrived is False  # no rule for 22: the firewall's default denies
+
+
+TWO_FIREWALLS = """\
+cxp east
+!
+segment prod
+ policy 10 inspect fw1 ip any any
+!
+segment shared
+!
+vpc app
+ segment prod
+ cidr 10.10.0.0/16
+ subnet s 10.10.1.0/24
+ host app1 10.10.1.10
+!
+vpc app2
+ cxp east
+ segment prod
+ cidr 10.12.0.0/16
+ subnet s 10.12.1.0/24
+ host app2 10.12.1.10
+!
+vpc svc
+ cxp east
+ segment shared
+ cidr 10.4.0.0/16
+ subnet s 10.4.1.0/24
+ host ad1 10.4.1.10
+ service ldap tcp-echo on ad1 port 389
+ service other tcp-echo on ad1 port 7
+!
+prefix-list P seq 5 permit 10.10.0.0/16
+prefix-list S seq 5 permit 10.4.1.0/24
+!
+firewall fw1
+ instances 2
+ zone prod segment prod
+ rule 10 permit ip from any to any
+!
+firewall fw2
+ cxp east
+ instances 2
+ zone apps segment prod
+ zone svcs segment shared
+ rule 10 permit tcp from apps to svcs eq 389
+!
+resource-share s1
+ end-a segment prod prefix-list P
+ end-b segment shared prefix-list S
+ inspect firewall fw2
+!
+"""
+
+
+def test_a_connection_from_another_hub_enters_the_share_wire_by_its_hash(make_lab: Any) -> None:
+    """prod's router on east is a detour of fw1 (it answers what comes from
+    core back over the backbone) and the end of s1's wire through fw2: a
+    connection from app1 on core arriving over the backbone is pinned to
+    the fw2 instance its hash picks, not kept out by the detour's reply-to."""
+    from engine.jhash import choose
+
+    api = make_lab()
+    api.set_candidate(parse_config(TWO_FIREWALLS))
+    api.commit()
+    lab = api.name
+    socks = [connect(f"{lab}-h-app1", "10.10.1.10", p, "10.4.1.10", 389) for p in range(36000, 36020)]
+    try:
+        assert all(echoes(s, b"bind") for s in socks)
+        by_instance = {n: {e["orig"]["sport"] for e in conntrack.read(f"{lab}-f-fw2@{n}") if e["orig"].get("dport") == 389} for n in (1, 2)}
+        assert by_instance[1] and by_instance[2], by_instance
+        for n, ports in by_instance.items():
+            assert all(choose("10.10.1.10", "10.4.1.10", 6, p, 389, 2) + 1 == n for p in ports)
+    finally:
+        for s in socks:
+            s.close()
+    assert not api.probe("ad1", "app1", "tcp", 7).reachable  # fw2 has no rule for 7: its default denies
+    assert api.trace("ad1", "app1", "tcp", 389).agree
+    assert api.trace("app2", "app1", "tcp", 22).agree  # east-west across hubs through fw1
