@@ -1,7 +1,10 @@
 """`verify [segment S]`: intended against observed reachability of every pair.
 
-The units are the groups (a group's hosts in one segment), and every host
-in no group stands for itself. For every ordered pair of units, the first
+The units are the groups (a group's hosts in one segment), every host in
+no group stands for itself, and an internet edge's public hosts are one
+unit (probed at their public addresses; they probe the lab at its private
+addresses, which must stay unreachable, and through the load balancers
+whose backends they target). For every ordered pair of units, the first
 host of the source unit probes the first host of the target unit with
 icmp, and each host of the target unit on every port its services listen
 on. The address used is the one the source's segment knows the target by:
@@ -18,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.datapath import Model, from_host
-from engine.model import Config, Host, Vpc
+from engine.model import Config, Host, Internet, PublicHost, Vpc
 from engine.ports import Fabric, ProbeResult, ProbeSpec
 from engine.shares import end_of, imports
 from engine.trace import EPHEMERAL
@@ -86,7 +89,10 @@ def units(config: Config, segment: str | None = None) -> list[Unit]:
             loose.append(Unit(f"host {host.name}", vpc.segment, (host.name,)))
     spans = {g for g, s in grouped if sum(1 for g2, _ in grouped if g2 == g) > 1}
     out = [Unit(f"group {g}" + (f" (segment {s})" if g in spans else ""), s, tuple(sorted(h))) for (g, s), h in grouped.items()]
-    return sorted(out, key=lambda u: (u.segment, u.name)) + sorted(loose, key=lambda u: (u.segment, u.name))
+    # an internet edge's public hosts are one unit (the edge's segments in scope)
+    edges = [Unit(f"internet {e.name}", f"internet {e.name}", tuple(sorted(p.name for p in e.public_hosts)))
+             for e in config.internets if e.public_hosts and (scope is None or scope & set(e.segments))]  # fmt: skip
+    return sorted(out, key=lambda u: (u.segment, u.name)) + sorted(loose, key=lambda u: (u.segment, u.name)) + edges
 
 
 def _scope(config: Config, segment: str | None) -> set[str] | None:
@@ -127,7 +133,8 @@ def address_for(config: Config, src: Vpc, dst: Vpc, host: Host) -> str:
 def plan_checks(model: Model, scope: list[Unit]) -> list[Check]:
     """Every probe of the matrix with the model's intended verdict."""
     config = model.config
-    where = {h.name: (v, h) for v, h in config.hosts()}
+    hosts = {h.name: (v, h) for v, h in config.hosts()}
+    public = {p.name: (e, p) for e in config.internets for p in e.public_hosts}
     out = []
     for src in scope:
         for dst in scope:
@@ -138,11 +145,30 @@ def plan_checks(model: Model, scope: list[Unit]) -> list[Check]:
             for host, proto, port in dict.fromkeys(targets):
                 if host == src.rep:
                     continue
-                address = address_for(config, where[src.rep][0], where[host][0], where[host][1])
+                address, meant = _address(config, hosts, public, src.rep, host, proto, port)
                 sport = random.randint(*EPHEMERAL) if proto != "icmp" else None
-                w = from_host(model, src.rep, address, proto, port, sport, host)
+                w = from_host(model, src.rep, address, proto, port, sport, meant)
+                if meant is None:  # a load balancer's VIP: the backend the model predicts is where delivery is checked
+                    found = model.host_at(w.outcome.stopped_at)
+                    host = found[1].name if found is not None else host
                 out.append(Check(src, dst, src.rep, host, address, proto, port, w.outcome.reachable, w.outcome.reason, sport))
     return out
+
+
+def _address(config: Config, where: dict[str, tuple[Vpc, Host]], public: dict[str, tuple[Internet, PublicHost]],
+             src: str, dst: str, proto: str, port: int | None) -> tuple[str, str | None]:
+    """(the address a probe from `src` to host `dst` goes to, the host it
+    must reach, None when the fabric chooses: a load balancer's backend).
+    Public hosts are reached by their address, and reach a lab host only by
+    a load balancer's VIP it backs (its own address is the private one, which
+    the internet must not reach)."""
+    if dst in public:
+        return public[dst][1].address, dst
+    if src in public:
+        edge = public[src][0]
+        lb = next((b for b in edge.load_balancers if dst in b.backends and proto == "tcp" and b.port == port), None)
+        return (lb.vip, None) if lb is not None else (where[dst][1].address, dst)
+    return address_for(config, where[src][0], where[dst][0], where[dst][1]), dst
 
 
 def verify(model: Model, fabric: Fabric, segment: str | None = None, timeout: float = VERIFY_TIMEOUT) -> tuple[list[Unit], list[Check]]:

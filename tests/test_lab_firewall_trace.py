@@ -73,3 +73,16 @@ def test_trace_through_an_inspected_share_and_from_other_hubs(make_lab: Any) -> 
         t = hubs.trace(dst, src, "tcp", 7)
         assert t.agree, (src, dst, t.difference)
         assert any(h.kind == "firewall" for h in t.observed)
+
+
+def test_verify_covers_the_edge(make_lab: Any) -> None:
+    """verify's matrix has the edge's public hosts as a unit: they reach the
+    lab only by the load balancer, and the lab reaches them as the firewall says."""
+    api = built(make_lab, story_text())
+    scope, checks = api.verify()
+    assert "internet inet" in [u.name for u in scope]
+    assert checks and all(c.agree for c in checks), [c.as_dict() for c in checks if not c.agree]
+    outside = {(c.address, c.protocol, c.port): c.observed for c in checks if c.src.name == "internet inet"}
+    assert outside[("198.51.100.10", "tcp", 80)] is True  # the VIP
+    assert outside[("10.41.1.10", "tcp", 8080)] is False and outside[("10.40.1.10", "icmp", None)] is False
+    assert {(c.address, c.protocol, c.port): c.observed for c in checks if c.dst.name == "internet inet"}[("203.0.113.80", "tcp", 80)]

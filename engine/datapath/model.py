@@ -117,6 +117,8 @@ class Model:
                 port = service_port(svc.kind, svc.port)
                 for proto in SERVICE_TRANSPORTS.get(svc.kind, ()):
                     out.setdefault(svc.host, []).append(Listener(svc.name, svc.kind, proto, port))
+        for name in self._public_hosts:  # a public host serves HTTP on 80 (engine/compile/internet.py)
+            out[name] = [Listener("http", "http", "tcp", 80)]
         return out
 
 
