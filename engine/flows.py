@@ -29,7 +29,7 @@ from engine.datapath.policy import Decision
 from engine.diff import Op, reloaded_tables
 from engine.fwflows import Passage
 from engine.items import NftItem
-from engine.marks import ORIGINAL, REPLY, routed_mark
+from engine.marks import ORIGINAL, REPLY, TARGET_MASK, routed_mark
 from engine.model import Config
 from engine.origin import Origin
 from engine.plan import Plan
@@ -208,9 +208,10 @@ class FlowView:
         """The firewall instance a connection went through, read from the
         routing target a router of its chain pinned (engine/fwflows.py)."""
         for ns, e in chain:
-            found = self.passages.of(ns, e.mark or 0) if e.mark else None
-            if found is not None:
-                return found, e
+            if e.mark and e.mark & TARGET_MASK:
+                found = self.passages.of(ns, e.mark)
+                if found is not None:
+                    return found, e
         return None
 
     def _firewall_rule(self, chain: Chain, proto: str) -> tuple[str, str] | None:

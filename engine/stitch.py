@@ -19,7 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from engine.datapath.graph import Graph
-from engine.marks import ORIGINAL, routed_mark
+from engine.marks import ORIGINAL, TARGET_MASK
 from engine.ports import Tracked
 
 Link = tuple[str, Tracked]  # (namespace, its entry)
@@ -82,13 +82,14 @@ def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
     taken = {ns: bytearray(len(entries)) for ns, entries in raw.items()}
     for ns, entries in raw.items():
         ahead = nxt[ns] = [None] * len(entries)
-        towards: dict[tuple[bytes, int], tuple[str, dict[Any, int], bytearray] | None] = {}  # the leaving destination -> next table
+        towards: dict[Any, tuple[str, dict[Any, int], bytearray] | None] = {}  # the leaving destination (and steering mark) -> next table
         for i, e in enumerate(entries):
-            steer = routed_mark(e.mark, ORIGINAL) if e.mark else 0  # a firewall's steering routes by the mark
-            where = towards.get((e.r_src, steer), MISSING)
+            steer = (m & TARGET_MASK if m & ORIGINAL else 0) if (m := e.mark) else 0  # a firewall's steering routes by the mark
+            way = (e.r_src, steer) if steer else e.r_src
+            where = towards.get(way, MISSING)
             if where is MISSING:
                 hop = routes.via(ns, e.r_src, steer)  # the leaving packet's destination is the reply's source
-                where = towards[(e.r_src, steer)] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
+                where = towards[way] = (hop[1], index[hop[1]], taken[hop[1]]) if hop and hop[1] in index else None
             if where is None:
                 continue
             j = where[1].get(OUT_KEY(e) if e.r_id is None else OUT_ICMP(e))
