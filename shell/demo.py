@@ -184,6 +184,6 @@ two customers with the same addresses behind NAT reach one provider portal.
   firewall fw1 (east-west across hubs, egress, ingress):  show firewall fw1   show internet
     assert reachable s2app from s1web protocol tcp port 8080    assert unreachable s2app from s1web protocol tcp port 22
     assert reachable web-out from s1web protocol tcp port 80    assert reachable 198.51.100.10 from web-out protocol tcp port 80
-    show policy hits firewall fw1   show flows firewall fw1
+    trace s2app from s1web protocol tcp port 8080   show policy hits firewall fw1   show flows firewall fw1
 Type ? anywhere for help, TAB to complete, exit to leave.
 """

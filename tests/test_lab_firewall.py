@@ -20,8 +20,9 @@ import pytest
 from engine.jhash import choose
 from lab import conntrack, netns, services
 from shell import main as program
-from shell.loader import parse_config
 from tests.paths import example
+from tests.test_lab_shares import built as shares_lab
+from tests.test_lab_shares import tcp_connect as connect
 
 pytestmark = pytest.mark.lab
 
@@ -61,19 +62,7 @@ W1, A1 = "10.71.1.10", "10.72.1.10"
 
 
 def built(make_lab: Any, text: str = EAST_WEST) -> Any:
-    api = make_lab()
-    api.set_candidate(parse_config(text))
-    api.commit()
-    return api
-
-
-def connect(ns: str, src: str, sport: int, dst: str, port: int, timeout: float = 2.0) -> socket.socket:
-    sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.settimeout(timeout)
-    sock.bind((src, sport))
-    sock.connect((dst, port))
-    return sock
+    return shares_lab(make_lab, text)
 
 
 def echoes(sock: socket.socket, payload: bytes) -> bool:

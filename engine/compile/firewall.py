@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from engine.addressing import parse_prefix
 from engine.compile.cache import CompileCache
 from engine.compile.nft import BACKBONE, POLICY, Rulesets, quote
-from engine.compile.policy import LOG_GROUP, MATCH, _runs, resolve_terms, run_maps
+from engine.compile.policy import MATCH, _runs, logged, resolve_terms, run_maps
 from engine.compile.steering import CLASSIFY, REPLY_TO, Steering, chain_name
 from engine.compile.topology import ROUTER_SYSCTLS
 from engine.fwzones import MATCH as ZONE_MATCH
@@ -165,13 +165,8 @@ def _zone_map(name: str, typeof: str, elements: list[str]) -> str:
 
 
 def _verdict(fw: Firewall, rule: FirewallRule, decls: list[str]) -> str:
-    base = "accept" if rule.action == "permit" else "drop"
-    if not rule.log:
-        return base
-    chain = f"fwlog_{rule.seq}"
-    prefix = quote(f"{Origin.of_entry('firewall', fw.name, rule.seq)} {rule.action}: ")
-    decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {prefix}; {base}; }}")
-    return f"jump {chain}"
+    origin = Origin.of_entry("firewall", fw.name, rule.seq)
+    return logged(origin, rule.action, "accept" if rule.action == "permit" else "drop", rule.log, decls, "fwlog")
 
 
 # --- steering ----------------------------------------------------------------------

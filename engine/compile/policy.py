@@ -207,12 +207,16 @@ def _map(name: str, elements: list[str], interval: bool, match: str = MATCH) -> 
 
 
 def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
-    base = VERDICTS[entry.action]
-    if not entry.log:
-        return base
-    chain = f"log_{entry.seq}"
-    prefix = quote(f"{Origin.of_entry('segment', seg.name, entry.seq)} {entry.action}: ")
-    decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {prefix}; {base}; }}")
+    return logged(Origin.of_entry("segment", seg.name, entry.seq), entry.action, VERDICTS[entry.action], entry.log, decls, "log")
+
+
+def logged(origin: Origin, action: str, verdict: str, log: bool, decls: list[str], prefix: str) -> str:
+    """An entry's verdict; with `log`, a chain `PREFIX_SEQ` (added to `decls`)
+    that logs the packet to NFLOG as `ORIGIN ACTION:` first (`show log`)."""
+    if not log:
+        return verdict
+    chain = f"{prefix}_{origin.entry}"
+    decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {quote(f'{origin} {action}: ')}; {verdict}; }}")
     return f"jump {chain}"
 
 

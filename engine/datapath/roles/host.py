@@ -15,11 +15,15 @@ class HostHandler(Handler):
 
     forwards = False
 
+    def name(self, ns: Namespace) -> str:
+        """The host's name (its services are listed under it)."""
+        return ns.node.split(" ", 1)[-1]
+
     def deliver(self, model: Model, ns: Namespace, pkt: Packet) -> Outcome:
         where = ns.node
         if pkt.proto == "icmp":
             return Outcome(True, f"echo answered by {where}", ns.ns, delivered=True)
-        name = where.split(" ", 1)[-1]
+        name = self.name(ns)
         found = next((s for s in model.listeners(name) if s.proto == pkt.proto and s.port == pkt.dport), None)
         if found is not None:
             return Outcome(True, f"service {found.name} ({found.kind}) on {where} listens on {pkt.proto} {pkt.dport}",

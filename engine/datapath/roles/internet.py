@@ -7,13 +7,12 @@ from engine.compile.internet import lb_backends
 from engine.datapath.graph import Namespace
 from engine.datapath.handler import Drop, Handler, register
 from engine.datapath.model import Model
-from engine.datapath.packet import Outcome, Packet
+from engine.datapath.packet import Packet
+from engine.datapath.roles.host import HostHandler
 from engine.datapath.steering import facts
 from engine.inspection import Edge
 from engine.jhash import choose
 from engine.marks import mark_of
-
-HTTP_PORT = 80
 
 
 def _public_legs(edge: Edge) -> set[str]:
@@ -64,17 +63,9 @@ class InternetHandler(Handler):
 
 
 @register("public-host")
-class PublicHostHandler(Handler):
-    """A host on the simulated internet: it answers ping and serves HTTP on 80."""
+class PublicHostHandler(HostHandler):
+    """A host on the simulated internet: it answers ping and serves HTTP on
+    80 (the model's listeners say so), like a lab host."""
 
-    forwards = False
-
-    def deliver(self, model: Model, ns: Namespace, pkt: Packet) -> Outcome:
-        where = ns.node
-        if pkt.proto == "icmp":
-            return Outcome(True, f"echo answered by {where}", ns.ns, delivered=True)
-        if pkt.proto == "tcp" and pkt.dport == HTTP_PORT:
-            return Outcome(True, f"{where} serves http on tcp {HTTP_PORT}", ns.ns, delivered=True)
-        if pkt.proto == "tcp":
-            return Outcome(False, f"no service on tcp port {pkt.dport} at {where} (RST)", ns.ns, delivered=True, refused=True)
-        return Outcome(True, f"delivered to {where} (no service on udp port {pkt.dport})", ns.ns, delivered=True)
+    def name(self, ns: Namespace) -> str:
+        return ns.node.split(" ")[2]  # `public host NAME internet EDGE`
