@@ -23,17 +23,18 @@ import zlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from engine import marks
 from engine.origin import Origin
 
 Key = tuple[str, ...]
 
-# ct mark bit of connections a policy change refused: the tables drop them,
-# the lab sets it (lab/conntrack.py) on what the engine says was refused
-REFUSED_MARK = 0x1
-# ct mark bit of a connection in the router where it entered the fabric from
-# a VPC (DESIGN-W3 mark layout): one entry per connection carries it, so a
-# reader can ask the kernel for those alone (lab/ctnetlink.py mark filter)
-ORIGIN_MARK = 0x2
+# the ct mark's bits are laid out in engine/marks.py: REFUSED (a policy
+# change refused the connection: the tables drop it, the lab sets it with
+# lab/conntrack.py) and ORIGIN (the router where a connection entered the
+# fabric from a VPC: one entry per connection carries it, so a reader can
+# ask the kernel for those alone, lab/ctnetlink.py's mark filter)
+REFUSED_MARK = marks.REFUSED
+ORIGIN_MARK = marks.ORIGIN
 MAIN_TABLE = 254  # the kernel's main routing table
 
 
