@@ -94,6 +94,16 @@ class PlanBuilder:
             raise ValueError(f"plan conflict at {item.key}: {old} vs {item}")
         self._items[item.key] = item
 
+    def get(self, key: Key) -> Item | None:
+        """The item added under `key` so far (a later stage may build on it)."""
+        return self._items.get(key)
+
+    def put(self, item: Item) -> None:
+        """Add `item`, replacing whatever holds its key: for a later stage
+        that says more about the same kernel object (an endpoint's route
+        where a share offers exactly that address)."""
+        self._items[item.key] = item
+
     def extend(self, items: Iterable[Item]) -> None:
         """Add many items."""
         for item in items:

@@ -58,13 +58,17 @@ class _UdpEcho(socketserver.BaseRequestHandler):
 
 
 def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
+    """A page served as is, where `{client}` becomes the client's address as
+    this server sees it (a provider shows each endpoint its own)."""
+
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = page.replace(b"{client}", str(self.client_address[0]).encode())
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(page)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(page)
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return
