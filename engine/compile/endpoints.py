@@ -3,7 +3,7 @@
 A provider is a namespace of its own (`LAB-e-SERVICE`, role `provider`)
 holding one 169.254 address on lo and running the service's server on its
 port; it has no route but those back to its endpoints, so nothing reaches
-it but through one. Each endpoint (engine/endpoints.py places them):
+it but through one. Each endpoint (endpoint_layout.py places them):
 
 - the VPC router holds the endpoint's address A (/32 on lo: it answers ARP
   on the subnet's bridge, and ping) and a private link (veth `pl.SERVICE`
@@ -27,7 +27,7 @@ from engine.addressing import parse_prefix, service_port
 from engine.compile import naming
 from engine.compile.nft import ENDPOINTS, Rulesets, quote
 from engine.compile.topology import HOST_SYSCTLS, Fabric
-from engine.endpoints import Layout, Placed, Reach, by_vpc, layout, reach
+from engine.compile.endpoint_layout import Layout, Placed, Reach, by_vpc, layout, reach
 from engine.items import AddressItem, LinkConfItem, NetnsItem, RouteItem, RouteMeta, ServiceItem, VethItem
 from engine.model import Config, EndpointService
 from engine.origin import Origin

@@ -1,6 +1,6 @@
 """Endpoint services and their endpoints as the fabric places them: pure
-facts of a Config, shared by the compiler, validation, DNS, the views and
-the data-path model, so that they cannot disagree.
+facts of a Config, shared by the compiler's endpoint stage, DNS, the views
+and the data-path model, so that they cannot disagree.
 
 An endpoint service's provider is a namespace of its own holding one
 address; each endpoint is an address A in a subnet of a VPC, held by that
@@ -20,13 +20,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from engine.addressing import parse_address, parse_prefix, service_port
+from engine.addressing import address_subnet, service_port
 from engine.compile import naming, topology
 from engine.memo import derived
 from engine.model import Config, Endpoint, EndpointService, Vpc
 from engine.shares import end_of, imports
-
-ENDPOINT_KINDS = ("http", "tcp-echo")
 
 
 @dataclass(frozen=True)
@@ -77,18 +75,6 @@ class Layout:
         return [ep for ep in self.endpoints if ep.service.name == service]
 
 
-def endpoint_subnet(vpc: Vpc, address: str) -> str | None:
-    """The subnet of `vpc` that holds `address` (None when none does)."""
-    addr = parse_address(address)
-    if addr is None:
-        return None
-    for sn in vpc.subnets:
-        net = parse_prefix(sn.prefix)
-        if net is not None and addr in net:
-            return sn.name
-    return None
-
-
 def layout(config: Config) -> Layout:
     """The placement of every endpoint service and endpoint (remembered on
     the Config, which never changes)."""
@@ -107,7 +93,7 @@ def _layout(config: Config) -> Layout:
     for vpc in config.vpcs:
         seen: set[str] = set()
         for ep in vpc.endpoints:
-            subnet = endpoint_subnet(vpc, ep.address)
+            subnet = address_subnet(vpc, ep.address)
             if ep.service in services and vpc.segment and subnet is not None and ep.service not in seen:
                 seen.add(ep.service)
                 chosen.append((vpc, ep, subnet))
