@@ -83,7 +83,7 @@ class Host:
 
 @dataclass(frozen=True)
 class Service:
-    """A real server (dnsmasq, http, echo) running in a host's namespace."""
+    """A real server (dns, http, echo) running in a host's namespace."""
 
     name: str
     kind: str  # dns | http | tcp-echo | udp-echo

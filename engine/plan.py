@@ -27,6 +27,7 @@ from engine.items import (
     RouteItem,
     RouteMeta,
     RuleItem,
+    ServiceDataItem,
     ServiceItem,
     VethItem,
     ifindex_of,
@@ -129,6 +130,6 @@ class PlanBuilder:
 
 __all__ = [
     "ITEM_KINDS", "MAIN_TABLE", "REFUSED_MARK", "AddressItem", "BridgeItem", "Item", "Key", "LinkConfItem", "NetnsItem",
-    "NftItem", "Plan", "PlanBuilder", "PlanItem", "RouteItem", "RouteMeta", "RuleItem", "ServiceItem", "VethItem",
+    "NftItem", "Plan", "PlanBuilder", "PlanItem", "RouteItem", "RouteMeta", "RuleItem", "ServiceDataItem", "ServiceItem", "VethItem",
     "ifindex_of", "kind_label", "kind_rank",
 ]

@@ -24,6 +24,7 @@ from engine.items import (
     PlanItem,
     RouteItem,
     RuleItem,
+    ServiceDataItem,
     ServiceItem,
     VethItem,
     ifindex_of,
@@ -290,6 +291,24 @@ def _count_flows(ns: str) -> None:
         pass
 
 
+class ServiceDataRealiser(OneByOneRealiser):
+    """A service's data file, replaced at once (its server reads it again)."""
+
+    KIND = ServiceDataItem.KIND
+
+    def apply_one(self, run: Run, add: bool, item: ServiceDataItem) -> None:
+        if add:
+            services.write_data(item.tag, item.data)
+        else:
+            services.remove_data(item.tag)
+
+    def drift(self, item: ServiceDataItem, states: States) -> list[Drift]:
+        held = services.read_data(item.tag)
+        if held == item.data:
+            return []
+        return [Drift(item.ns, "service data", item.name, "missing" if held is None else "different")]
+
+
 class ServiceRealiser(KindRealiser):
     """Service processes, all of a phase started (or stopped) at once; a
     service that is down is reported by the engine's health view."""
@@ -315,7 +334,7 @@ REALISERS: dict[str, KindRealiser] = {
     r.KIND: r
     for r in (
         NetnsRealiser(), BridgeRealiser(), VethRealiser(), LinkConfRealiser(), AddressRealiser(),
-        RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceRealiser(),
+        RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceDataRealiser(), ServiceRealiser(),
     )
 }  # fmt: skip
 

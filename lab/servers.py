@@ -2,6 +2,7 @@
 
 http, tcp-echo and udp-echo are the standard library's socketserver and
 http.server (threaded, so concurrent clients each get their own answer);
+dns answers by the asker's source address (lab/dnsserver.py);
 `policy-log` reads the namespace's NFLOG group and appends one line per
 logged packet to the lab's policy log. pyroute2 has no NFLOG support, so
 that part speaks the netlink protocol itself (nfnetlink_log: one config
@@ -187,11 +188,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--group", type=int, default=1)
     p.add_argument("--marker", default="")
+    p.add_argument("--address", default="0.0.0.0")
     args = p.parse_args(argv)
     if args.kind == "policy-log":
         policy_log(args.group, args.out, args.where, args.ready_fd)
         return
-    data = open(args.data, "rb").read() if args.data else b""
+    if args.kind == "dns":
+        from lab import dnsserver
+
+        dnsserver.serve(args.address, args.port, args.data, args.ready_fd)
+        return
+    data = open(args.data, "rb").read() if args.kind == "http" else b""
     serve(args.kind, args.port, data, args.ready_fd)
 
 
