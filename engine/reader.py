@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engine import flows, hits, tree, views
+from engine import endpoints, flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError
@@ -117,6 +117,11 @@ class LabReader:
             if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
         ]  # fmt: skip
         return flows.flow_rows(self.name, snap.config, self.fabric.read_flows(spaces), **filters)
+
+    def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
+        """`show endpoints`: each endpoint, who reaches it, its connections."""
+        spaces = endpoints.router_namespaces(self.name, snap.config)
+        return endpoints.endpoint_rows(self.name, snap.config, self.fabric.read_flows(spaces) if spaces else {})
 
     def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over every router enforcing it."""

@@ -65,7 +65,7 @@ def _provider(lab: str, svc: EndpointService, address: str, out: PlanBuilder) ->
     port = service_port(svc.kind, svc.port)
     # the page names the client as the provider sees it: each endpoint's own address
     page = f"vpclab {lab}: endpoint-service {svc.name} ({svc.kind}) on cxp {svc.cxp} answers {{client}}\n"
-    out.add(ServiceItem(ns, svc.name, svc.kind, port, provider_tag(lab, svc.name),
+    out.add(ServiceItem(ns, svc.name, svc.kind, port, provider_tag(lab, svc.name), address,
                         data=page if svc.kind == "http" else "", origin=f"endpoint-service {svc.name}"))
 
 
