@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import ipaddress
+import json
 from dataclasses import replace
 
 import pytest

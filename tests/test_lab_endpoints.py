@@ -197,11 +197,20 @@ def test_dig_from_two_segments_gets_each_its_own_answer(make_lab: Any) -> None:
 
 
 def test_policy_deny_on_the_endpoint_address_refuses_and_counts(make_lab: Any) -> None:
-    api = built(make_lab, ENDPOINTS + "segment apps\n policy 10 deny tcp any host 10.50.1.20 eq 443\n")
+    """The segment policy judges the endpoint's address like any other: in
+    the segment routers, and with micro-segmentation in the VPC router for
+    another subnet of its VPC (its own subnet is never judged)."""
+    extra = ("segment apps\n policy 10 deny tcp any host 10.50.1.20 eq 443\n"
+             "vpc endpoints\n micro-segmentation\n subnet b 10.50.2.0/24\n host b1 10.50.2.10\n")
+    api = built(make_lab, ENDPOINTS + extra)
     lab = api.name
     with watching(f"{lab}-e-objstore") as seen:
         assert not api.probe("10.50.1.20", "w1", "tcp", 443, timeout=1.0).reachable
+        after_w1 = {r["seq"]: r["packets"] for r in api.policy_hits("segment", "apps")}[10]
+        assert not api.probe("10.50.1.20", "b1", "tcp", 443, timeout=1.0).reachable  # judged in the VPC router
     assert seen == []
     hits = {r["seq"]: r for r in api.policy_hits("segment", "apps")}
-    assert hits[10]["packets"] >= 1
+    assert after_w1 >= 1 and hits[10]["packets"] > after_w1
     assert api.probe("10.50.1.21", "w1", "tcp", 9000).reachable  # the other endpoint's address is not denied
+    assert api.probe("10.50.1.21", "b1", "tcp", 9000).reachable
+    assert api.probe("10.50.1.20", "dns1", "tcp", 443).reachable  # its own subnet

@@ -12,6 +12,9 @@ it but through one. Each endpoint (endpoint_layout.py places them):
   and everything leaving by a private link to that link's L (SNAT map), so
   the provider sees each endpoint under its own address; only translated
   connections may leave by a private link, none may come from one;
+- with micro-segmentation, a connection from another subnet of the VPC
+  meets the segment policy on its way to A (before the translation, so
+  the policy judges the endpoint's address), as subnet-to-subnet traffic;
 - every segment router that reaches A gets a /32 route with origin
   `endpoint`, a copy of the route that covers A there (the VPC's cidr at
   home or over the backbone, a share's import elsewhere), so it goes
@@ -25,11 +28,12 @@ from dataclasses import replace
 
 from engine.addressing import parse_prefix, service_port
 from engine.compile import naming
-from engine.compile.nft import ENDPOINTS, Rulesets, quote
-from engine.compile.topology import HOST_SYSCTLS, Fabric
 from engine.compile.endpoint_layout import Layout, Placed, Reach, by_vpc, layout, reach
+from engine.compile.nft import ENDPOINTS, Rulesets, quote
+from engine.compile.policy import active
+from engine.compile.topology import HOST_SYSCTLS, Fabric
 from engine.items import AddressItem, LinkConfItem, NetnsItem, RouteItem, RouteMeta, ServiceItem, VethItem
-from engine.model import Config, EndpointService
+from engine.model import Config, EndpointService, Vpc
 from engine.origin import Origin
 from engine.plan import PlanBuilder
 
@@ -54,7 +58,7 @@ def build_endpoints(fab: Fabric, config: Config, out: PlanBuilder, rules: Rulese
         _private_link(fab.lab, ep, out)
         for r in reach(config, ep):
             _segment_routes(fab, ep, r, out)
-    _translations(fab.lab, places, rules)
+    _translations(fab.lab, config, places, rules)
 
 
 def _provider(lab: str, svc: EndpointService, address: str, out: PlanBuilder) -> None:
@@ -93,9 +97,9 @@ def _segment_routes(fab: Fabric, ep: Placed, r: Reach, out: PlanBuilder) -> None
         base = out.get(("route", ns, covering))
         if not isinstance(base, RouteItem) or base.meta is None:
             continue
-        nat = (f"{ep.address}/32", f"{r.address}/32") if r.translated else (None, None)
-        meta = RouteMeta(r.segment, cxp, "endpoint", f"endpoint {ep.endpoint.name} ({base.meta.via})", None, *nat,
-                         vpc=base.meta.vpc)
+        original, translated = (f"{ep.address}/32", f"{r.address}/32") if r.translated else (None, None)
+        meta = RouteMeta(r.segment, cxp, "endpoint", f"endpoint {ep.endpoint.name} ({base.meta.via})",
+                         original_prefix=original, translated_prefix=translated, vpc=base.meta.vpc)
         out.put(replace(base, dst=f"{r.address}/32", meta=meta))
 
 
@@ -105,7 +109,7 @@ def _vpc_cidr(ep: Placed) -> str | None:
     return next((c for c in ep.vpc.cidrs if (net := parse_prefix(c)) is not None and addr in net), None)
 
 
-def _translations(lab: str, places: Layout, rules: Rulesets) -> None:
+def _translations(lab: str, config: Config, places: Layout, rules: Rulesets) -> None:
     """Each VPC router's endpoint maps and the guards of its private links."""
     for vpc, eps in sorted(by_vpc(list(places.endpoints)).items()):
         ns = naming.vpc_ns(lab, vpc)
@@ -121,3 +125,21 @@ def _translations(lab: str, places: Layout, rules: Rulesets) -> None:
         r.postrouting.append("snat ip to oifname map @ep_snat")
         r.forward.append((ENDPOINTS, f"iifname {LINKS} drop"))  # a provider opens nothing
         r.forward.append((ENDPOINTS, f"oifname {LINKS} ct status & dnat == 0 drop"))  # only through an endpoint
+        if micro_segmented(config, eps[0].vpc):
+            r.decls.append(_subnet_policy(eps))
+
+
+def micro_segmented(config: Config, vpc: Vpc) -> bool:
+    """Does the VPC router judge subnet-to-subnet traffic (engine/compile/policy.py)?"""
+    seg = config.get("segment", vpc.segment or "")
+    return bool(seg is not None and active(seg) and vpc.micro_segmentation and len(vpc.subnets) > 1)
+
+
+def _subnet_policy(eps: list[Placed]) -> str:
+    """New connections from another subnet to an endpoint meet the segment
+    policy, between conntrack (-200) and the translation (-100): the policy
+    sees the endpoint's address, as for any address of the subnet."""
+    rules = [f"iifname != {quote(naming.bridge_if(ep.subnet))} ip daddr {ep.address} tcp dport {ep.port} jump seg_policy"
+             for ep in eps]
+    head = 'type filter hook prerouting priority -150; policy accept; ct state != new accept; iifname != "b*" accept'
+    return "chain ep_subnets { " + "; ".join([head, *rules]) + "; }"
