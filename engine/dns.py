@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from functools import cached_property
 
 from engine.compile.endpoint_layout import layout, reach
 from engine.model import Config
@@ -86,15 +87,20 @@ class Zones:
         return out
 
     def _services(self, segment: str) -> dict[str, str]:
-        best: dict[str, tuple[bool, str, str, str]] = {}
+        return self._endpoints.get(segment, {})
+
+    @cached_property
+    def _endpoints(self) -> dict[str, dict[str, str]]:
+        """Segment -> service name -> the address of the endpoint it is told."""
+        best: dict[str, dict[str, tuple[bool, str, str, str]]] = {}
         for ep in layout(self.config).endpoints:
+            key = ep.service.name.lower()
             for r in reach(self.config, ep):
-                if r.segment == segment:
-                    choice = (r.share is not None, ep.vpc.name, ep.endpoint.name, r.address)
-                    key = ep.service.name.lower()
-                    if key not in best or choice < best[key]:
-                        best[key] = choice
-        return {name: choice[3] for name, choice in best.items()}
+                choice = (r.share is not None, ep.vpc.name, ep.endpoint.name, r.address)
+                known = best.setdefault(r.segment, {})
+                if key not in known or choice < known[key]:
+                    known[key] = choice
+        return {seg: {name: c[3] for name, c in names.items()} for seg, names in best.items()}
 
 
 def _prefix_order(prefix: str) -> tuple[int, int]:

@@ -9,20 +9,25 @@ that part speaks the netlink protocol itself (nfnetlink_log: one config
 message to bind the group, then packets with a prefix and the IP header).
 
 Each server writes one byte to `--ready-fd` once it listens, so a commit
-returns only when its services answer.
+returns only when its services answer. A lab starts dozens of these at
+once (a provider per endpoint service), so each imports only what its kind
+needs: http.server alone costs more than the rest of a start.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
-import http.server
 import os
 import socket
 import socketserver
 import struct
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_ULOG = 4
@@ -58,11 +63,13 @@ class _UdpEcho(socketserver.BaseRequestHandler):
         sock.sendto(data, self.client_address)
 
 
-def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
+def _http_handler(page: bytes) -> type[BaseHTTPRequestHandler]:
     """A page served as is, where `{client}` becomes the client's address as
     this server sees it (a provider shows each endpoint its own)."""
 
-    class Page(http.server.BaseHTTPRequestHandler):
+    from http.server import BaseHTTPRequestHandler
+
+    class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = page.replace(b"{client}", str(self.client_address[0]).encode())
             self.send_response(200)
@@ -80,7 +87,9 @@ def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
 def serve(kind: str, port: int, data: bytes, ready_fd: int | None) -> None:
     """Run one tcp/udp server until killed."""
     if kind == "http":
-        server: socketserver.BaseServer = type("S", (_Threaded, http.server.HTTPServer), {})(("0.0.0.0", port), _http_handler(data))
+        from http.server import HTTPServer
+
+        server: socketserver.BaseServer = type("S", (_Threaded, HTTPServer), {})(("0.0.0.0", port), _http_handler(data))
     elif kind == "tcp-echo":
         server = type("S", (_Threaded, socketserver.TCPServer), {})(("0.0.0.0", port), _TcpEcho)
     elif kind == "udp-echo":

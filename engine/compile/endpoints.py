@@ -24,7 +24,6 @@ it but through one. Each endpoint (endpoint_layout.py places them):
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 
 from engine.addressing import parse_prefix, service_port
 from engine.compile import naming
@@ -100,7 +99,8 @@ def _segment_routes(fab: Fabric, ep: Placed, r: Reach, out: PlanBuilder) -> None
         original, translated = (f"{ep.address}/32", f"{r.address}/32") if r.translated else (None, None)
         meta = RouteMeta(r.segment, cxp, "endpoint", f"endpoint {ep.endpoint.name} ({base.meta.via})",
                          original_prefix=original, translated_prefix=translated, vpc=base.meta.vpc)
-        out.put(replace(base, dst=f"{r.address}/32", meta=meta))
+        # the covering route's way out, to the endpoint's address (built, not `replace`d: a commit makes a thousand)
+        out.put(RouteItem(ns, f"{r.address}/32", base.gateway, base.ifname, base.onlink, base.type, meta, base.on_address, base.table))
 
 
 def _vpc_cidr(ep: Placed) -> str | None:
