@@ -21,7 +21,9 @@ def router_namespaces(lab: str, config: Config) -> list[str]:
 
 
 def endpoint_rows(lab: str, config: Config, flows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per endpoint: service, endpoint, vpc, address, port, reached_by, connections."""
+    """One row per endpoint: service, endpoint, vpc, cxp, address, port,
+    reached_by (for people: `prod as 100.64.50.20 (share eps-prod)`), reach
+    (the same as data: segment, address, share), connections."""
     rows = []
     for ep in layout(config).endpoints:
         tracked = flows.get(naming.vpc_ns(lab, ep.vpc.name), [])
@@ -33,6 +35,7 @@ def endpoint_rows(lab: str, config: Config, flows: dict[str, list[dict[str, Any]
             "address": ep.address,
             "port": ep.port,
             "reached_by": [_reached(r) for r in reach(config, ep)],
+            "reach": [{"segment": r.segment, "address": r.address, "share": r.share} for r in reach(config, ep)],
             "connections": sum(1 for f in tracked if _through(f, ep)),
         })  # fmt: skip
     return sorted(rows, key=lambda r: (r["service"], r["endpoint"]))

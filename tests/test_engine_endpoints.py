@@ -174,6 +174,9 @@ def test_running_config_round_trip_and_show_endpoints(tmp_path: Path) -> None:
     rows = {r["endpoint"]: r for r in json.loads(out[out.index("["):])}
     assert rows["s3ep"] == {"service": "objstore", "endpoint": "s3ep", "vpc": "endpoints", "cxp": "east", "address": "10.50.1.20",
                             "port": 443, "reached_by": ["apps", "partner (share eps-partner)", "prod as 100.64.50.20 (share eps-prod)"],
+                            "reach": [{"segment": "apps", "address": "10.50.1.20", "share": None},
+                                      {"segment": "partner", "address": "10.50.1.20", "share": "eps-partner"},
+                                      {"segment": "prod", "address": "100.64.50.20", "share": "eps-prod"}],
                             "connections": 0}
     assert "reached-by" in sh.ok("show endpoints")
     listed = sh.ok("show services | json")
