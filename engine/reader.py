@@ -20,7 +20,9 @@ from typing import Any
 from engine import endpoints, flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
+from engine.datapath import model_of
 from engine.errors import NotFoundError
+from engine.flows import FlowView
 from engine.model import Config
 from engine.origin import SCOPES
 from engine.plan import Plan
@@ -104,19 +106,22 @@ class LabReader:
                                 filters.get("vpc"), filters.get("prefix"))  # fmt: skip
 
     def flows(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
-        """`show flows` rows: tracked connections of the segment routers in
-        scope (filters: segment, vpc, share, host, protocol, port, address, sort, top)."""
+        """`show flows` rows: one per connection, stitched across the routers
+        it crossed (filters: segment, vpc, share, host, protocol, port,
+        address, sort, top)."""
+        return self.flow_view(snap, **filters).rows()
+
+    def flow_view(self, snap: RunningSnapshot, **filters: Any) -> FlowView:
+        """The connections of `show flows` before their rows are made: text
+        columns for 100,000 of them without building their dicts."""
         for kind in ("segment", "vpc", "share"):
             require_known(snap.config, kind, filters.get(kind))
         host = filters.get("host")
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration")
-        seg = filters.get("segment")
-        spaces = [
-            ns for ns in snap.plan.namespaces()
-            if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
-        ]  # fmt: skip
-        return flows.flow_rows(self.name, snap.config, self.fabric.read_flows(spaces), **filters)
+        model = model_of(self.name, snap.config, snap.plan)
+        spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
+        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
 
     def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
         """`show endpoints`: each endpoint, who reaches it, its connections."""
@@ -131,7 +136,8 @@ class LabReader:
 
     def health(self, snap: RunningSnapshot) -> views.Health:
         """`show lab health`: the kernel against the plan, and services down."""
-        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
+                      ("svc", key.split("/")[0], key.split("/", 1)[1]))
                 for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
         return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
 

@@ -172,7 +172,7 @@ class BridgeRealiser(NetlinkRealiser):
         return rtnl.bridge_add(ifindex_of(item.ifname), item.ifname) if add else rtnl.link_del(ifindex_of(item.ifname))
 
     def drift(self, item: BridgeItem, states: States) -> list[Drift]:
-        return _link_drift(states, item.ns, item.ifname, "bridge")
+        return _link_drift(states, item.ns, item.ifname, "bridge", item.key)
 
 
 class VethRealiser(NetlinkRealiser):
@@ -186,7 +186,7 @@ class VethRealiser(NetlinkRealiser):
         return rtnl.veth_add(ifindex_of(item.ifname), item.ifname, ifindex_of(item.peer_ifname), item.peer_ifname, run.fd(item.peer_ns))
 
     def drift(self, item: VethItem, states: States) -> list[Drift]:
-        return _link_drift(states, item.ns, item.ifname, "veth") + _link_drift(states, item.peer_ns, item.peer_ifname, "veth")
+        return _link_drift(states, item.ns, item.ifname, "veth", item.key) + _link_drift(states, item.peer_ns, item.peer_ifname, "veth", item.key)
 
 
 class LinkConfRealiser(NetlinkRealiser):
@@ -201,7 +201,7 @@ class LinkConfRealiser(NetlinkRealiser):
     def drift(self, item: LinkConfItem, states: States) -> list[Drift]:
         link = states[item.ns].links.get(item.ifname) if item.ns in states else None
         if link and (link["up"] != item.up or link["master"] != item.master):
-            return [Drift(item.ns, "link", item.ifname, "different (state or master)")]
+            return [Drift(item.ns, "link", item.ifname, "different (state or master)", item.key)]
         return []
 
 
@@ -216,7 +216,7 @@ class AddressRealiser(NetlinkRealiser):
 
     def drift(self, item: AddressItem, states: States) -> list[Drift]:
         if item.ns in states and (item.ifname, item.cidr) not in states[item.ns].addrs:
-            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing")]
+            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing", item.key)]
         return []
 
 
@@ -235,9 +235,9 @@ class RouteRealiser(NetlinkRealiser):
         reading = states[item.ns].routes.get((item.table, item.dst))
         name = item.dst if item.table == rtnl.RT_TABLE_MAIN else f"{item.dst} table {item.table}"
         if reading is None:
-            return [Drift(item.ns, "route", name, "missing")]
+            return [Drift(item.ns, "route", name, "missing", item.key)]
         if not inventory.route_matches(item, reading):
-            return [Drift(item.ns, "route", name, f"different (kernel: via {reading.gateway} dev {reading.dev})")]
+            return [Drift(item.ns, "route", name, f"different (kernel: via {reading.gateway} dev {reading.dev})", item.key)]
         return []
 
 
@@ -254,9 +254,9 @@ class RuleRealiser(NetlinkRealiser):
             return []
         reading = states[item.ns].rules.get(item.priority)
         if reading is None:
-            return [Drift(item.ns, "rule", item.describe(), "missing")]
+            return [Drift(item.ns, "rule", item.describe(), "missing", item.key)]
         if not inventory.rule_matches(item, reading):
-            return [Drift(item.ns, "rule", item.describe(), f"different (kernel: {reading.describe()})")]
+            return [Drift(item.ns, "rule", item.describe(), f"different (kernel: {reading.describe()})", item.key)]
         return []
 
 
@@ -284,13 +284,25 @@ class NftRealiser(OneByOneRealiser):
             # for the kernel to clean them (100 ms to 1 s; 1 ms without them)
             conntrack.flush(item.ns)
 
+    def drift(self, item: NftItem, states: States) -> list[Drift]:
+        """The table gone, or its counted entries not those of the plan (a
+        table replaced or edited by hand: the comments name every entry)."""
+        if item.ns not in states:
+            return []
+        if not nft.exists(item.ns):
+            return [Drift(item.ns, "table", nft.TABLE, "missing", item.key)]
+        if not set(nft.read_counters(item.ns)) >= {c for c, _digest in item.counted}:
+            return [Drift(item.ns, "table", nft.TABLE, "different (entries missing)", item.key)]
+        return []
+
 
 def _count_flows(ns: str) -> None:
-    """Conntrack accounting (packets and bytes per flow) for `show flows`.
-    The key exists once nf_conntrack is loaded, which loading a table with
-    `ct` expressions guarantees; hence here and not with the other sysctls."""
+    """Conntrack accounting (packets and bytes per flow) and timestamps (a
+    flow's age) for `show flows`. The keys exist once nf_conntrack is
+    loaded, which loading a table with `ct` expressions guarantees; hence
+    here and not with the other sysctls."""
     try:
-        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1"})
+        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1", "net.netfilter.nf_conntrack_timestamp": "1"})
     except OSError:
         pass
 
@@ -356,7 +368,7 @@ def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
     states: States = {}
     for ns in sorted(wanted):
         if not netns.exists(ns):
-            out.append(Drift(ns, "namespace", ns, "missing"))
+            out.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
             continue
         try:
             states[ns] = inventory.read_ns(ns)
@@ -372,13 +384,13 @@ def realiser_of(item: PlanItem) -> KindRealiser:
     return REALISERS[item.KIND]
 
 
-def _link_drift(states: States, ns: str, ifname: str, kind: str) -> list[Drift]:
+def _link_drift(states: States, ns: str, ifname: str, kind: str, key: tuple[str, ...]) -> list[Drift]:
     st = states.get(ns)
     if st is None:
         return []
     link = st.links.get(ifname)
     if link is None:
-        return [Drift(ns, "link", ifname, "missing")]
+        return [Drift(ns, "link", ifname, "missing", key)]
     if link["kind"] != kind:
-        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})")]
+        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})", key)]
     return []
