@@ -8,11 +8,13 @@ endpoint's VPC router that its translation took to the provider.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from engine.compile import naming
 from engine.compile.endpoint_layout import Placed, Reach, layout, reach
 from engine.model import Config
+from engine.ports import Tracked
 
 
 def router_namespaces(lab: str, config: Config) -> list[str]:
@@ -20,7 +22,7 @@ def router_namespaces(lab: str, config: Config) -> list[str]:
     return sorted({naming.vpc_ns(lab, ep.vpc.name) for ep in layout(config).endpoints})
 
 
-def endpoint_rows(lab: str, config: Config, flows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def endpoint_rows(lab: str, config: Config, flows: dict[str, list[Tracked]]) -> list[dict[str, Any]]:
     """One row per endpoint: service, endpoint, vpc, cxp, address, port,
     reached_by (for people: `prod as 100.64.50.20 (share eps-prod)`), reach
     (the same as data: segment, address, share), connections."""
@@ -48,6 +50,6 @@ def _reached(r: Reach) -> str:
     return f"{r.segment} as {r.address} (share {r.share})" if r.translated else f"{r.segment} (share {r.share})"
 
 
-def _through(flow: dict[str, Any], ep: Placed) -> bool:
+def _through(flow: Tracked, ep: Placed) -> bool:
     """A connection the endpoint translated: to its address, answered by its provider."""
-    return bool(flow["orig"].get("dst") == ep.address and flow["reply"].get("src") == ep.provider)
+    return flow.o_dst == socket.inet_aton(ep.address) and flow.r_src == socket.inet_aton(ep.provider)
