@@ -182,3 +182,42 @@ def test_running_config_round_trip_and_show_endpoints(tmp_path: Path) -> None:
     listed = sh.ok("show services | json")
     services = {r["name"]: r for r in json.loads(listed[listed.index("["):])}
     assert services["objstore"]["host"] == "endpoint-service objstore" and services["objstore"]["port"] == 443
+
+
+def _walk(text: str, host: str, address: str, proto: str = "tcp", port: int | None = 443):  # type: ignore[no-untyped-def]
+    from engine.datapath import from_host, model_of
+
+    config = parse_config(text)
+    return from_host(model_of("t", config, compile_plan("t", config)), host, address, proto, port, 40000)
+
+
+def test_the_data_path_model_walks_through_an_endpoint() -> None:
+    config = parse_config(ENDPOINTS)
+    s3 = next(ep for ep in layout(config).endpoints if ep.endpoint.name == "s3ep")
+    walk = _walk(ENDPOINTS, "p1", "100.64.50.20")
+    assert walk.outcome.reachable and walk.outcome.reason == "endpoint-service objstore (http) listens on tcp 443"
+    hops = {h.node: h for h in walk.hops}
+    assert (hops["segment apps cxp west"].ingress, hops["segment apps cxp west"].dst) == ("s.eps-prod", "10.50.1.20")  # the share's DNAT
+    vpc = hops["vpc endpoints"]
+    assert (vpc.ingress, vpc.egress, vpc.src, vpc.dst) == ("uplink", "pl.objstore", s3.link, s3.provider)
+    assert walk.hops[-1].node == "endpoint-service objstore" and walk.hops[-1].kind == "provider"
+    # what the kernel does otherwise: the router's own address answers ping and refuses other ports
+    assert _walk(ENDPOINTS, "w1", "10.50.1.20", "icmp", None).outcome.reason == "echo answered by vpc endpoints"
+    refused = _walk(ENDPOINTS, "w1", "10.50.1.20", port=80).outcome
+    assert not refused.reachable and refused.refused
+    # one-way share: dropped on the way; no route: refused at once
+    assert "one-way" in _walk(ENDPOINTS, "q1", "10.50.1.20").outcome.reason
+    assert "no route" in _walk(ENDPOINTS, "i1", "10.50.1.20").outcome.reason
+
+
+def test_the_model_judges_the_endpoint_address_and_guards_the_provider() -> None:
+    text = ENDPOINTS + ("segment apps\n policy 10 deny tcp 10.50.2.0/24 host 10.50.1.20 eq 443\n"
+                        "vpc endpoints\n micro-segmentation\n subnet b 10.50.2.0/24\n host b1 10.50.2.10\n")
+    denied = _walk(text, "b1", "10.50.1.20")
+    assert not denied.outcome.reachable and denied.hops[-1].node == "vpc endpoints" and denied.hops[-1].rule == "segment apps 10"
+    allowed = _walk(text, "b1", "10.50.1.21", port=9000)
+    assert allowed.outcome.reachable and next(h for h in allowed.hops if h.node == "vpc endpoints").rule == "segment apps default"
+    assert _walk(text, "dns1", "10.50.1.20").outcome.reachable  # its own subnet is never judged
+    provider = layout(parse_config(text)).providers["objstore"]
+    direct = _walk(text, "dns1", provider).outcome  # the VPC router routes it, but only a translation may go
+    assert not direct.reachable and "only an endpoint's translation" in direct.reason

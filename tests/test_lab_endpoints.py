@@ -214,3 +214,26 @@ def test_policy_deny_on_the_endpoint_address_refuses_and_counts(make_lab: Any) -
     assert api.probe("10.50.1.21", "w1", "tcp", 9000).reachable  # the other endpoint's address is not denied
     assert api.probe("10.50.1.21", "b1", "tcp", 9000).reachable
     assert api.probe("10.50.1.20", "dns1", "tcp", 443).reachable  # its own subnet
+
+
+def test_trace_and_flows_know_endpoints(make_lab: Any) -> None:
+    """The model's walk through a NAT'ing share, the endpoint's translation
+    and the provider agrees with the real packet, and so do its refusals;
+    `show flows` names the endpoint service as the application."""
+    extra = ("segment apps\n policy 10 deny tcp 10.50.2.0/24 host 10.50.1.20 eq 443\n"
+             "vpc endpoints\n micro-segmentation\n subnet b 10.50.2.0/24\n host b1 10.50.2.10\n")
+    api = built(make_lab, ENDPOINTS + extra)
+    provider = layout(api.running).providers["objstore"]
+    cases = [("100.64.50.20", "p1", "tcp", 443, True), ("10.50.1.21", "n1", "tcp", 9000, True), ("10.50.1.20", "b1", "tcp", 443, False),
+             ("10.50.1.20", "q1", "tcp", 443, False), (provider, "dns1", "tcp", 443, False), ("10.50.1.20", "w1", "icmp", None, True)]
+    for target, host, proto, port, reachable in cases:
+        result = api.trace(target, host, proto, port)
+        assert result.agree, (target, host, result.as_dict())
+        assert (result.walk.outcome.verdict == "reachable") == reachable, (target, host, result.walk.outcome)
+    sock = connect(f"{api.name}-h-p1", "100.64.50.20", 443)
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    sock.recv(10)
+    rows = [r for r in api.flows() if r["src"] == "10.10.1.10" and r["dport"] == 443]
+    sock.close()
+    assert rows and rows[0]["application"] == "objstore (endpoint-service)", rows
+    assert rows[0]["nat"]["dst"] == provider and [h["node"] for h in rows[0]["path"]][-1] == "vpc endpoints"
