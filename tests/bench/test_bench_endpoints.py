@@ -71,8 +71,11 @@ def lab_config() -> Config:
 def timed(api, config: Config) -> float:  # type: ignore[no-untyped-def]
     api.set_candidate(config)
     start = time.perf_counter()
-    api.commit()
-    return time.perf_counter() - start
+    result = api.commit()
+    took = time.perf_counter() - start
+    if took > 1.0 and api.commit_number() > 1:  # two such outliers (5.25 s) were seen once, on a loaded machine
+        print(f"\nslow commit {api.commit_number()}: {took:.2f} s; its messages: {result.messages}")
+    return took
 
 
 def test_bench_endpoints(make_lab) -> None:  # type: ignore[no-untyped-def]
