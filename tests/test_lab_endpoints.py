@@ -237,3 +237,17 @@ def test_trace_and_flows_know_endpoints(make_lab: Any) -> None:
     sock.close()
     assert rows and rows[0]["application"] == "objstore (endpoint-service)", rows
     assert rows[0]["nat"]["dst"] == provider and [h["node"] for h in rows[0]["path"]][-1] == "vpc endpoints"
+
+
+def test_an_endpoint_broken_behind_vpclabs_back_is_found_and_repaired(make_lab: Any) -> None:
+    api = built(make_lab, TWIN_ENDPOINTS)
+    lab = api.name
+    assert api.health().ok, api.health().rows()
+    subprocess.run(["ip", "-n", f"{lab}-v-wan-a", "link", "del", "pl.objstore"], check=True)
+    assert not api.probe("10.1.1.20", "alice", "tcp", 80, timeout=1.0).reachable
+    assert api.probe("10.1.1.20", "bill", "tcp", 80).reachable  # the other tenant's endpoint is untouched
+    problems = {(r["namespace"], r["kind"], r["name"]) for r in api.health().rows()}
+    assert (f"{lab}-v-wan-a", "link", "pl.objstore") in problems and (f"{lab}-e-objstore", "link", "ep.wan-a") in problems
+    api.repair()
+    assert api.health().ok, api.health().rows()
+    assert api.probe("10.1.1.20", "alice", "tcp", 80).reachable
