@@ -322,7 +322,7 @@ class ServiceDataRealiser(OneByOneRealiser):
         held = services.read_data(item.tag)
         if held == item.data:
             return []
-        return [Drift(item.ns, "service data", item.name, "missing" if held is None else "different")]
+        return [Drift(item.ns, "service data", item.name, "missing" if held is None else "different", item.key)]
 
 
 class ServiceRealiser(KindRealiser):

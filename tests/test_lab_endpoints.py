@@ -194,6 +194,12 @@ def test_dig_from_two_segments_gets_each_its_own_answer(make_lab: Any) -> None:
     assert dig("p1", "objstore") == "10.10.2.20" and dig("w1", "objstore") == "10.50.1.20"
     assert next(r["pid"] for r in api.services() if r["name"] == "ns") == pid
     assert b"answers" in http_get(f"{lab}-h-p1", "10.10.2.20", 443)
+    # the views changed behind vpclab's back: found, put back, answered from again
+    services.write_data(f"{lab}/endpoints/ns", '{"zone": "x", "views": []}')
+    assert dig("w1", "objstore") == ""  # REFUSED: no view knows the asker
+    assert ("service data", "ns") in {(r["kind"], r["name"]) for r in api.health().rows()}
+    api.repair()
+    assert api.health().ok and dig("w1", "objstore") == "10.50.1.20"
 
 
 def test_policy_deny_on_the_endpoint_address_refuses_and_counts(make_lab: Any) -> None:
