@@ -172,6 +172,10 @@ class LabApi:
         """`show internet`."""
         return self.reader.internet(self.reader.snapshot())
 
+    def endpoints(self) -> list[dict[str, Any]]:
+        """`show endpoints`: each endpoint with who reaches it and its connections."""
+        return self.reader.endpoints(self.reader.snapshot())
+
     def services(self) -> list[dict[str, Any]]:
         """`show services`: each service with state (running/down), address, PID."""
         return self.reader.services(self.reader.snapshot())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shell.commands import configure, diagnose, firewall, flows, pathcheck, session, show
+from shell.commands import configure, diagnose, endpoints, firewall, flows, pathcheck, session, show
 from shell.context import Context
 from shell.grammar.registry import Command, Grammar, Mode
 from shell.interpreter import Interpreter
@@ -30,7 +30,7 @@ MODES = [
     Mode("pipe", "", None),
 ]
 
-GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(), *firewall.commands(),
+GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(), *endpoints.commands(), *firewall.commands(),
                           *diagnose.commands(), *pathcheck.commands(), *flows.commands(),
                           *PIPE_COMMANDS])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.compile import firewall, internet, naming, policy, routing, services, shares, topology
+from engine.compile import endpoints, firewall, internet, naming, policy, routing, services, shares, topology
 from engine.compile.cache import CompileCache
 from engine.compile.nft import Rulesets
 from engine.compile.steering import Steering
@@ -44,6 +44,7 @@ def compile_plan(lab: str, config: Config, cache: CompileCache | None = None) ->
     layout = layout_of(lab, config, fab)
     steer = Steering(layout)
     shares.build_shares(fab, config, out, rules, cache, firewall.share_legs(layout))
+    endpoints.build_endpoints(fab, config, out, rules)
     policy.build_policy(fab, config, rules, cache)
     firewall.build_firewalls(config, layout, steer, out, rules, cache)
     internet.build_internet(config, fab, layout, steer, out, rules)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from engine.errors import Diagnostic
 from engine.model import Config
-from engine.validate import cxp, firewall, internet, names, prefix_list, segment, share, vpc
+from engine.validate import cxp, endpoints, firewall, internet, names, prefix_list, segment, share, vpc
 from engine.validate.lines import (
     nat_problems,
     policy_entry_problems,
@@ -25,11 +25,9 @@ from engine.validate.lines import (
 
 Check = Callable[[Config, Config], Iterable[Diagnostic]]
 
-# Checks per object kind, in reporting order. Endpoint services get a module
-# here when the compiler realises them (today only their names are checked,
-# with every other kind's, in `names`).
-CHECKS: tuple[Check, ...] = (names.check, cxp.check, vpc.check, prefix_list.check, segment.check, share.check, firewall.check,
-                             internet.check)
+# Checks per object kind, in reporting order.
+CHECKS: tuple[Check, ...] = (names.check, cxp.check, vpc.check, prefix_list.check, segment.check, share.check, endpoints.check,
+                             firewall.check, internet.check)
 
 
 def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]:
