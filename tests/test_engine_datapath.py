@@ -207,11 +207,11 @@ def test_shares_are_not_transitive() -> None:
 
 
 def test_a_role_without_handler_is_named() -> None:
-    plan = Plan({("ns", "x-e-svc"): NetnsItem("x-e-svc", "provider", "endpoint-service svc")})
+    plan = Plan({("ns", "x-z-box"): NetnsItem("x-z-box", "appliance", "a kind of namespace no feature has")})
     m = Model(LAB, parse_config(""), plan)
-    with pytest.raises(UnknownRole, match="provider"):
-        walk(m, "x-e-svc", Packet("icmp", "10.0.0.1", "10.0.0.2"))
-    assert set(HANDLERS) >= {"host", "vpc-router", "segment-router", "firewall", "internet", "public-host"}
+    with pytest.raises(UnknownRole, match="appliance"):
+        walk(m, "x-z-box", Packet("icmp", "10.0.0.1", "10.0.0.2"))
+    assert set(HANDLERS) >= {"host", "vpc-router", "segment-router", "firewall", "internet", "public-host", "provider"}
     assert handler_for("host").forwards is False
 
 
