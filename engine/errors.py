@@ -17,7 +17,11 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        """The line as shown: a name that holds control characters (from a
+        file or the API) is escaped, so a message cannot drive a terminal."""
+        from engine.text import printable
+
+        return printable(f"{self.path}: {self.message}" if self.path else self.message)
 
 
 class VpclabError(Exception):

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
-from engine.errors import NotFoundError, ValidationError, VpclabError
+from engine.errors import Diagnostic, NotFoundError, ValidationError, VpclabError
 from engine.items import kind_label
 from engine.model import KINDS, Config
 from engine.plan import Plan
 from engine.ports import Fabric
 from engine.store import LabStore, Version
+from engine.text import text_problem
 from engine.validate import validate
 
 Watcher = Callable[[str, int, float], None]  # (lab, commit number, seconds)
@@ -241,6 +242,8 @@ class Session:
             return self._commit(comment, confirmed)
 
     def _commit(self, comment: str | None, confirmed: int | None) -> CommitResult:
+        if comment is not None and (problem := text_problem(comment)):
+            raise ValidationError([Diagnostic("commit comment", problem)])
         self._refresh()
         if self.candidate != self._running:
             self._validate(self.candidate)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from engine.errors import Diagnostic
 from engine.model import Config
 from engine.validate import cxp, names, prefix_list, segment, share, vpc
-from engine.validate.lines import nat_problems, policy_entry_problems, prefix_list_entry_problems, prefix_problem
+from engine.validate.lines import cidr_problem, nat_problems, policy_entry_problems, prefix_list_entry_problems, prefix_problem
 
 Check = Callable[[Config, Config], Iterable[Diagnostic]]
 
@@ -37,4 +37,4 @@ def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]
     return out
 
 
-__all__ = ["CHECKS", "validate", "nat_problems", "policy_entry_problems", "prefix_list_entry_problems", "prefix_problem"]
+__all__ = ["CHECKS", "validate", "cidr_problem", "nat_problems", "policy_entry_problems", "prefix_list_entry_problems", "prefix_problem"]
