@@ -57,3 +57,14 @@ class NotFoundError(VpclabError):
 
 class SystemDependencyError(VpclabError):
     """Root or a Debian package is missing; the program exits 3."""
+
+
+class DamagedStateError(VpclabError):
+    """A state file of the lab cannot be read: the message names the file,
+    what is wrong with it, and how to recover (destroy never needs it)."""
+
+    def __init__(self, path: str, problem: str, recovery: str):
+        self.path = path
+        self.problem = problem
+        self.recovery = recovery
+        super().__init__(f"the state file {path} is damaged ({problem}): {recovery}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
-from engine.errors import Diagnostic, NotFoundError, ValidationError, VpclabError
+from engine.errors import DamagedStateError, Diagnostic, NotFoundError, ValidationError, VpclabError
 from engine.items import kind_label
 from engine.model import KINDS, Config
 from engine.plan import Plan
@@ -169,8 +169,11 @@ class Session:
         self._number = 0
         self._edited: Config | None = None  # None: no local edits, the candidate is the running config
         self._plan_cache: tuple[Config, Plan] | None = None
-        self._refresh()
-        self.expire_if_overdue()
+        try:
+            self._refresh()
+            self.expire_if_overdue()
+        except DamagedStateError:
+            pass  # said by the first command that reads the state; destroy needs none
 
     # running state ------------------------------------------------------------
 

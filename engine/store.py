@@ -22,11 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import LockedError
+from engine.errors import DamagedStateError, LockedError
 from engine.model import Config
-from engine.serial import from_data, to_data
+from engine.serial import DataError, from_data, to_data
+from engine.validate import names
 
 DEFAULT_ROOT = "/run/vpclab"
+# the fields a marker must hold, and what removing a damaged one loses
+MARKER_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "confirm": {"number": int, "previous": int, "deadline": (int, float)},
+    "inflight": {"pid": int, "from": int},
+}
+MARKER_LOSS = {
+    "confirm": "the confirmed commit then stays, without its automatic rollback",
+    "inflight": "the next commit then starts from the lab as it is; 'show lab health' lists any leftovers",
+    "share-baseline": "'show share NAME statistics' then counts from the links' creation",
+}
 Version = tuple[int, int, int]  # what LabStore.version returns
 
 
@@ -77,10 +88,55 @@ class LabStore:
         os.replace(tmp, path)
 
     def _read(self, name: str) -> Any | None:
+        """A state file's JSON, None when it does not exist, DamagedStateError
+        when it cannot be read (a directory, not UTF-8, truncated, not JSON)."""
+        path = self.dir / name
         try:
-            return json.loads((self.dir / name).read_text())
+            return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise self._damaged(name, _reason(err)) from None
+
+    def _damaged(self, name: str, problem: str) -> DamagedStateError:
+        """The error for a damaged file, with the way out that fits it."""
+        path = self.dir / name
+        destroy = f"'vpclab --lab {self.lab} destroy' removes the lab"
+        if name == "running.json":
+            good = self._newest_good_commit()
+            restore = (f"'cp {self.dir}/history/{good:06d}.json {path}' restores commit {good}, the newest in the history, "
+                       f"or {destroy}") if good else destroy
+            return DamagedStateError(str(path), problem, restore)
+        if name.startswith("history/"):
+            return DamagedStateError(str(path), problem, f"that commit cannot be shown or rolled back to; 'rm {path}' leaves it out")
+        what = MARKER_LOSS.get(name.removesuffix(".json"), "vpclab forgets what it held")
+        return DamagedStateError(str(path), problem, f"'rm {path}' removes it ({what})")
+
+    def _newest_good_commit(self) -> int | None:
+        """The number of the newest history entry that reads back whole."""
+        folder = self.dir / "history"
+        for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else ():
+            try:
+                self._entry(json.loads(path.read_text(encoding="utf-8")), f"history/{path.name}")
+                return int(path.stem)
+            except (OSError, ValueError, DamagedStateError):
+                continue
+        return None
+
+    def _entry(self, data: Any, name: str) -> tuple[int, Config]:
+        """(number, config) of running.json or a history entry, checked: the
+        types, and the text that no configuration may hold."""
+        if not isinstance(data, dict) or not isinstance(data.get("number"), int) or isinstance(data["number"], bool) \
+                or data["number"] < 0:  # fmt: skip
+            raise self._damaged(name, "no commit number")
+        try:
+            config = from_data(data.get("config"))
+        except DataError as err:
+            raise self._damaged(name, str(err)) from None
+        refused = list(names.check(config, Config()))
+        if refused:
+            raise self._damaged(name, f"text no configuration may hold: {refused[0]}")
+        return data["number"], config
 
     def exists(self) -> bool:
         """True when the lab has state on this host."""
@@ -94,7 +150,7 @@ class LabStore:
         so two commits inside one tick could share a time."""
         try:
             st = (self.dir / "running.json").stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the second: reading it says what is wrong
             return (0, 0, 0)
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
@@ -105,7 +161,7 @@ class LabStore:
         data = self._read("running.json")
         if data is None:
             return 0, Config()
-        return int(data["number"]), from_data(data["config"])
+        return self._entry(data, "running.json")
 
     def save_commit(self, config: Config, comment: str | None, counts: dict[str, int], number: int,
                     changes: list[str] | None = None, expired: int | None = None) -> int:
@@ -133,19 +189,25 @@ class LabStore:
         folder = self.dir / "history"
         if not folder.is_dir():
             return []
-        out = []
-        for path in sorted(folder.glob("*.json"), reverse=True):
-            d = json.loads(path.read_text())
-            out.append(StoredCommit(d["number"], d["time"], d["comment"], d["user"], d["counts"], from_data(d["config"]),
-                                    tuple(d.get("changes", ())), d.get("expired")))
-        return out
+        return [self._stored(f"history/{path.name}") for path in sorted(folder.glob("*.json"), reverse=True)]
+
+    def _stored(self, name: str) -> StoredCommit:
+        d: Any = self._read(name)
+        number, config = self._entry(d, name)
+        try:
+            return StoredCommit(number, float(d["time"]), _opt_str(d.get("comment")), str(d["user"]),
+                                {str(k): int(v) for k, v in d["counts"].items()}, config,
+                                tuple(str(c) for c in d.get("changes", ())), _opt_int(d.get("expired")))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise self._damaged(name, f"a field is missing or of the wrong type ({err})") from None
 
     def commit_config(self, number: int) -> Config | None:
         """The configuration that commit `number` made running (0: empty)."""
         if number == 0:
             return Config()
-        d = self._read(f"history/{number:06d}.json")
-        return from_data(d["config"]) if d else None
+        name = f"history/{number:06d}.json"
+        d = self._read(name)
+        return self._entry(d, name)[1] if d is not None else None
 
     # markers -------------------------------------------------------------------
 
@@ -160,8 +222,18 @@ class LabStore:
             self._write(f"{name}.json", data)
 
     def marker(self, name: str) -> dict[str, Any] | None:
-        """A marker's content, or None."""
-        return self._read(f"{name}.json")  # type: ignore[no-any-return]
+        """A marker's content, or None; DamagedStateError when it is not the
+        object it should be (the fields MARKER_FIELDS names, of their types)."""
+        data = self._read(f"{name}.json")
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise self._damaged(f"{name}.json", "not an object")
+        fields = MARKER_FIELDS.get(name, {})
+        wrong = [k for k, kinds in fields.items() if not isinstance(data.get(k), kinds) or isinstance(data.get(k), bool)]
+        if wrong:
+            raise self._damaged(f"{name}.json", f"field {', '.join(wrong)} missing or of the wrong type")
+        return data
 
     # lock and removal ----------------------------------------------------------
 
@@ -190,5 +262,28 @@ class LabStore:
             os.close(fd)
 
     def remove(self) -> None:
-        """Delete the whole state directory."""
+        """Delete the whole state directory (or whatever took its place)."""
+        if self.dir.is_symlink() or self.dir.is_file():
+            self.dir.unlink()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _reason(err: Exception) -> str:
+    """What is wrong with a file, in a few words."""
+    if isinstance(err, IsADirectoryError):
+        return "a directory, not a file"
+    if isinstance(err, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(err, json.JSONDecodeError):
+        return "empty" if not err.doc.strip() else f"not JSON, or cut short: {err.msg} at line {err.lineno} column {err.colno}"
+    return getattr(err, "strerror", None) or str(err)
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError("comment is not a string")
+    return value
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
