@@ -19,6 +19,7 @@ from engine import flows, hits, views
 from engine.addressing import parse_address
 from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError
+from engine.merge import Merged
 from engine.model import Config, Host, Vpc
 from engine.ports import Fabric, OutputSink, ProbeResult
 from engine.reader import LabReader, require_known
@@ -69,6 +70,12 @@ class LabApi:
     def abort(self) -> None:
         """Drop the candidate's changes."""
         self.session.abort()
+
+    def update(self) -> tuple[int, Merged | None]:
+        """Merge the running configuration (another session's commit) into
+        this candidate's changes: (the commit they started from, the merge),
+        or (running, None) when there was nothing to merge."""
+        return self.session.update()
 
     def validate(self, config: Config | None = None) -> list[Any]:
         """Every diagnostic of `config` (default: the candidate)."""

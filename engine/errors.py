@@ -68,3 +68,20 @@ class DamagedStateError(VpclabError):
         self.problem = problem
         self.recovery = recovery
         super().__init__(f"the state file {path} is damaged ({problem}): {recovery}")
+
+
+class StaleCandidateError(VpclabError):
+    """The candidate was edited from a running configuration that another
+    session's commit has since replaced; committing it would undo that
+    commit without a word (Junos: "configuration database modified")."""
+
+    def __init__(self, base: int, running: int, by: str):
+        self.base = base
+        self.running = running
+        super().__init__(f"configuration database modified: {by} after you started editing "
+                         f"(your changes start from commit {base}, the lab runs commit {running})")
+
+    def lines(self) -> list[str]:
+        return [f"% {self}",
+                "% 'update' merges the running configuration into your changes, 'abort' discards them; "
+                "'show configuration' lists them"]

@@ -25,8 +25,17 @@ from dataclasses import dataclass, field
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
-from engine.errors import DamagedStateError, Diagnostic, NotFoundError, ValidationError, VpclabError
+from engine.errors import (
+    DamagedStateError,
+    Diagnostic,
+    LockedError,
+    NotFoundError,
+    StaleCandidateError,
+    ValidationError,
+    VpclabError,
+)
 from engine.items import kind_label
+from engine.merge import Merged, merge
 from engine.model import KINDS, Config
 from engine.plan import Plan
 from engine.ports import Fabric
@@ -106,10 +115,21 @@ def config_changes(old: Config, new: Config) -> list[str]:
 
 
 def thread_watcher(session: Session) -> Watcher:
-    """A confirmed-commit timer inside this process (for pure tests and shells)."""
+    """A confirmed-commit timer inside this process (for pure tests). The
+    rollback runs in the timer's thread on a Session of its own, since a
+    Session belongs to one thread: `session` learns of the rollback as of
+    any other commit (and its edits, if any, then need `update`)."""
 
     def start(lab: str, number: int, seconds: float) -> None:
-        timer = threading.Timer(seconds, session.expire_confirmed, args=(number,))
+        def expire() -> None:
+            for _ in range(50):  # a commit in progress holds the lock for a moment
+                try:
+                    Session(lab, session.fabric, session.store, start, pause_gc=False).expire_confirmed(number)
+                    return
+                except LockedError:
+                    time.sleep(0.1)
+
+        timer = threading.Timer(seconds, expire)
         timer.daemon = True
         timer.start()
 
@@ -168,6 +188,7 @@ class Session:
         self._running = Config()
         self._number = 0
         self._edited: Config | None = None  # None: no local edits, the candidate is the running config
+        self._base: tuple[int, Config] | None = None  # (number, config) of the running config the edits start from
         self._plan_cache: tuple[Config, Plan] | None = None
         try:
             self._refresh()
@@ -193,7 +214,43 @@ class Session:
 
     @candidate.setter
     def candidate(self, config: Config) -> None:
-        self._edited = None if config is self._running or config == self._running else config
+        if self._edited is None:
+            self._refresh()
+        if config is self._running or config == self._running:
+            self._edited, self._base = None, None
+            return
+        if self._edited is None:  # the first edit: remember what it starts from
+            self._base = (self._number, self._running)
+        self._edited = config
+
+    def _replace_candidate(self, config: Config) -> None:
+        """A candidate made from the running configuration as it is now
+        (rollback): the edits before it are dropped with their base."""
+        self._edited, self._base = None, None
+        self.candidate = config
+
+    def update(self) -> tuple[int, Merged | None]:
+        """Rebase this session's edits onto the running configuration that
+        another session's commit made (engine/merge.py): (the commit they
+        started from, the merge), or (running, None) when they already
+        start from it or there are none."""
+        self._refresh()
+        if self._edited is None or self._base is None or self._base[0] == self._number:
+            return self._number, None
+        start, base = self._base
+        merged = merge(base, self._edited, self._running)
+        self._edited, self._base = None, None
+        self.candidate = merged.config
+        return start, merged
+
+    def _stale(self) -> None:
+        """Refuse to commit edits made from a running configuration that
+        another session has replaced since (called under the lock, fresh)."""
+        if self._edited is None or self._base is None or self._base[0] == self._number:
+            return
+        last = next((c for c in self.store.history() if c.number == self._number), None)
+        by = f"commit {self._number}" + (f" by {last.user}" + (f" ({last.comment})" if last.comment else "") if last else "")
+        raise StaleCandidateError(self._base[0], self._number, f"{by} changed the running configuration")
 
     @property
     def running(self) -> Config:
@@ -223,7 +280,7 @@ class Session:
 
     def abort(self) -> None:
         """Drop every uncommitted change."""
-        self.candidate = self.running
+        self._replace_candidate(self.running)
 
     def check(self) -> PlanChanges:
         """Validate the candidate and compute its changes; apply nothing."""
@@ -252,6 +309,7 @@ class Session:
             self._validate(self.candidate)
         with self.store.lock():
             self._refresh()
+            self._stale()
             pending = self.store.marker("confirm")
             if self.candidate == self._running:
                 if pending and confirmed is None:
@@ -282,7 +340,7 @@ class Session:
         changes = config_changes(self._running, config)
         number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
         self._running, self._number, self._version = config, number, self.store.version()
-        self._edited = None
+        self._edited, self._base = None, None
         self._plan_cache = (self._running, new_plan)
         if self.on_running is not None:
             self.on_running(self._version, number, config, new_plan)
@@ -317,11 +375,11 @@ class Session:
             previous = self.store.commit_config(int(pending["previous"]))
             if previous is None:
                 return False
-            keep = self.candidate
+            keep = (self._edited, self._base)
             self._apply(previous, f"rollback: commit {number} was not confirmed", expired=number)
             self.store.set_marker("confirm", None)
-            if keep != self._running:
-                self.candidate = keep
+            if keep[0] is not None and keep[0] != self._running:
+                self._edited, self._base = keep  # still from the rolled-back commit: committing them needs 'update'
             return True
 
     def expire_if_overdue(self) -> None:
@@ -339,7 +397,7 @@ class Session:
         config = self.store.commit_config(target) if target >= 0 else None
         if config is None:
             raise NotFoundError(f"rollback {n}: there is no commit {n} before the running one (running is commit {self.number})")
-        self.candidate = config
+        self._replace_candidate(config)
         return self.commit(comment=f"rollback {n} (to commit {target})")
 
     def rollback_to(self, number: int) -> CommitResult:
@@ -349,7 +407,7 @@ class Session:
         if config is None:
             raise NotFoundError(f"rollback to {number}: there is no commit {number} "
                                 f"(commits are 1 to {self.number}; 'show commit history' lists them)")
-        self.candidate = config
+        self._replace_candidate(config)
         return self.commit(comment=f"rollback to commit {number}")
 
     def pending_confirmation(self) -> tuple[int, float] | None:
