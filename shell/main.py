@@ -126,8 +126,12 @@ def _dispatch(args: argparse.Namespace, api: Any) -> int:
     if args.action == "apply":
         return actions.apply(api, args.target)
     if args.action == "monitor":
-        print("vpclab: the monitor is not available yet", file=sys.stderr)
-        return 2
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print("vpclab: the monitor is full-screen and needs a terminal", file=sys.stderr)
+            return 2
+        from tui.app import run as run_monitor
+
+        return run_monitor(api)
     if args.commands:
         return run_script(interp, [(f"-c:{i}", c) for i, c in enumerate(args.commands, 1)], args.keep_going,
                           json_list=args.json and len(args.commands) > 1)

@@ -157,6 +157,14 @@ def _show_running(ctx: Context, kind: str | None = None, name: str | None = None
 KINDS = "|".join(k.kind for k in OBJECT_KINDS)
 
 
+def _monitor(ctx: Context) -> None:
+    if not ctx.state.interactive:
+        raise VpclabError("monitor is full-screen: run it from the interactive shell or as 'vpclab monitor'")
+    from tui.app import run as run_monitor
+
+    run_monitor(ctx.api)
+
+
 def commands() -> list[Command]:
     """The session commands."""
     anywhere = ("exec", *CONFIG_MODES)
@@ -171,6 +179,7 @@ def commands() -> list[Command]:
         Command("do command=COMMAND", _do, CONFIG_MODES, {"command": "An exec command"}),
         Command("terminal length length=LENGTH", _terminal_length, ("exec",),
                 {"terminal": "Settings of this terminal session"}),
+        Command("monitor", _monitor, ("exec",), "The full-screen flow monitor (q returns here)"),
         Command("load [how={merge|replace}] file=FILE", _load, CONFIG_MODES, {"file": "Configuration file to read"}),
         Command("save file=FILE", _save, ("exec",), {"file": "File to write"}),
         Command("show configuration [diff=diff]", _show_changes, anywhere),
