@@ -21,7 +21,7 @@ from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError
 from engine.merge import Merged
 from engine.model import Config, Host, Vpc
-from engine.ports import Fabric, OutputSink, ProbeResult
+from engine.ports import Destroyed, Fabric, OutputSink, ProbeResult
 from engine.reader import LabReader, require_known
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
@@ -312,11 +312,15 @@ class LabApi:
 
     # lifecycle ---------------------------------------------------------------
 
-    def destroy(self) -> int:
-        """Remove every kernel object and the state of this lab."""
-        count = self.fabric.destroy()
-        self.session.store.remove()
-        return count
+    def destroy(self) -> Destroyed:
+        """Remove every kernel object and the state of this lab, in one go
+        under the lab's lock: a commit in progress is waited for a moment,
+        then its process is ended (what it left half-made goes too)."""
+        store = self.session.store
+        with store.seize() as ended:
+            done = self.fabric.destroy()
+            store.remove()
+        return Destroyed(done.removed, done.foreign, ended)
 
 
 def list_labs() -> list[str]:

@@ -55,7 +55,18 @@ class Drift:
     ns: str
     kind: str  # namespace | link | address | route | ...
     name: str
-    problem: str  # missing | different | unexpected
+    problem: str  # its first word: missing | different | unexpected (ours, not planned) | foreign (not ours) | unreadable
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    """What destroying a lab did: namespaces removed, namespaces with the
+    lab's prefix left because vpclab did not make them, and processes
+    ended because they were committing to the lab."""
+
+    removed: int
+    foreign: tuple[str, ...] = ()
+    ended: tuple[int, ...] = ()
 
 
 @dataclass
@@ -83,9 +94,10 @@ class Fabric(Protocol):
         """Every object of `plan` missing or different in the kernel, and
         unexpected lab namespaces."""
 
-    def destroy(self) -> int:
-        """Remove every kernel object of this lab, found by its name prefix;
-        returns how many namespaces were removed."""
+    def destroy(self) -> Destroyed:
+        """Remove every kernel object of this lab: the namespaces with its
+        prefix that carry its mark (others are reported, never touched),
+        and its processes."""
 
     def probe(
         self,
@@ -133,4 +145,4 @@ class Fabric(Protocol):
         """The newest `count` lines written by `log` policy entries."""
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "OutputSink", "ProbeResult", "RouteItem", "RouteReading"]
+__all__ = ["ApplyReport", "Destroyed", "Drift", "Fabric", "OutputSink", "ProbeResult", "RouteItem", "RouteReading"]

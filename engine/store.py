@@ -14,7 +14,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -261,11 +263,39 @@ class LabStore:
         finally:
             os.close(fd)
 
+    @contextmanager
+    def seize(self, wait: float = 3.0, grace: float = 1.0) -> Iterator[tuple[int, ...]]:
+        """Hold the lab's lock for destroy, whoever has it: wait up to `wait`
+        seconds for a commit in progress, then end the process holding the
+        lock (SIGTERM, SIGKILL after `grace` seconds) and take it; yields the
+        PIDs ended. A commit of this very process (another thread) is waited
+        for only: LockedError if it does not end."""
+        deadline = time.monotonic() + wait
+        ended: list[int] = []
+        if self.dir.is_symlink() or (self.dir.exists() and not self.dir.is_dir()):
+            self.dir.unlink()  # not a state directory: nothing to wait for, and in the way of the lock
+        while True:
+            try:
+                with self.lock():
+                    yield tuple(ended)
+                    return
+            except LockedError:
+                holder = lock_holder(self.dir / "lock")
+                if time.monotonic() < deadline or holder is None or holder == os.getpid():
+                    if time.monotonic() > deadline + grace * 3:
+                        raise
+                    time.sleep(0.05)
+                    continue
+                end_process(holder, grace)
+                ended.append(holder)
+
     def remove(self) -> None:
-        """Delete the whole state directory (or whatever took its place)."""
+        """Delete the whole state directory (or whatever took its place), and
+        the state root too when this was its last lab."""
         if self.dir.is_symlink() or self.dir.is_file():
             self.dir.unlink()
         shutil.rmtree(self.dir, ignore_errors=True)
+        remove_if_empty(self.dir.parent)
 
 
 def _reason(err: Exception) -> str:
@@ -287,3 +317,47 @@ def _opt_str(value: Any) -> str | None:
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def remove_if_empty(path: Path) -> None:
+    """Remove a directory that holds nothing (a lab's last trace)."""
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def lock_holder(path: Path) -> int | None:
+    """The process holding the flock on `path`, from /proc/locks (by inode:
+    authoritative, unlike a PID file written after the lock is taken)."""
+    try:
+        st = path.stat()
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.replace("->", "").split()  # `1: -> FLOCK ...` is a waiter, not the holder
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == want and "->" not in line:
+            return int(fields[4])
+    return None
+
+
+def end_process(pid: int, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds, through a pidfd (a PID
+    reused meanwhile cannot be hit); returns when the process is gone."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                signal.pidfd_send_signal(fd, sig)
+            except OSError:
+                return
+            if select.select([fd], [], [], wait)[0]:  # readable when the process has exited
+                return
+    finally:
+        os.close(fd)

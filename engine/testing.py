@@ -13,7 +13,7 @@ from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
 from engine.items import ServiceItem
 from engine.plan import Plan
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, RouteReading
 
 
 class RecordingFabric:
@@ -66,10 +66,10 @@ class RecordingFabric:
     def drift(self, plan: Plan) -> list[Drift]:
         return []
 
-    def destroy(self) -> int:
+    def destroy(self) -> Destroyed:
         n = len(self.plan.namespaces())
         self.plan = Plan()
-        return n
+        return Destroyed(n)
 
     def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
         return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")

@@ -16,8 +16,8 @@ from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
 from engine.errors import CommitError
 from engine.items import REFUSED_MARK, NftItem, ServiceItem
 from engine.plan import Plan
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, RouteReading
-from lab import inventory, netns, nft, realisers, services
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, RouteReading
+from lab import inventory, marks, netns, nft, realisers, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -158,14 +158,15 @@ class LinuxFabric:
         except OSError:
             return []
 
-    def destroy(self) -> int:
+    def destroy(self) -> Destroyed:
         """Stop the lab's processes, then remove every namespace with its
-        prefix (veths go with them)."""
-        names = netns.list_names(self.prefix)
-        services.stop_lab(self.lab, names)
-        for name in names:
+        prefix that carries its mark (veths go with them); namespaces that
+        vpclab did not make are left, and reported (lab/marks.py)."""
+        ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab)
+        services.stop_lab(self.lab, ours)
+        for name in ours:
             netns.delete(name)
-        return len(names)
+        return Destroyed(len(ours), tuple(foreign))
 
     def probe(
         self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None

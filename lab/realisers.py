@@ -11,6 +11,7 @@ here; a test checks that every declared kind has one.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -30,7 +31,7 @@ from engine.items import (
 )
 from engine.plan import Plan
 from engine.ports import Drift
-from lab import inventory, netns, nft, rtnl, services
+from lab import inventory, marks, netns, nft, rtnl, services
 from lab.inventory import NsState
 
 FaultHook = Callable[[Op], None]
@@ -127,7 +128,7 @@ class OneByOneRealiser(KindRealiser):
         """Add (or replace) or remove one item."""
         raise NotImplementedError
 
-    def half_done(self, add: bool, item: Any) -> bool:
+    def half_done(self, add: bool, item: Any, error: Exception) -> bool:
         """After a failure: did the operation take effect all the same (so
         that the undo must revert it)?"""
         return False
@@ -138,7 +139,7 @@ class OneByOneRealiser(KindRealiser):
             try:
                 self.apply_one(run, action == "add", op.item)
             except self.ERRORS as exc:
-                if self.half_done(action == "add", op.item):
+                if self.half_done(action == "add", op.item, exc):
                     done.append(op)
                 raise ApplyFailure(op, exc, done) from exc
             done.append(op)
@@ -151,15 +152,31 @@ class NetnsRealiser(OneByOneRealiser):
 
     def apply_one(self, run: Run, add: bool, item: NetnsItem) -> None:
         if add:
-            netns.create(item.ns)
+            try:
+                netns.create(item.ns)
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, _existing(item.ns)) from None
+            _, error = run.channel(item.ns).execute([marks.mark_request(item.ns)])  # lab/marks.py: destroy removes only these
+            if error is not None:
+                raise error
             netns.write_sysctls(item.ns, dict(item.sysctls))
         else:
             run.forget(item.ns)
             netns.delete(item.ns)
 
-    def half_done(self, add: bool, item: NetnsItem) -> bool:
-        """Created, but its sysctls failed: the undo must remove it."""
-        return add and netns.exists(item.ns)
+    def half_done(self, add: bool, item: NetnsItem, error: Exception) -> bool:
+        """Created, but marking it or its sysctls failed: the undo must
+        remove it. One that existed before is not ours to remove."""
+        return add and not isinstance(error, FileExistsError) and netns.exists(item.ns)
+
+
+def _existing(ns: str) -> str:
+    """Why a namespace cannot be created: it exists, ours or not."""
+    lab = marks.lab_of(ns)
+    if marks.owner(ns) == lab:
+        return (f"namespace {ns} exists already (left by an interrupted commit of lab {lab}?): "
+                f"'show lab health' lists it, 'vpclab --lab {lab} destroy' removes the lab")
+    return f"namespace {ns} exists and was not made by vpclab: remove it ('ip netns del {ns}') or use another lab name"
 
 
 class BridgeRealiser(NetlinkRealiser):
@@ -322,6 +339,8 @@ REALISERS: dict[str, KindRealiser] = {
 
 # --- drift -----------------------------------------------------------------------
 
+FOREIGN = "foreign: not made by vpclab (destroy leaves it)"
+
 
 def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
     """Every difference between the kernel and the plan: namespaces missing
@@ -329,7 +348,8 @@ def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
     out: list[Drift] = []
     wanted = set(plan.namespaces())
     for ns in sorted(set(netns.list_names(lab_prefix)) - wanted):
-        out.append(Drift(ns, "namespace", ns, "unexpected"))
+        ours = marks.owner(ns) == lab_prefix.rstrip("-")
+        out.append(Drift(ns, "namespace", ns, "unexpected" if ours else FOREIGN))
     states: States = {}
     for ns in sorted(wanted):
         if not netns.exists(ns):

@@ -208,6 +208,14 @@ def link_set(index: int, up: bool, alias: str, master_index: int | None) -> Any:
     return _with_header(m, RTM_NEWLINK, 0)
 
 
+def link_alias(index: int, alias: str) -> Any:
+    """Set a link's alias alone (its state and master stay as they are)."""
+    m = ifinfmsg()
+    m["index"] = index
+    m["attrs"] = [("IFLA_IFALIAS", alias)]
+    return _with_header(m, RTM_NEWLINK, 0)
+
+
 def addr(add: bool, index: int, address: str, prefixlen: int) -> Any:
     """Add (or replace) or delete an IPv4 address."""
     m = ifaddrmsg()

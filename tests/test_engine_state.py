@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +146,5 @@ def test_the_state_directory_itself_replaced_by_a_file(tmp_path: Path) -> None:
     api = make_api(tmp_path / "state")
     with pytest.raises(DamagedStateError, match="running.json is damaged"):
         api.running
-    assert api.destroy() == 0
-    assert not (tmp_path / "state" / "t").exists()
-    shutil.rmtree(tmp_path / "state")
+    assert api.destroy().removed == 0
+    assert not (tmp_path / "state").exists()  # nor the root it was the last of

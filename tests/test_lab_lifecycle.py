@@ -66,7 +66,7 @@ def test_destroy_after_kill_minus_9_in_the_middle_of_a_commit(state_dir: Path):
         assert LabStore(victim).marker("inflight") is not None
         # a new process: destroy finds everything by the prefix
         removed = LabApi(victim, LinuxFabric(victim)).destroy()
-        assert removed >= 20
+        assert removed.removed >= 20
         assert netns.list_names(victim + "-") == []
         assert not (state_dir / victim).exists()
         assert other.health().ok and other.probe("ha", "ha").reachable

@@ -1,0 +1,59 @@
+"""vpclab's mark on the namespaces it creates, and who owns a namespace.
+
+Namespace names carry the lab's prefix (`LAB-`), but anyone can make a
+namespace with such a name (`ip netns add LAB-foreign`), and destroy must
+never remove one vpclab did not create, nor end the processes in it. So
+each namespace is marked when it is created: the alias of its `lo` link
+says `vpclab lab LAB`. The mark lives in the kernel object itself, so it
+is there whatever happened to the state files, and goes with the
+namespace. Only marked namespaces are removed; others are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lab import netns, rtnl
+
+LO_INDEX = 1
+
+
+def mark(lab: str) -> str:
+    """The alias of `lo` in every namespace of `lab`."""
+    return f"vpclab lab {lab}"
+
+
+def lab_of(ns: str) -> str:
+    """The lab a namespace name belongs to (lab names hold no `-`)."""
+    return ns.split("-", 1)[0]
+
+
+def mark_request(ns: str) -> rtnl.Request:
+    """The request that marks a new namespace as its lab's."""
+    return rtnl.Request(ns, rtnl.link_alias(LO_INDEX, mark(lab_of(ns))))
+
+
+def owner(ns: str) -> str | None:
+    """The lab whose mark a namespace carries (None: no vpclab mark, or the
+    namespace is gone)."""
+    try:
+        ch = rtnl.Channel(ns)
+    except OSError:
+        return None
+    try:
+        alias = next((link.get_attr("IFLA_IFALIAS") for link in rtnl.dump_links(ch) if link["index"] == LO_INDEX), None)
+    except OSError:
+        return None
+    finally:
+        ch.close()
+    prefix = mark("")
+    return alias[len(prefix):] if isinstance(alias, str) and alias.startswith(prefix) else None
+
+
+def partition(names: Iterable[str], lab: str) -> tuple[list[str], list[str]]:
+    """(ours, foreign): the namespaces marked as `lab`'s, and the others."""
+    ours: list[str] = []
+    foreign: list[str] = []
+    for name in names:
+        (ours if netns.exists(name) and owner(name) == lab else foreign).append(name)
+    return ours, foreign
