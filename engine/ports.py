@@ -87,8 +87,8 @@ class Fabric(Protocol):
         the caller has it already); on failure restore `old` exactly and
         raise CommitError."""
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
-        """Routes of every namespace of `plan`, by namespace."""
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
+        """Our routes of every namespace of `plan` (or of `namespaces` only), by namespace."""
 
     def drift(self, plan: Plan) -> list[Drift]:
         """Every object of `plan` missing or different in the kernel, and

@@ -99,7 +99,7 @@ class LabReader:
         """`show ip route` rows (filters: segment, cxp, vpc, prefix), checked against the kernel."""
         for kind in ("segment", "cxp", "vpc"):
             require_known(snap.config, kind, filters.get(kind))
-        readings = self.fabric.read_routes(snap.plan)
+        readings = self.fabric.read_routes(snap.plan, views.route_namespaces(snap.plan))
         return views.route_rows(snap.config, snap.plan, readings, filters.get("segment"), filters.get("cxp"),
                                 filters.get("vpc"), filters.get("prefix"))  # fmt: skip
 

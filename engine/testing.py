@@ -60,7 +60,7 @@ class RecordingFabric:
     def read_log(self, count: int) -> list[str]:
         return []
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
         return {}
 
     def drift(self, plan: Plan) -> list[Drift]:

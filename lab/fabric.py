@@ -81,9 +81,9 @@ class LinuxFabric:
             ) from failure
         raise CommitError(f"commit failed at {what}: {failure.error}; the lab was restored to the running state")
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
-        """Our routes in every namespace of the plan."""
-        return inventory.read_routes(plan)
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
+        """Our routes in every namespace of the plan (or of `namespaces`)."""
+        return inventory.read_routes(plan.namespaces() if namespaces is None else namespaces)
 
     def drift(self, plan: Plan) -> list[Drift]:
         """Differences between the kernel and the plan."""

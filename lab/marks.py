@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lab import netns, rtnl
+from lab import netns, nlread, rtnl
 
 LO_INDEX = 1
 
@@ -41,13 +41,18 @@ def owner(ns: str) -> str | None:
     except OSError:
         return None
     try:
-        alias = next((link.get_attr("IFLA_IFALIAS") for link in rtnl.dump_links(ch) if link["index"] == LO_INDEX), None)
+        lo = nlread.link(ch, LO_INDEX)
     except OSError:
         return None
     finally:
         ch.close()
+    return of_alias(lo.alias) if lo is not None else None
+
+
+def of_alias(alias: str) -> str | None:
+    """The lab a `lo` alias marks as its own, or None."""
     prefix = mark("")
-    return alias[len(prefix):] if isinstance(alias, str) and alias.startswith(prefix) else None
+    return alias[len(prefix):] if alias.startswith(prefix) else None
 
 
 def partition(names: Iterable[str], lab: str) -> tuple[list[str], list[str]]:
