@@ -71,6 +71,11 @@ class LabApi:
         """Drop the candidate's changes."""
         self.session.abort()
 
+    def recover(self) -> list[str]:
+        """On attach: bring the lab back after a commit whose process died
+        half way, and say so (no lines when there was none)."""
+        return self.session.recover()
+
     def update(self) -> tuple[int, Merged | None]:
         """Merge the running configuration (another session's commit) into
         this candidate's changes: (the commit they started from, the merge),

@@ -44,7 +44,12 @@ class ValidationError(VpclabError):
 
 
 class CommitError(VpclabError):
-    """Applying a plan failed; the lab was restored to the running state."""
+    """Applying a plan failed; the lab was restored to the running state
+    (`restored` False: restoring failed too, the lab is in between)."""
+
+    def __init__(self, message: str, restored: bool = True):
+        super().__init__(message)
+        self.restored = restored
 
 
 class LockedError(VpclabError):

@@ -90,6 +90,12 @@ class Fabric(Protocol):
     def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
         """Our routes of every namespace of `plan` (or of `namespaces` only), by namespace."""
 
+    def restore(self, plan: Plan, others: list[Plan]) -> list[str]:
+        """Make the kernel hold `plan` again, whatever mix of `plan` and
+        `others` it holds now (a commit interrupted between the running
+        plan and its own); what was done, in words. CommitError when it
+        cannot."""
+
     def drift(self, plan: Plan) -> list[Drift]:
         """Every object of `plan` missing or different in the kernel, and
         unexpected lab namespaces."""

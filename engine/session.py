@@ -15,17 +15,17 @@ those edits. Monitors and views read through engine/reader.py instead.
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
 from engine.errors import (
+    CommitError,
     DamagedStateError,
     Diagnostic,
     LockedError,
@@ -309,36 +309,44 @@ class Session:
             self._validate(self.candidate)
         with self.store.lock():
             self._refresh()
+            recovered = tuple(self._recover())  # a dead commit's leftovers first
             self._stale()
-            pending = self.store.marker("confirm")
-            if self.candidate == self._running:
-                if pending and confirmed is None:
-                    self.store.set_marker("confirm", None)
-                    return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
-                healed = tuple(self.fabric.heal(self.running_plan()))
-                return CommitResult(None, PlanChanges(), messages=healed or ("No configuration changes to commit.",))
-            result = self._apply(self.candidate, comment)
-            if confirmed is not None:
-                deadline = time.time() + confirmed
-                self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
-                self.watcher(self.lab, result.number or 0, float(confirmed))
-                return CommitResult(result.number, result.changes, result.seconds, deadline)
-            if pending:
+            result = self._commit_locked(comment, confirmed)
+            return replace(result, messages=recovered + result.messages) if recovered else result
+
+    def _commit_locked(self, comment: str | None, confirmed: int | None) -> CommitResult:
+        pending = self.store.marker("confirm")
+        if self.candidate == self._running:
+            if pending and confirmed is None:
                 self.store.set_marker("confirm", None)
-            return result
+                return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
+            healed = tuple(self.fabric.heal(self.running_plan()))
+            return CommitResult(None, PlanChanges(), messages=healed or ("No configuration changes to commit.",))
+        result = self._apply(self.candidate, comment)
+        if confirmed is not None:
+            deadline = time.time() + confirmed
+            self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
+            self.watcher(self.lab, result.number or 0, float(confirmed))
+            return CommitResult(result.number, result.changes, result.seconds, deadline, result.messages)
+        if pending:
+            self.store.set_marker("confirm", None)
+        return result
 
     def _apply(self, config: Config, comment: str | None, expired: int | None = None) -> CommitResult:
         start = time.perf_counter()
         old_plan = self.plan_of(self._running)
         new_plan = compile_plan(self.lab, config, self.cache)
         ops = tuple(plan_diff(old_plan, new_plan))
-        self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
+        config_json = self.store.begin_commit(config, self._number + 1)
         try:
             report = self.fabric.apply(old_plan, new_plan, list(ops))
-        finally:
-            self.store.set_marker("inflight", None)
+        except CommitError as err:
+            if err.restored:  # else the marker stays: the next attach brings the lab back
+                self.store.set_marker("inflight", None)
+            raise
         changes = config_changes(self._running, config)
-        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
+        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired, config_json)
+        self.store.set_marker("inflight", None)
         self._running, self._number, self._version = config, number, self.store.version()
         self._edited, self._base = None, None
         self._plan_cache = (self._running, new_plan)
@@ -420,19 +428,38 @@ class Session:
         return [CommitRecord(c.number, c.time, c.comment, c.user, c.counts, c.config_changes, c.expired)
                 for c in self.store.history()]
 
-    def interrupted(self) -> dict[str, object] | None:
-        """The inflight marker of a process that died mid-commit, if any."""
-        marker = self.store.marker("inflight")
-        if marker and not _alive(int(marker.get("pid", 0))):
-            return marker
-        return None
+    # an interrupted commit ---------------------------------------------------------
 
+    def recover(self) -> list[str]:
+        """On attach: bring the lab back after a commit whose process died
+        half way (kill -9), and say so; nothing while a commit is in
+        progress (its marker is its own)."""
+        if not self.store.has_marker("inflight"):
+            return []  # the common case, one stat (and no lock file made for a lab that does not exist)
+        try:
+            with self.store.lock():
+                return self._recover()
+        except LockedError:
+            return []
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
+    def _recover(self) -> list[str]:
+        """Under the lock, an `inflight.json` is always a dead commit's: the
+        kernel is somewhere between the running plan and that commit's
+        (recorded in the marker), so it is read back against both and
+        made the running plan again (Fabric.restore)."""
+        try:
+            marker = self.store.marker("inflight")
+        except DamagedStateError:
+            marker = {}  # cut short: what it was making is unknown, the running plan is not
+        if marker is None:
+            return []
+        self._refresh()
+        target = self.store.inflight_config(marker)
+        others = [compile_plan(self.lab, target, self.cache)] if target is not None else []
+        done = self.fabric.restore(self.running_plan(), others)
+        self.store.set_marker("inflight", None)
+        which = f"commit {marker['to']}" if isinstance(marker.get("to"), int) else "a commit"
+        who = f" (process {marker['pid']})" if isinstance(marker.get("pid"), int) else ""
+        return [f"% {which}{who} did not finish: the lab was brought back to the running configuration, "
+                f"commit {self._number} ({'; '.join(done)})"]
+

@@ -33,7 +33,7 @@ DEFAULT_ROOT = "/run/vpclab"
 # the fields a marker must hold, and what removing a damaged one loses
 MARKER_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "confirm": {"number": int, "previous": int, "deadline": (int, float)},
-    "inflight": {"pid": int, "from": int},
+    "inflight": {"pid": int, "from": int, "to": int},
 }
 MARKER_LOSS = {
     "confirm": "the confirmed commit then stays, without its automatic rollback",
@@ -165,11 +165,30 @@ class LabStore:
             return 0, Config()
         return self._entry(data, "running.json")
 
+    def begin_commit(self, config: Config, number: int) -> str:
+        """Mark commit `number` in flight (the caller holds the lock), with
+        the configuration it makes running, so that if this process dies
+        before `save_commit` the next one can bring the lab back
+        (`inflight.json`); the configuration's JSON, for `save_commit`."""
+        config_json = json.dumps(to_data(config), separators=(",", ":"))
+        head = json.dumps({"pid": os.getpid(), "from": number - 1, "to": number, "time": time.time()}, separators=(",", ":"))
+        self._write_text("inflight.json", f'{head[:-1]},"config":{config_json}}}')
+        return config_json
+
+    def inflight_config(self, marker: dict[str, Any]) -> Config | None:
+        """The configuration an interrupted commit was making running (None
+        when the marker does not hold a whole one)."""
+        try:
+            return from_data(marker.get("config"))
+        except DataError:
+            return None
+
     def save_commit(self, config: Config, comment: str | None, counts: dict[str, int], number: int,
-                    changes: list[str] | None = None, expired: int | None = None) -> int:
+                    changes: list[str] | None = None, expired: int | None = None, config_json: str | None = None) -> int:
         """Record commit `number` (the caller holds the lock) and make it running;
         `changes` names what changed in the configuration, `expired` the
-        confirmed commit this one rolled back."""
+        confirmed commit this one rolled back, `config_json` the config as
+        `begin_commit` wrote it."""
         entry = {
             "number": number,
             "time": time.time(),
@@ -178,9 +197,8 @@ class LabStore:
             "counts": counts,
             "changes": changes or [],
             "expired": expired,
-            "config": to_data(config),
         }
-        config_json = json.dumps(entry.pop("config"), separators=(",", ":"))
+        config_json = config_json or json.dumps(to_data(config), separators=(",", ":"))
         head = json.dumps(entry, separators=(",", ":"))[:-1]
         self._write_text(f"history/{number:06d}.json", f'{head},"config":{config_json}}}')
         self._write_text("running.json", f'{{"number":{number},"config":{config_json}}}')
@@ -222,6 +240,10 @@ class LabStore:
                 pass
         else:
             self._write(f"{name}.json", data)
+
+    def has_marker(self, name: str) -> bool:
+        """Is there a marker file (whatever it holds)?"""
+        return (self.dir / f"{name}.json").exists()
 
     def marker(self, name: str) -> dict[str, Any] | None:
         """A marker's content, or None; DamagedStateError when it is not the

@@ -33,6 +33,10 @@ class RecordingFabric:
         self.applied.append(new)
         return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})
 
+    def restore(self, plan: Plan, others: list[Plan]) -> list[str]:
+        self.plan = plan
+        return ["the recording fabric holds the plan again"]
+
     def heal(self, plan: Plan) -> list[str]:
         return []
 

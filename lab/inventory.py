@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from engine.items import RouteItem, RuleItem
 from engine.ports import RouteReading
-from lab import netns, nlread, rtnl
+from lab import marks, netns, nlread, rtnl
 
 IFF_UP = 1
 
@@ -42,6 +42,9 @@ class NsState:
     addrs: set[tuple[str, str]] = field(default_factory=set)  # (ifname, cidr)
     routes: dict[tuple[int, str], RouteReading] = field(default_factory=dict)  # (table, dst) -> reading (ours)
     rules: dict[int, RuleReading] = field(default_factory=dict)  # priority -> reading (ours)
+    table: bool | None = None  # does it hold the lab's nft table (None: not asked)
+    services: frozenset[str] | None = None  # markers of the lab's running service processes (None: not asked)
+    mark: str | None = None  # the lab whose mark its lo carries (lab/marks.py)
 
 
 def read_ns(ns: str) -> NsState:
@@ -55,6 +58,8 @@ def read_ns(ns: str) -> NsState:
             names[link.index] = link.name
             state.links[link.name] = {"index": link.index, "up": link.up, "alias": link.alias, "master": link.master,
                                       "kind": link.kind}
+            if link.index == marks.LO_INDEX:
+                state.mark = marks.of_alias(link.alias)
         for facts in state.links.values():
             master = facts["master"]
             facts["master"] = names.get(master) if isinstance(master, int) else None

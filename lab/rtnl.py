@@ -77,11 +77,12 @@ class Channel:
         Channel._seq = (Channel._seq + 1) & 0x7FFFFFFF or 1
         return Channel._seq
 
-    def execute(self, requests: list[Request]) -> tuple[list[Any], NetlinkError | None]:
+    def execute(self, requests: list[Request], ok: frozenset[int] = frozenset()) -> tuple[list[Any], NetlinkError | None]:
         """Send every request, in order, in as few sendto calls as fit.
 
-        Returns the tags that the kernel acknowledged, and the first error
-        (each request is acked on its own, so the rest still take effect).
+        Returns the tags that the kernel acknowledged (or refused with an
+        error number in `ok`), and the first other error (each request is
+        acked on its own, so the rest still take effect).
         """
         done: list[Any] = []
         first_error: NetlinkError | None = None
@@ -99,7 +100,7 @@ class Channel:
             results = self._collect_acks(set(pending))
             for seq in order:
                 code = results[seq]
-                if code == 0:
+                if code == 0 or -code in ok:
                     done.append(pending[seq])
                 elif first_error is None:
                     first_error = NetlinkError(-code, pending[seq])
