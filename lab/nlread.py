@@ -88,9 +88,14 @@ def _u32(raw: bytes | None) -> int | None:
     return _U32.unpack(raw[:4])[0] if raw is not None and len(raw) >= 4 else None
 
 
+# IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: the kernel leaves the statistics
+# out of each link (most of a link message's size and attributes)
+_NO_STATS = _ATTR.pack(8, 29) + _U32.pack(1 << 3)
+
+
 def links(ch: rtnl.Channel) -> list[Link]:
-    """Every link of the channel's namespace."""
-    return [_link(msg) for msg in ch.dump_raw(rtnl.RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0))]
+    """Every link of the channel's namespace (without statistics)."""
+    return [_link(msg) for msg in ch.dump_raw(rtnl.RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _NO_STATS)]
 
 
 def link(ch: rtnl.Channel, index: int) -> Link | None:
