@@ -80,6 +80,7 @@ class CommitResult:
     seconds: float = 0.0
     confirmed_until: float | None = None
     messages: tuple[str, ...] = field(default=())
+    config_changes: tuple[str, ...] = ()  # `+vpc web`, `-prefix-list P`: what it changed in the configuration
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ class Session:
             deadline = time.time() + confirmed
             self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
             self.watcher(self.lab, result.number or 0, float(confirmed))
-            return CommitResult(result.number, result.changes, result.seconds, deadline, result.messages)
+            return replace(result, confirmed_until=deadline)
         if pending:
             self.store.set_marker("confirm", None)
         return result
@@ -354,7 +355,7 @@ class Session:
             self.on_running(self._version, number, config, new_plan)
         cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
         messages = tuple(getattr(report, "messages", ()) or ()) + cut
-        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
+        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages, config_changes=tuple(changes))
 
     def _cut_refused(self, config: Config, old_plan: Plan, ops: tuple[Op, ...]) -> tuple[str, ...]:
         """End the tracked connections that a changed policy now refuses

@@ -33,7 +33,8 @@ def commit_text(result: Any) -> Result:
     if result.number is not None and not result.changes.empty:
         lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: {counts_text(result.changes.counts())}.")
     elif result.number is not None and result.seconds:  # recorded, but nothing in the kernel changed
-        lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: configuration only, the lab is unchanged.")
+        what = ", ".join(getattr(result, "config_changes", ())) or "configuration only"
+        lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: {what} (configuration only, the lab is unchanged).")
     data = {"commit": result.number, "changes": result.changes.counts(), "seconds": result.seconds,
             "messages": list(result.messages)}
     return Result("\n".join(lines) or "No configuration changes to commit.", data=data)
