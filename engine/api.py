@@ -18,7 +18,8 @@ from typing import Any
 from engine import flows, hits, views
 from engine.addressing import parse_address
 from engine.compile.cache import CompileCache
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, VpclabError
+from engine.flows import FlowView
 from engine.merge import Merged
 from engine.model import Config, Host, Vpc
 from engine.ports import Destroyed, Fabric, OutputSink, ProbeResult
@@ -156,8 +157,13 @@ class LabApi:
         return len(spaces)
 
     def flows(self, **filters: Any) -> list[dict[str, Any]]:
-        """`show flows`: tracked connections of the segment routers in scope."""
-        return self.reader.flows(self.reader.snapshot(), **filters)
+        """`show flows`: one row per connection, stitched across the routers it crossed."""
+        return self.flow_view(**filters).rows()
+
+    def flow_view(self, **filters: Any) -> FlowView:
+        """`show flows` before its rows are made: text columns for 100,000
+        connections without building their dicts (engine/flows.py)."""
+        return self.reader.flow_view(self.reader.snapshot(), **filters)
 
     def clear_flows(self) -> int:
         """`clear flows`: forget every tracked connection of the segment routers."""
@@ -285,6 +291,46 @@ class LabApi:
         host = tgt.host or self.host_behind(from_host, tgt.address)
         observe_ns = self.host_namespace(host.name) if host else None
         return self.fabric.probe(src_ns, tgt.address, protocol, port, timeout, observe_ns)
+
+    def model(self) -> Any:
+        """The data-path model of the running lab (engine/datapath)."""
+        from engine.datapath import model_of
+
+        snap = self.reader.snapshot()
+        return model_of(self.name, snap.config, snap.plan)
+
+    def trace(self, target: str, from_host: str, protocol: str = "icmp", port: int | None = None) -> Any:
+        """`trace`: the model's path of a probe, the real probe observed at every
+        hop, and where they part (engine/trace.py TraceResult)."""
+        from engine import trace
+        from engine.datapath import UnknownRole
+
+        tgt = self.resolve_target(target)
+        self.host_namespace(from_host)
+        meant = tgt.host or self.host_behind(from_host, tgt.address)
+        ask = trace.Ask(from_host, tgt.address, protocol, port, tgt.host.name if tgt.host else None, meant.name if meant else None)
+        try:
+            return trace.trace(self.model(), self.fabric, ask)
+        except UnknownRole as err:
+            raise VpclabError(f"trace: {err}") from None
+
+    def verify(self, segment: str | None = None) -> Any:
+        """`verify`: intended (model) against observed (real probes) reachability
+        of every ordered pair of groups in scope (engine/verify.py)."""
+        from engine import verify
+        from engine.datapath import UnknownRole
+
+        require_known(self.running, "segment", segment)
+        try:
+            return verify.verify(self.model(), self.fabric, segment)
+        except UnknownRole as err:
+            raise VpclabError(f"verify: {err}") from None
+
+    def repair(self) -> list[str]:
+        """`repair`: put back what `show lab health` finds drifted, under the
+        commit lock (a commit in between would be undone); what was done."""
+        with self.session.store.lock():
+            return self.fabric.repair(self.reader.snapshot().plan)
 
     def host_exec(self, host: str, argv: list[str], timeout: float = 30.0, output: OutputSink | None = None) -> tuple[int, str]:
         """Run a command in a host's namespace; returns (exit status, output),

@@ -105,6 +105,26 @@ def plan_diff(old: Plan, new: Plan) -> list[Op]:
     return _order(removals, reverse=True) + _order(adds, reverse=False)
 
 
+def repair_ops(plan: Plan, missing: set[Key], different: set[Key]) -> list[Op]:
+    """Operations that put back what drifted from `plan`, and nothing else.
+
+    A missing item is added, and a missing namespace brings back everything
+    that lives in it (the kernel took it all). A different item is changed
+    where it stands when its kind can be (routes, link settings, tables),
+    else removed and added again together with what that removal takes down.
+    Everything else is left alone: connections through it keep flowing."""
+    missing = {k for k in missing if k in plan.items}
+    different = {k for k in different if k in plan.items} - missing
+    spaces = {k for k in missing if k[0] == "ns"}
+    missing |= _cascade(plan, spaces) if spaces else set()
+    roots = {k for k in different if not plan.items[k].IN_PLACE}
+    gone = _cascade(plan, roots) if roots else set()
+    prov = _providers(plan) if roots else {}
+    removals = [Op("remove", plan.items[k]) for k in roots if not _covered(plan.items[k], prov, gone)]
+    adds = [Op("add", item) for k, item in plan.items.items() if k in missing or k in gone or k in different]
+    return _order(removals, reverse=True) + _order(adds, reverse=False)
+
+
 def _covered(item: Item, prov: dict[Key, Key], gone: set[Key]) -> bool:
     """True when the kernel removes `item` with a removed dependency (each
     kind says how: engine/plan.py `removed_with`)."""

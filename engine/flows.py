@@ -1,27 +1,43 @@
-"""`show flows`: conntrack entries of the segment routers, named in intent terms.
+"""`show flows`: one row per connection, stitched across the routers it crossed.
 
-Each segment router tracks every connection it forwards (its table has a
-forward chain with `ct state`), so a flow is read where it crosses a
-segment: the row says which segment, which service it reaches (by the
-configured services, else the well-known port), and the NAT a share
-applied (the reply tuple that differs from the original).
+Every segment router tracks what it forwards (its table has a forward
+chain with `ct state`), so a connection crossing a share or the backbone
+has one conntrack entry per router; engine/stitch.py joins them into one
+chain. A row names the connection as its source sent it, the segment it
+entered, the service it reaches (the configured service at the address
+and port it was delivered to, else the well-known port), the NAT between
+what was sent and what was delivered, the counters and state of its first
+router, its age (conntrack timestamps), the policy entry that admitted it
+and its `path`: a hop per router (and per share crossed) in `trace`'s hop
+shape, with the addresses as NAT made them there.
+
+Filters and sorting look at chains; rows (dicts) are made only for what
+is shown, since a busy lab has 100,000 connections.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
-from typing import Any
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
+from engine.datapath import Model
+from engine.datapath.policy import Decision
 from engine.diff import Op, reloaded_tables
 from engine.items import NftItem
 from engine.model import Config
-from engine.origin import DEFAULT, Origin
+from engine.origin import Origin
 from engine.plan import Plan
-from engine.shares import imports
+from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
+from engine.stitch import Link, Routes, stitch
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
+address = socket.inet_ntoa
+Chain = list[Link]
+T = TypeVar("T")
 
 
 def router_of(lab: str, ns: str) -> tuple[str, str] | None:
@@ -33,76 +49,314 @@ def router_of(lab: str, ns: str) -> tuple[str, str] | None:
     return seg, cxp
 
 
-class _Applications:
-    """Which configured service a flow reaches: by (segment, protocol,
-    address, port), since tenants may share addresses; an address a share
-    imports into the segment is followed back to the offering segment."""
+def _services(config: Config) -> dict[tuple[str, str, str, int], str]:
+    """(segment, protocol, address, port) -> `NAME (KIND)` of every service:
+    keyed by segment, since tenants may share addresses."""
+    out = {}
+    for vpc, host in config.hosts():
+        for svc in vpc.services:
+            if svc.host == host.name and vpc.segment:
+                port = service_port(svc.kind, svc.port)
+                for proto in SERVICE_TRANSPORTS.get(svc.kind, ()):
+                    out[(vpc.segment, proto, host.address, port)] = f"{svc.name} ({svc.kind})"
+    return out
 
-    def __init__(self, config: Config):
-        self.services: dict[tuple[str, str, str, int], str] = {}
-        for vpc, host in config.hosts():
-            for svc in vpc.services:
-                if svc.host == host.name and vpc.segment:
-                    port = service_port(svc.kind, svc.port)
-                    for proto in SERVICE_TRANSPORTS.get(svc.kind, ()):
-                        self.services[(vpc.segment, proto, host.address, port)] = f"{svc.name} ({svc.kind})"
-        self.imports = [(i.segment, i.offer, i.end, i.share) for i in imports(config)]
-        self.ends = {s.name: s for s in config.shares}
 
-    def name(self, segment: str, proto: str, address: str | None, port: int | None) -> str | None:
-        if address is None or port is None:
-            return None
-        found = self.services.get((segment, proto, address, port))
-        if found is not None:
-            return found
-        addr = ipaddress.ip_address(address)
-        for seg, offer, end, share in self.imports:
-            if seg == segment and addr in offer.seen:
-                original = ipaddress.ip_address(int(offer.original.network_address) + int(addr) - int(offer.seen.network_address))
-                side = self.ends[share].end_a if end == "end-a" else self.ends[share].end_b
-                return self.services.get((side.segment, proto, str(original), port)) if side else None
+def decide(model: Model, ns: str, ingress: str | None, e: Tracked) -> Decision | None:
+    """The policy entry that admitted the connection at this router: where
+    it entered from a VPC or a share (traffic from the backbone was judged
+    on its first hub), on the tuple the forward chain saw (after DNAT,
+    before SNAT). The data-path model's evaluation, as `trace` makes it."""
+    if ingress is None or ingress.startswith("bb"):
+        return None
+    where = model.router_at(ns) or _vpc_segment(model, ns)
+    judge = model.judge(where[0]) if where else None
+    if judge is None:
+        return None
+    return judge.decide(e.proto, int.from_bytes(e.o_src, "big"), int.from_bytes(e.r_src, "big"), e.r_sport or 0)
+
+
+def _vpc_segment(model: Model, ns: str) -> tuple[str, str] | None:
+    vpc = model.vpc_at(ns)
+    return (vpc.segment, vpc.cxp) if vpc is not None and vpc.segment and vpc.micro_segmentation else None
+
+
+class _Text(dict[bytes, str]):
+    """Addresses as text, each converted once (a poll shows the same few
+    hundred addresses on 100,000 rows)."""
+
+    def __missing__(self, raw: bytes) -> str:
+        text = self[raw] = address(raw)
+        return text
+
+
+SORTS: dict[str, tuple[Callable[[Chain], Any], bool]] = {
+    "bytes": (lambda c: (c[0][1].o_bytes or 0) + (c[0][1].r_bytes or 0), True),
+    "packets": (lambda c: (c[0][1].o_packets or 0) + (c[0][1].r_packets or 0), True),
+    "age": (lambda c: c[0][1].start_ns or float("inf"), False),  # oldest first
+}
+
+
+class FlowView:
+    """The connections `show flows` shows: stitched, filtered, sorted, cut
+    to `top`. `rows()` gives CLI.md's dicts (JSON, the monitor); `cells()`
+    the text columns of the same rows without building those dicts, since
+    100,000 rows of nested hop dicts cost more than reading the kernel."""
+
+    def __init__(self, model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> None:
+        self.model = model
+        self.now = now
+        self.routes = Routes(model.graph)
+        self.text = _Text()
+        self.services = _services(model.config)
+        keep = _filter(model, filters)
+        chains = [c for c in stitch(self.routes, raw) if keep(c)]
+        sort = filters.get("sort")
+        if sort in SORTS:
+            key, reverse = SORTS[sort]
+            chains.sort(key=key, reverse=reverse)
+        else:  # connections of one class stay together (and in the kernel's order: the sort is stable)
+            seg = {ns: _segment(model, ns) or "" for ns in raw}
+            chains.sort(key=lambda c: (seg[c[0][0]], *ORDER(c[0][1])))
+        top = filters.get("top")
+        self.chains = chains[: int(top)] if top else chains
+        self._paths: dict[tuple[tuple[str, str | None], ...], str] = {}
+
+    def __len__(self) -> int:
+        return len(self.chains)
+
+    def _ends(self, chain: Chain) -> tuple[str, str, str, Any, str | None, dict[str, Any] | None]:
+        """(protocol, src, dst, final destination port, application, nat)."""
+        e, z = chain[0][1], chain[-1][1]
+        text = self.text
+        proto = PROTO_NAMES.get(e.proto, str(e.proto))
+        src, dst = text[e.o_src], text[e.o_dst]
+        final = (text[z.r_dst], z.r_dport, text[z.r_src], z.r_sport)
+        nat = None if final == (src, e.o_sport, dst, e.o_dport) else dict(zip(("src", "sport", "dst", "dport"), final, strict=True))
+        seg = _segment(self.model, chain[-1][0])
+        app = self.services.get((seg or "", proto, final[2], z.r_sport or 0)) or WELL_KNOWN.get(e.o_dport or -1)
+        return proto, src, dst, final, app, nat
+
+    def _rule(self, chain: Chain) -> str | None:
+        for ns, e in chain:
+            back = self.routes.via(ns, e.o_src)
+            d = decide(self.model, ns, back[0] if back else None, e)
+            if d is not None:
+                return d.rule
         return None
 
+    def hops(self, chain: Chain) -> list[dict[str, Any]]:
+        """A hop per router in `trace`'s shape, and one per share link crossed."""
+        out = []
+        for ns, e in chain:
+            back, ahead = self.routes.via(ns, e.o_src), self.routes.via(ns, e.r_src)
+            space = self.model.graph.spaces.get(ns)
+            ingress, egress = back[0] if back else None, ahead[0] if ahead else None
+            d = decide(self.model, ns, ingress, e)
+            hop = {"node": space.node if space else ns, "kind": space.role if space else "unknown", "ingress": ingress,
+                   "egress": egress, "src": self.text[e.r_dst], "dst": self.text[e.r_src], "sport": e.r_dport,
+                   "dport": e.r_sport, "rule": d.rule if d else None}  # fmt: skip
+            out.append(hop)
+            link = self.model.share_links(ns).get(egress or "")
+            if link is not None:
+                out.append({**hop, "node": f"share {link.share}", "kind": "share", "ingress": egress, "rule": None})
+        return out
 
-class _Rules:
-    """The policy entry that admits a flow in its segment, found by evaluating
-    the running policy (its compiled runs) on the flow's 5-tuple as the router
-    saw it: after the share's DNAT, before SNAT. Linear in the policy's
-    elements; `ct mark` set at admission would make it exact and free (not
-    done: a second map per run doubles the load time of big policies)."""
+    def rows(self) -> list[dict[str, Any]]:
+        """CLI.md's flow fields, one dict per connection (`age` in seconds
+        besides). A class's hops and fields are worked out once; each row
+        copies them with its own ports, counters, state and age."""
+        out = []
+        for chain, e, z, (base, hops) in self._classed(self._class_row):
+            row = base.copy()
+            row["sport"], row["dport"] = e.o_sport, e.o_dport
+            if row["nat"] is not None or z.r_dport != e.o_sport:
+                row["nat"] = {"src": self.text[z.r_dst], "sport": z.r_dport, "dst": self.text[z.r_src], "dport": z.r_sport}
+            row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=e.o_packets or 0,
+                       bytes_out=e.o_bytes or 0, packets_in=e.r_packets or 0, bytes_in=e.r_bytes or 0, age=self._age(e))  # fmt: skip
+            row["path"] = [{**hop, "sport": chain[i][1].r_dport, "dport": chain[i][1].r_sport} for i, hop in hops]
+            out.append(row)
+        return out
 
-    PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
+    def _class_row(self, chain: Chain) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
+        """A class's row fields, and its hops with the router each takes its ports from."""
+        proto, src, dst, _final, app, nat = self._ends(chain)
+        hops = self.hops(chain)
+        base = {"protocol": proto, "src": src, "sport": None, "dst": dst, "dport": None, "segment": _segment(self.model, chain[0][0]),
+                "application": app, "state": None, "nat": nat, "packets_out": 0, "bytes_out": 0, "packets_in": 0, "bytes_in": 0,
+                "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
+                "path": hops, "age": None}  # fmt: skip
+        routers = [i for i, hop in enumerate(hops) if hop["kind"] != "share"]
+        owner = [max(r for r in routers if r <= i) for i in range(len(hops))]  # a share hop: the router before it
+        return base, [(routers.index(owner[i]), hop) for i, hop in enumerate(hops)]
 
-    def __init__(self, config: Config):
-        self.config = config
-        self.runs: dict[str, list[list[tuple[int, list[Any]]]] | None] = {}  # per segment, on first use
+    def _age(self, e: Tracked) -> float | None:
+        return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
 
-    def _runs(self, segment: str) -> list[list[tuple[int, list[Any]]]] | None:
-        from engine.compile.policy import active, blocks, resolve_terms
+    def path_text(self, chain: Chain) -> str:
+        """`a@core > share ab > b@core`: the routers and shares crossed."""
+        key = tuple((ns, (self.routes.via(ns, e.r_src) or ("",))[0]) for ns, e in chain)
+        got = self._paths.get(key)
+        if got is None:
+            parts = []
+            for ns, egress in key:
+                where = self.model.router_at(ns)
+                parts.append(f"{where[0]}@{where[1]}" if where else self.model.graph.spaces[ns].node if ns in self.model.graph.spaces else ns)
+                link = self.model.share_links(ns).get(egress or "")
+                if link is not None:
+                    parts.append(f"share {link.share}")
+            got = self._paths[key] = " > ".join(parts)
+        return got
 
-        if segment not in self.runs:
-            seg = self.config.get("segment", segment)
-            runs = None
-            if seg is not None and active(seg):
-                runs = [[(e.seq, boxes) for e, boxes in run] for run in blocks(seg, dict(resolve_terms(self.config, seg)))]
-            self.runs[segment] = runs
-        return self.runs[segment]
+    def cells(self) -> Iterator[list[str]]:
+        """Text columns per row: the fields of `TEXT_COLUMNS`. What depends
+        only on a connection's class (its routers and addresses, protocol
+        and service port) is worked out once per class: 100,000 datagrams
+        from one host to another are one class."""
+        now, states = self.now, TCP_STATES
+        for _chain, e, z, ((segment, proto, src, dst, dport, app, path, rule), natted) in self._classed(self._class_cells):
+            nat = self._nat_text(e, z, natted)
+            yield [segment, proto, src, _port(e.o_sport), dst, dport, app, states.get(e.state, "-") if e.state is not None else "-",
+                   nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
+                   str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
 
-    def rule(self, segment: str, r: dict[str, Any]) -> Origin | None:
-        runs = self._runs(segment)
-        if runs is None:
-            return None
-        nat = r["nat"] or {}
-        dst, dport = nat.get("dst") or r["dst"], nat.get("dport") if nat.get("dport") is not None else r["dport"]
-        try:
-            pkt = (self.PROTO.get(r["protocol"], 0), int(ipaddress.ip_address(r["src"])), int(ipaddress.ip_address(dst)), dport or 0)
-        except ValueError:
-            return None
-        for run in runs:
-            for seq, boxes in run:
-                if any(all(b[2 * i] <= v <= b[2 * i + 1] for i, v in enumerate(pkt)) for b in boxes):
-                    return Origin.of_entry("segment", segment, seq)
-        return Origin("segment", segment, DEFAULT)
+    def lines(self, sizes: list[int]) -> Iterator[str]:
+        """Every row as one line of `TEXT_COLUMNS`, left-aligned in columns of
+        `sizes` two spaces apart, the last unpadded (as shell/plain.py lays
+        out `cells()`). A class's line is laid out once with its own cells in
+        place; each row fills in the eight that vary: one format call a row."""
+        now, states = self.now, TCP_STATES
+        for _chain, e, z, (pattern, natted) in self._classed(lambda c: self._template(c, sizes)):
+            nat = self._nat_text(e, z, natted)
+            yield pattern.format("-" if e.o_sport is None else e.o_sport, states.get(e.state, "-") if e.state is not None else "-", nat,
+                                 f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-",
+                                 e.o_packets or 0, e.o_bytes or 0, e.r_packets or 0, e.r_bytes or 0).rstrip()  # fmt: skip
+
+    def _classed(self, make: Callable[[Chain], T]) -> Iterator[tuple[Chain, Tracked, Tracked, T]]:
+        """Each connection, its first and last entries, and what `make`
+        gave for its class (called once per class)."""
+        memo: dict[tuple[Any, ...], T] = {}
+        for chain in self.chains:
+            e, z = chain[0][1], chain[-1][1]
+            key = (chain[0][0], chain[-1][0], CLASS_FIRST(e), CLASS_LAST(z))
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = make(chain)
+            yield chain, e, z, got
+
+    def _nat_text(self, e: Tracked, z: Tracked, natted: bool) -> str:
+        """`NEW-SRC:PORT -> NEW-DST:PORT` when anything was translated, else `-`."""
+        if not natted and z.r_dport == e.o_sport:
+            return "-"
+        return f"{_end(self.text[z.r_dst], z.r_dport)} -> {_end(self.text[z.r_src], z.r_sport)}"
+
+    def _template(self, chain: Chain, sizes: list[int]) -> tuple[str, bool]:
+        """A class's line as a format pattern with holes for the per-row cells."""
+        (segment, proto, src, dst, dport, app, path, rule), natted = self._class_cells(chain)
+        cells = [segment, proto, src, None, dst, dport, app, None, None, path, None, rule, None, None, None, None]
+        parts = [f"{{:<{w}}}" if c is None else f"{c:<{w}}".replace("{", "{{").replace("}", "}}") for c, w in zip(cells[:-1], sizes[:-1], strict=True)]
+        return "  ".join([*parts, "{}"]), natted
+
+    def _class_cells(self, chain: Chain) -> tuple[list[str], bool]:
+        """The cells of a connection's class, and whether its addresses or
+        service port are translated (its source port is compared per row)."""
+        e = chain[0][1]
+        proto, src, dst, final, app, _nat = self._ends(chain)
+        fixed = [_segment(self.model, chain[0][0]) or "-", proto, src, dst, _port(e.o_dport), app or "-",
+                 self.path_text(chain), self._rule(chain) or "-"]  # fmt: skip
+        return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
+
+
+# a connection's class: what makes connections look alike but for their
+# source port and counters (with the routers crossed, which cells() adds)
+CLASS_FIRST, CLASS_LAST = itemgetter(0, 5, 6, 8), itemgetter(12, 11, 13)  # proto, src, dst, dport; as delivered
+ORDER = itemgetter(0, 5, 6, 8)  # the default order after the segment: protocol, source, destination, port
+
+
+TEXT_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat", "path", "age", "rule",
+                "packets out", "bytes out", "packets in", "bytes in")  # fmt: skip
+
+
+def _port(port: int | None) -> str:
+    return "-" if port is None else str(port)
+
+
+def _end(addr: str, port: int | None) -> str:
+    return addr if port is None else f"{addr}:{port}"
+
+
+def _segment(model: Model, ns: str) -> str | None:
+    where = model.router_at(ns)
+    return where[0] if where else None
+
+
+def flow_rows(model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> list[dict[str, Any]]:
+    """CLI.md's flow fields, one row per connection, filtered and sorted as `show flows` asks."""
+    return FlowView(model, raw, now, **filters).rows()
+
+
+# --- filters ------------------------------------------------------------------------
+
+
+def _filter(model: Model, f: dict[str, Any]) -> Callable[[Chain], bool]:
+    """A predicate on chains for the filters of `show flows`."""
+    tests: list[Callable[[Chain], bool]] = []
+    if f.get("segment"):
+        tests.append(lambda c: any(_segment(model, ns) == f["segment"] for ns, _e in c))
+    if f.get("protocol"):
+        number = {v: k for k, v in PROTO_NAMES.items()}.get(f["protocol"])
+        tests.append(lambda c: c[0][1].proto == number)
+    if f.get("port"):
+        port = int(f["port"])
+        tests.append(lambda c: port in (c[0][1].o_sport, c[0][1].o_dport, c[-1][1].r_dport, c[-1][1].r_sport))
+    if f.get("address"):
+        raw = socket.inet_aton(f["address"])
+        tests.append(lambda c: raw in (c[0][1].o_src, c[0][1].o_dst, c[-1][1].r_dst, c[-1][1].r_src))
+    if f.get("host"):
+        tests.append(_host_test(model, f["host"]))
+    if f.get("vpc"):
+        tests.append(_vpc_test(model, f["vpc"]))
+    if f.get("share"):
+        routes = Routes(model.graph)
+
+        def crosses(c: Chain) -> bool:
+            for ns, e in c:
+                hop = routes.via(ns, e.r_src)
+                link = model.share_links(ns).get(hop[0]) if hop else None
+                if link is not None and link.share == f["share"]:
+                    return True
+            return False
+
+        tests.append(crosses)
+    return lambda c: all(t(c) for t in tests)
+
+
+def _host_test(model: Model, name: str) -> Callable[[Chain], bool]:
+    """A host's flows: it sent them (source at the first router, in its
+    segment) or received them (destination as delivered, in its segment)."""
+    found = next(((v, h) for v, h in model.config.hosts() if h.name == name), None)
+    if found is None:
+        return lambda c: False
+    seg, addr = found[0].segment, socket.inet_aton(found[1].address)
+    return lambda c: ((_segment(model, c[0][0]) == seg and c[0][1].o_src == addr)
+                      or (_segment(model, c[-1][0]) == seg and c[-1][1].r_src == addr))  # fmt: skip
+
+
+def _vpc_test(model: Model, name: str) -> Callable[[Chain], bool]:
+    vpc = model.config.get("vpc", name)
+    if vpc is None:
+        return lambda c: False
+    nets = [ipaddress.ip_network(x) for x in vpc.cidrs]
+
+    def inside(raw: bytes) -> bool:
+        addr = ipaddress.IPv4Address(raw)
+        return any(addr in n for n in nets)
+
+    return lambda c: ((_segment(model, c[0][0]) == vpc.segment and inside(c[0][1].o_src))
+                      or (_segment(model, c[-1][0]) == vpc.segment and inside(c[-1][1].r_src)))  # fmt: skip
+
+
+# --- connections a new policy refuses --------------------------------------------------
 
 
 def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
@@ -123,160 +377,30 @@ def _segment_counters(table: NftItem) -> dict[str, str]:
     return {c: d for c, d in table.counted if (o := Origin.parse(c)) is not None and o.scope == "segment"}
 
 
-LIVE = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", None}  # tcp states worth ending; udp/icmp have none
+LIVE_TCP = {1, 2, 3}  # SYN_SENT, SYN_RECV, ESTABLISHED: states worth ending; udp/icmp have none
 FABRIC = ipaddress.ip_network("169.254.0.0/16")
 
 
-def refused_now(config: Config, raw: dict[str, list[dict[str, Any]]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+def refused_now(model: Model, raw: dict[str, list[Tracked]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     """Live tracked connections, per namespace, that the running policy of
     their segment refuses: a new `deny` also ends connections it would not
     admit today (the commit keeps those it still admits). Connections to or
     from the routers themselves (the fabric's 169.254 addresses, gateways)
     are not forwarded, so the policy never applied to them: left alone."""
-    if not any(raw.get(ns) for ns in segments):
-        return {}
-    rules = _Rules(config)
-    verdicts = {
-        Origin.of_entry("segment", s.name, e.seq): e.action for s in config.segments for e in s.policies
-    } | {Origin("segment", s.name, DEFAULT): s.default_action for s in config.segments}
-    gateways = {str(ipaddress.ip_network(sn.prefix).network_address + 1) for v in config.vpcs for sn in v.subnets}
-    apps = _Applications(config)
+    config = model.config
+    gateways = {socket.inet_aton(str(ipaddress.ip_network(sn.prefix).network_address + 1)) for v in config.vpcs for sn in v.subnets}
     out: dict[str, list[dict[str, Any]]] = {}
     for ns, entries in raw.items():
-        segment = segments.get(ns)
-        if segment is None:
+        judge = model.judge(segments[ns]) if ns in segments else None
+        if judge is None:
             continue
         for e in entries:
-            row = _row((segment, ""), e, apps)
-            if row["protocol"] not in ("tcp", "udp", "icmp") or row["state"] not in LIVE:
+            if e.proto not in (1, 6, 17) or (e.proto == 6 and e.state not in LIVE_TCP):
                 continue
-            ends = [a for a in (row["src"], row["dst"]) if a]
-            if any(a in gateways or ipaddress.ip_address(a) in FABRIC for a in ends):
+            ends = (e.o_src, e.o_dst)
+            if any(a in gateways or ipaddress.IPv4Address(a) in FABRIC for a in ends):
                 continue
-            rule = rules.rule(segment, row)
-            if rule is not None and verdicts.get(rule) == "deny":
-                out.setdefault(ns, []).append(row)
+            if judge.decide(e.proto, int.from_bytes(e.o_src, "big"), int.from_bytes(e.r_src, "big"), e.r_sport or 0).action == "deny":
+                out.setdefault(ns, []).append({"protocol": PROTO_NAMES[e.proto], "src": address(e.o_src), "dst": address(e.o_dst),
+                                               "sport": e.o_sport, "dport": e.o_dport})  # fmt: skip
     return out
-
-
-def flow_rows(lab: str, config: Config, raw: dict[str, list[dict[str, Any]]], **filters: Any) -> list[dict[str, Any]]:
-    """CLI.md's flow fields, filtered and sorted as `show flows` asks."""
-    apps = _Applications(config)
-    rules = _Rules(config)
-    rows = []
-    for ns, entries in raw.items():
-        where = router_of(lab, ns)
-        if where is None:
-            continue
-        for e in entries:
-            row = _row(where, e, apps)
-            rule = rules.rule(where[0], row)
-            row["rule"] = str(rule) if rule is not None else None
-            rows.append(row)
-    keep = _filter(config, filters)
-    rows = [r for r in rows if keep(r)]
-    key = {"bytes": lambda r: r["bytes_out"] + r["bytes_in"], "packets": lambda r: r["packets_out"] + r["packets_in"]}
-    sort = filters.get("sort")
-    if sort in key:
-        rows.sort(key=key[sort], reverse=True)
-    else:
-        rows.sort(key=lambda r: (r["segment"], r["protocol"], r["src"], r["dst"], r["dport"] or 0))
-    top = filters.get("top")
-    return rows[: int(top)] if top else rows
-
-
-def _row(where: tuple[str, str], e: dict[str, Any], apps: _Applications) -> dict[str, Any]:
-    o, r = e["orig"], e["reply"]
-    nat = None
-    if r.get("src") != o.get("dst") or r.get("dst") != o.get("src") or r.get("sport") != o.get("dport") or r.get("dport") != o.get("sport"):
-        nat = {"src": r.get("dst"), "sport": r.get("dport"), "dst": r.get("src"), "dport": r.get("sport")}
-    proto = e["protocol"]
-    real_dst, real_port = r.get("src"), r.get("sport")
-    app = apps.name(where[0], proto, real_dst, real_port)
-    if app is None and o.get("dport") in WELL_KNOWN:
-        app = WELL_KNOWN[o["dport"]]
-    return {
-        "protocol": proto,
-        "src": o.get("src"),
-        "sport": o.get("sport"),
-        "dst": o.get("dst"),
-        "dport": o.get("dport"),
-        "segment": where[0],
-        "application": app,
-        "state": e.get("state"),
-        "nat": nat,
-        "packets_out": o.get("packets", 0),
-        "bytes_out": o.get("bytes", 0),
-        "packets_in": r.get("packets", 0),
-        "bytes_in": r.get("bytes", 0),
-        "firewall": None,
-        "firewall_instance": None,
-        "rule": None,
-        "path": [f"segment {where[0]} cxp {where[1]}"],
-    }
-
-
-def _addresses(r: dict[str, Any]) -> set[str]:
-    out = {r["src"], r["dst"]}
-    if r["nat"]:
-        out |= {r["nat"]["src"], r["nat"]["dst"]}
-    return out
-
-
-def _filter(config: Config, f: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """A predicate on rows for the filters of `show flows`, with what it needs
-    (a host's address, a VPC's networks, a share's imports) looked up once."""
-    host = next(((v, h) for v, h in config.hosts() if h.name == f.get("host")), None) if f.get("host") else None
-    vpc = config.get("vpc", f["vpc"]) if f.get("vpc") else None
-    vpc_nets = [ipaddress.ip_network(c) for c in (vpc.cidrs if vpc else ())]
-    # (segment, prefix) pairs: what the share brings into each segment, and
-    # what each end offers (its own prefixes, before its NAT)
-    share_pairs: list[tuple[str, str, Any]] = []  # (segment, "own"|"in", prefix)
-    if f.get("share"):
-        share = config.require("resource-share", f["share"])
-        for i in imports(config):
-            if i.share == f["share"]:
-                share_pairs.append((i.segment, "in", i.offer.seen))
-                side = share.end_a if i.end == "end-a" else share.end_b
-                share_pairs += [(side.segment, "own", i.offer.original), (side.segment, "own", i.offer.seen)]
-
-    def inside(addresses: set[str], nets: list[Any]) -> bool:
-        return any(ipaddress.ip_address(a) in n for a in addresses if a for n in nets)
-
-    def keep(r: dict[str, Any]) -> bool:
-        addresses = _addresses(r)
-        if f.get("segment") and r["segment"] != f["segment"]:
-            return False
-        if f.get("protocol") and r["protocol"] != f["protocol"]:
-            return False
-        if f.get("port") and int(f["port"]) not in (r["sport"], r["dport"]):
-            return False
-        if f.get("address") and f["address"] not in addresses:
-            return False
-        # a host's flows: its address on either side, before or after NAT, in its own segment
-        if f.get("host") and (host is None or host[0].segment != r["segment"] or host[1].address not in addresses):
-            return False
-        if f.get("vpc") and (vpc is None or r["segment"] != vpc.segment or not inside({r["src"], r["dst"]}, vpc_nets)):
-            return False
-        # through a share: one side's address is what the share brings into (or
-        # takes out of) this segment, and the other side's is not in this segment's own space
-        if f.get("share") and not _crosses(r, share_pairs):
-            return False
-        return True
-
-    return keep
-
-
-def _crosses(r: dict[str, Any], pairs: list[tuple[str, str, Any]]) -> bool:
-    """Did this row's flow cross the share? One side must be what this
-    segment's end offers and the other what the share brings in."""
-    own = [p for seg, kind, p in pairs if seg == r["segment"] and kind == "own"]
-    imp = [p for seg, kind, p in pairs if seg == r["segment"] and kind == "in"]
-    nat = r["nat"] or {}
-    source = [a for a in (r["src"], nat.get("src")) if a]
-    dest = [a for a in (r["dst"], nat.get("dst")) if a]
-
-    def any_in(addresses: list[str], nets: list[Any]) -> bool:
-        return any(ipaddress.ip_address(a) in n for a in addresses for n in nets)
-
-    return (any_in(source, own) and any_in(dest, imp)) or (any_in(source, imp) and any_in(dest, own))

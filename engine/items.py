@@ -30,6 +30,10 @@ Key = tuple[str, ...]
 # ct mark bit of connections a policy change refused: the tables drop them,
 # the lab sets it (lab/conntrack.py) on what the engine says was refused
 REFUSED_MARK = 0x1
+# ct mark bit of a connection in the router where it entered the fabric from
+# a VPC (DESIGN-W3 mark layout): one entry per connection carries it, so a
+# reader can ask the kernel for those alone (lab/ctnetlink.py mark filter)
+ORIGIN_MARK = 0x2
 MAIN_TABLE = 254  # the kernel's main routing table
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from engine.diff import Op
 from engine.items import MAIN_TABLE, RouteItem
@@ -56,6 +56,7 @@ class Drift:
     kind: str  # namespace | link | address | route | ...
     name: str
     problem: str  # its first word: missing | different | unexpected (ours, not planned) | foreign (not ours) | unreadable
+    key: tuple[str, ...] | None = None  # the plan item it is about (what `repair` puts back)
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,13 @@ class Fabric(Protocol):
         """Zero the counters whose comment `zeroed` accepts in these
         namespaces, keeping every other counter and all verdicts."""
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """Tracked connections per namespace (lab/conntrack.py's shape)."""
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
+        """Tracked IPv4 connections per namespace."""
+
+    def repair(self, plan: Plan) -> list[str]:
+        """Put back every object of `plan` that `drift` finds missing or
+        different, remove unexpected lab namespaces and restart services
+        that are down, touching nothing else; what was done."""
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""
@@ -150,5 +156,95 @@ class Fabric(Protocol):
     def read_log(self, count: int) -> list[str]:
         """The newest `count` lines written by `log` policy entries."""
 
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        """Send many probes at once (each judged as `probe` judges one);
+        results in the order of `specs`, in about one `timeout`."""
 
-__all__ = ["ApplyReport", "Destroyed", "Drift", "Fabric", "OutputSink", "ProbeResult", "RouteItem", "RouteReading"]
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        """Send every probe at once (each from its `sport`) and report, for
+        each, CLI.md's judgement and every copy of it seen in its watched
+        namespaces."""
+
+
+class Tracked(NamedTuple):
+    """One tracked connection of a namespace, both tuples as conntrack keeps
+    them: the original (as the first packet arrived) and the reply (as the
+    answer arrives, so the first packet left as its reverse, after NAT).
+
+    Flat, with addresses as 4 raw bytes in network order: the lab builds
+    100,000s of these per poll with one C-level `_make`, and the engine
+    joins them as dict keys before converting the few it shows to text."""
+
+    proto: int  # IP protocol number
+    state: int | None  # tcp state number (TCP_STATES), None for other protocols
+    mark: int | None
+    zone: int | None
+    start_ns: int | None  # CLOCK_REALTIME ns when tracking began (nf_conntrack_timestamp)
+    o_src: bytes
+    o_dst: bytes
+    o_sport: int | None
+    o_dport: int | None
+    o_packets: int | None
+    o_bytes: int | None
+    r_src: bytes
+    r_dst: bytes
+    r_sport: int | None
+    r_dport: int | None
+    r_packets: int | None
+    r_bytes: int | None
+    o_type: int | None  # icmp type, code and id, each way
+    o_code: int | None
+    o_id: int | None
+    r_type: int | None
+    r_code: int | None
+    r_id: int | None
+
+
+TCP_STATES = {0: "NONE", 1: "SYN_SENT", 2: "SYN_RECV", 3: "ESTABLISHED", 4: "FIN_WAIT", 5: "CLOSE_WAIT",
+              6: "LAST_ACK", 7: "TIME_WAIT", 8: "CLOSE", 9: "SYN_SENT2"}  # fmt: skip
+PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 132: "sctp", 136: "udplite", 33: "dccp", 47: "gre"}
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A probe seen by an observer in one namespace (trace): on which
+    interface, which way, when (kernel time, ns), and its addresses there."""
+
+    ns: str
+    ifname: str
+    outgoing: bool
+    time_ns: int
+    src: str
+    dst: str
+    sport: int | None
+    dport: int | None
+
+
+@dataclass(frozen=True)
+class TraceProbe:
+    """What `trace` asks the lab to send and where to watch for it."""
+
+    src_ns: str
+    address: str
+    protocol: str
+    port: int | None
+    sport: int | None  # the source port the model predicted with (tcp, udp)
+    watch: tuple[str, ...]  # namespaces with an observer
+    observe_ns: str | None  # the target host: delivery there is what `reachable` checks
+    timeout: float
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One probe of a batch (`verify`): from a namespace to an address,
+    watched for at the target host's namespace when there is one."""
+
+    src_ns: str
+    address: str
+    protocol: str
+    port: int | None
+    sport: int | None
+    observe_ns: str | None
+
+
+__all__ = ["ApplyReport", "Destroyed", "Drift", "Fabric", "OutputSink", "ProbeResult", "ProbeSpec", "RouteItem", "RouteReading", "Sighting", "TraceProbe", "Tracked"]

@@ -20,7 +20,9 @@ from typing import Any
 from engine import flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
+from engine.datapath import model_of
 from engine.errors import NotFoundError
+from engine.flows import FlowView
 from engine.model import Config
 from engine.origin import SCOPES
 from engine.plan import Plan
@@ -105,19 +107,22 @@ class LabReader:
                                 filters.get("vpc"), filters.get("prefix"))  # fmt: skip
 
     def flows(self, snap: RunningSnapshot, **filters: Any) -> list[dict[str, Any]]:
-        """`show flows` rows: tracked connections of the segment routers in
-        scope (filters: segment, vpc, share, host, protocol, port, address, sort, top)."""
+        """`show flows` rows: one per connection, stitched across the routers
+        it crossed (filters: segment, vpc, share, host, protocol, port,
+        address, sort, top)."""
+        return self.flow_view(snap, **filters).rows()
+
+    def flow_view(self, snap: RunningSnapshot, **filters: Any) -> FlowView:
+        """The connections of `show flows` before their rows are made: text
+        columns for 100,000 of them without building their dicts."""
         for kind in ("segment", "vpc", "share"):
             require_known(snap.config, kind, filters.get(kind))
         host = filters.get("host")
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration")
-        seg = filters.get("segment")
-        spaces = [
-            ns for ns in snap.plan.namespaces()
-            if (where := flows.router_of(self.name, ns)) is not None and (not seg or where[0] == seg)
-        ]  # fmt: skip
-        return flows.flow_rows(self.name, snap.config, self.fabric.read_flows(spaces), **filters)
+        model = model_of(self.name, snap.config, snap.plan)
+        spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
+        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
 
     def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over every router enforcing it."""
@@ -132,7 +137,8 @@ class LabReader:
         kernel is then judged again against the new running state (a few
         times at most): health is never drift that is not there."""
         for _ in range(3):
-            down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit restarts it)")
+            down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
+                          ("svc", key.split("/")[0], key.split("/", 1)[1]))
                     for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
             health = views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
             if health.ok or snap.version == (0, 0, 0) or self.store.version() == snap.version:

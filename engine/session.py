@@ -363,12 +363,14 @@ class Session:
         connections). Connections it still admits are untouched. A failure
         here is reported, never raised: the commit is applied and saved."""
         from engine import flows
+        from engine.datapath import model_of
 
         try:
             spaces = flows.policy_namespaces(old_plan, ops)
             if not spaces:
                 return ()
-            refused = flows.refused_now(config, self.fabric.read_flows(sorted(spaces)), spaces)
+            model = model_of(self.lab, config, self.plan_of(config))
+            refused = flows.refused_now(model, self.fabric.read_flows(sorted(spaces)), spaces)
             total = sum(self.fabric.drop_flows(ns, rows) for ns, rows in refused.items())
         except Exception as exc:  # noqa: BLE001 - reported to the user, the commit stands
             return (f"% the commit is applied, but ending the connections its policy refuses failed: {exc}",)

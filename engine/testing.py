@@ -13,7 +13,7 @@ from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
 from engine.items import ServiceItem
 from engine.plan import Plan
-from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, RouteReading
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
 
 
 class RecordingFabric:
@@ -49,11 +49,14 @@ class RecordingFabric:
     def reset_counters(self, plan: Plan, namespaces: list[str], zeroed: Callable[[str], bool]) -> None:
         return None
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
         return {}
 
     def clear_flows(self, namespaces: list[str]) -> None:
         return None
+
+    def repair(self, plan: Plan) -> list[str]:
+        return []
 
     def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
         return 0
@@ -77,6 +80,12 @@ class RecordingFabric:
 
     def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
         return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")
+
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        return [ProbeResult(False, None, "no kernel: the recording fabric sends no packets") for _ in specs]
+
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        return [(ProbeResult(False, None, "no kernel: the recording fabric sends no packets"), []) for _ in reqs]
 
     def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
         return 1, "no kernel: the recording fabric runs nothing"

@@ -44,7 +44,7 @@ def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (),
     running = frozenset(services.scan(services.marker(f"{lab}/"))) if with_services else None
     for ns in sorted(set(namespaces)):
         if not netns.exists(ns):
-            problems.append(Drift(ns, "namespace", ns, "missing"))
+            problems.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
             continue
         try:
             state = inventory.read_ns(ns)
@@ -54,7 +54,7 @@ def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (),
             if netns.mounted(ns):
                 problems.append(Drift(ns, "namespace", ns, f"unreadable: {exc}"))
             else:
-                problems.append(Drift(ns, "namespace", ns, "missing"))
+                problems.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
             continue
         if state.mark != lab:
             problems.append(Drift(ns, "namespace", ns, FOREIGN))

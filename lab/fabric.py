@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 
 from engine.compile.naming import lab_prefix
-from engine.diff import Op, plan_diff, reloaded_tables, simulate, summarize
+from engine.diff import Op, plan_diff, reloaded_tables, repair_ops, simulate, summarize
 from engine.errors import CommitError, NotFoundError
 from engine.items import REFUSED_MARK, NetnsItem, NftItem, ServiceItem, kind_label
 from engine.plan import Plan
-from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, RouteReading
-from lab import drift, inventory, marks, netns, nft, services
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
+from lab import ctnetlink, drift, inventory, marks, netns, nft, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -35,6 +35,7 @@ class LinuxFabric:
         self.lab = lab
         self.prefix = lab_prefix(lab)
         self.fault = fault  # tests inject failures here
+        self.tables = ctnetlink.Tables()  # conntrack sockets, one per namespace, kept for the next poll
         _raise_fd_limit()
 
     def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
@@ -132,6 +133,32 @@ class LinuxFabric:
         """Differences between the kernel and the plan (lab/drift.py)."""
         return drift.drift(plan, self.lab)
 
+    def repair(self, plan: Plan) -> list[str]:
+        """Put back what drifted (engine.diff.repair_ops: only the drifted
+        items and what their re-creation needs), remove lab namespaces the
+        plan does not know, restart services that are down."""
+        found = self.drift(plan)
+        out = []
+        for d in found:
+            if d.kind == "namespace" and d.problem == "unexpected":
+                services.stop_lab(self.lab, [d.ns])
+                netns.delete(d.ns)
+                out.append(f"removed namespace {d.ns} (not in the running configuration)")
+        missing = {d.key for d in found if d.key is not None and d.problem == "missing"}
+        different = {d.key for d in found if d.key is not None and d.problem != "missing"}
+        ops = repair_ops(plan, missing, different)
+        if ops:
+            try:
+                apply_ops(ops, self.fault)
+            except ApplyFailure as failure:
+                what = f"{failure.op.action} {failure.op.item.key}" if failure.op else "apply"
+                raise CommitError(f"repair failed at {what}: {failure.error}; 'show lab health' says what is still wrong") from failure
+            counts = summarize(ops)
+            out.append("put back " + ", ".join(f"{n} {kind[1:]}" if kind[0] == "+" else f"{n} {kind[1:]} (replaced)"
+                                               for kind, n in sorted(counts.items())))  # fmt: skip
+            out += [f"  {d.ns}: {d.kind} {d.name} ({d.problem})" for d in found if d.key is not None]
+        return out + self.heal(plan)
+
     def heal(self, plan: Plan) -> list[str]:
         """Restart the services of `plan` whose process is gone."""
         items = [i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)]
@@ -168,11 +195,10 @@ class LinuxFabric:
                 keep = {c: v for c, v in nft.read_counters(item.ns).items() if not zeroed(c)}
                 nft.load(item.ns, item.ruleset, keep)
 
-    def read_flows(self, namespaces: list[str]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
-        """Conntrack entries per namespace."""
-        from lab import conntrack
-
-        return netns.each_present(namespaces, conntrack.read)
+    def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
+        """Conntrack entries per namespace, through one netlink socket per
+        namespace kept open between polls (lab/ctnetlink.py)."""
+        return self.tables.read(namespaces)
 
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget tracked connections (established ones are re-tracked mid-stream)."""
@@ -207,9 +233,22 @@ class LinuxFabric:
         vpclab did not make are left, and reported (lab/marks.py)."""
         ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab)
         services.stop_lab(self.lab, ours)
+        self.tables.close()  # an open socket would keep its namespace alive
         for name in ours:
             netns.delete(name)
         return Destroyed(len(ours), tuple(foreign))
+
+    def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
+        """Many probes at once (lab/probeset.py)."""
+        from lab import probeset
+
+        return probeset.probe_many(specs, timeout)
+
+    def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
+        """Probes sent at once and watched in many namespaces (lab/tracing.py)."""
+        from lab import tracing
+
+        return tracing.trace_probes(reqs)
 
     def probe(
         self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None

@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from engine.ports import ProbeResult
 from lab import netns
@@ -237,7 +238,7 @@ class Sender:
 class IcmpSender(Sender):
     """An echo request with a random id, sequence and token."""
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.ident, self.seq = random.getrandbits(16), random.getrandbits(16)
         self.payload = b"vpclab-probe:" + os.urandom(16)
@@ -286,12 +287,12 @@ class TcpSender(Sender):
 
     wants_write = True
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind(("0.0.0.0", sport or 0))
         self.sport = self.sock.getsockname()[1]
 
     def start(self) -> Answer | None:
@@ -324,13 +325,13 @@ class TcpSender(Sender):
 class UdpSender(Sender):
     """One datagram with a random token, from a connected socket."""
 
-    def __init__(self, ns: str, address: str, port: int | None) -> None:
+    def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
         self.payload = b"vpclab-probe:" + os.urandom(16)
         self.sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind(("0.0.0.0", sport or 0))
 
     def start(self) -> Answer | None:
         self.t0 = time.monotonic()
@@ -359,7 +360,8 @@ class UdpSender(Sender):
         return pkt.proto == socket.IPPROTO_UDP and pkt.l4[8:] == self.payload
 
 
-SENDERS: dict[str, Callable[[str, str, int | None], Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
+# each takes (ns, address, port, sport=None)
+SENDERS: dict[str, Callable[..., Sender]] = {"icmp": IcmpSender, "tcp": TcpSender, "udp": UdpSender}
 
 
 def probe(
@@ -421,12 +423,20 @@ def exchange(sender: Sender, observer: Observer | None, timeout: float) -> Answe
     return answer or Answer("silent", f"nothing came back within {timeout:g} s")
 
 
+class Watched(Protocol):
+    """What `judge` reads of an observer: lab/probeset.py shares one socket
+    between many probes and keeps these per probe."""
+
+    arrived: bool
+    answered_by_target: bool
+
+
 def judge(
     protocol: str,
     address: str,
     timeout: float,
     answer: Answer,
-    observer: Observer | None,
+    observer: Watched | None,
     observe_ns: str | None,
 ) -> ProbeResult:
     """CLI.md's "reachable", from what came back and what the target saw."""

@@ -233,7 +233,7 @@ class BridgeRealiser(LinkRealiser):
         return rtnl.bridge_add(ifindex_of(item.ifname), item.ifname) if add else rtnl.link_del(ifindex_of(item.ifname))
 
     def drift(self, item: BridgeItem, states: States) -> list[Drift]:
-        return _link_drift(states, item.ns, item.ifname, "bridge")
+        return _link_drift(states, item.ns, item.ifname, "bridge", item.key)
 
 
 class VethRealiser(LinkRealiser):
@@ -250,7 +250,7 @@ class VethRealiser(LinkRealiser):
         return rtnl.veth_add(ifindex_of(item.ifname), item.ifname, ifindex_of(item.peer_ifname), item.peer_ifname, run.fd(item.peer_ns))
 
     def drift(self, item: VethItem, states: States) -> list[Drift]:
-        return _link_drift(states, item.ns, item.ifname, "veth") + _link_drift(states, item.peer_ns, item.peer_ifname, "veth")
+        return _link_drift(states, item.ns, item.ifname, "veth", item.key) + _link_drift(states, item.peer_ns, item.peer_ifname, "veth", item.key)
 
 
 class LinkConfRealiser(NetlinkRealiser):
@@ -265,7 +265,7 @@ class LinkConfRealiser(NetlinkRealiser):
     def drift(self, item: LinkConfItem, states: States) -> list[Drift]:
         link = states[item.ns].links.get(item.ifname) if item.ns in states else None
         if link and (link["up"] != item.up or link["master"] != item.master):
-            return [Drift(item.ns, "link", item.ifname, "different (state or master)")]
+            return [Drift(item.ns, "link", item.ifname, "different (state or master)", item.key)]
         return []
 
     def present(self, item: LinkConfItem, states: States) -> bool:
@@ -284,7 +284,7 @@ class AddressRealiser(NetlinkRealiser):
 
     def drift(self, item: AddressItem, states: States) -> list[Drift]:
         if item.ns in states and (item.ifname, item.cidr) not in states[item.ns].addrs:
-            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing")]
+            return [Drift(item.ns, "address", f"{item.cidr} on {item.ifname}", "missing", item.key)]
         return []
 
 
@@ -303,9 +303,9 @@ class RouteRealiser(NetlinkRealiser):
         reading = states[item.ns].routes.get((item.table, item.dst))
         name = item.dst if item.table == rtnl.RT_TABLE_MAIN else f"{item.dst} table {item.table}"
         if reading is None:
-            return [Drift(item.ns, "route", name, "missing")]
+            return [Drift(item.ns, "route", name, "missing", item.key)]
         if not inventory.route_matches(item, reading):
-            return [Drift(item.ns, "route", name, f"different (kernel: via {reading.gateway} dev {reading.dev})")]
+            return [Drift(item.ns, "route", name, f"different (kernel: via {reading.gateway} dev {reading.dev})", item.key)]
         return []
 
 
@@ -322,9 +322,9 @@ class RuleRealiser(NetlinkRealiser):
             return []
         reading = states[item.ns].rules.get(item.priority)
         if reading is None:
-            return [Drift(item.ns, "rule", item.describe(), "missing")]
+            return [Drift(item.ns, "rule", item.describe(), "missing", item.key)]
         if not inventory.rule_matches(item, reading):
-            return [Drift(item.ns, "rule", item.describe(), f"different (kernel: {reading.describe()})")]
+            return [Drift(item.ns, "rule", item.describe(), f"different (kernel: {reading.describe()})", item.key)]
         return []
 
 
@@ -349,11 +349,15 @@ class NftRealiser(OneByOneRealiser):
             nft.remove(item.ns)
 
     def drift(self, item: NftItem, states: States) -> list[Drift]:
-        """A missing table (its rules are not compared: a table is loaded
-        whole, and the next change of it loads it whole again)."""
+        """The table gone, or its counted entries not those of the plan (a
+        table replaced or edited by hand: the comments name every entry)."""
         state = states.get(item.ns)
-        if state is not None and state.table is False:
-            return [Drift(item.ns, "table", nft.TABLE, "missing")]
+        if state is None:
+            return []
+        if not (state.table if state.table is not None else nft.exists(item.ns)):
+            return [Drift(item.ns, "table", nft.TABLE, "missing", item.key)]
+        if not set(nft.read_counters(item.ns)) >= {c for c, _digest in item.counted}:
+            return [Drift(item.ns, "table", nft.TABLE, "different (entries missing)", item.key)]
         return []
 
     def present(self, item: NftItem, states: States) -> bool:
@@ -363,11 +367,12 @@ class NftRealiser(OneByOneRealiser):
 
 
 def _count_flows(ns: str) -> None:
-    """Conntrack accounting (packets and bytes per flow) for `show flows`.
-    The key exists once nf_conntrack is loaded, which loading a table with
-    `ct` expressions guarantees; hence here and not with the other sysctls."""
+    """Conntrack accounting (packets and bytes per flow) and timestamps (a
+    flow's age) for `show flows`. The keys exist once nf_conntrack is
+    loaded, which loading a table with `ct` expressions guarantees; hence
+    here and not with the other sysctls."""
     try:
-        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1"})
+        netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1", "net.netfilter.nf_conntrack_timestamp": "1"})
     except OSError:
         pass
 
@@ -412,13 +417,13 @@ def realiser_of(item: PlanItem) -> KindRealiser:
     return REALISERS[item.KIND]
 
 
-def _link_drift(states: States, ns: str, ifname: str, kind: str) -> list[Drift]:
+def _link_drift(states: States, ns: str, ifname: str, kind: str, key: tuple[str, ...]) -> list[Drift]:
     st = states.get(ns)
     if st is None:
         return []
     link = st.links.get(ifname)
     if link is None:
-        return [Drift(ns, "link", ifname, "missing")]
+        return [Drift(ns, "link", ifname, "missing", key)]
     if link["kind"] != kind:
-        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})")]
+        return [Drift(ns, "link", ifname, f"different (kind {link['kind']}, want {kind})", key)]
     return []

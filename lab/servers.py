@@ -43,6 +43,9 @@ def _ready(fd: int | None) -> None:
 class _Threaded(socketserver.ThreadingMixIn):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: `verify` opens a connection from
+    # every other group at once, and SYNs beyond the backlog wait a 1 s retransmit
+    request_queue_size = 256
 
 
 class _TcpEcho(socketserver.BaseRequestHandler):

@@ -90,6 +90,9 @@ class Interpreter:
             self.results.append(result if result is None else json_data(result[0]))
         elif shown:
             self.state.emit(shown)
+        if result is not None and result[0].failure:  # the output stands, and the line fails (exit 1 in a batch)
+            self.report([f"% {result[0].failure}"])
+            return False
         return True
 
     def _help(self, line: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shell.commands import configure, diagnose, session, show
+from shell.commands import configure, diagnose, flows, pathcheck, session, show
 from shell.context import Context
 from shell.grammar.registry import Command, Grammar, Mode
 from shell.interpreter import Interpreter
@@ -31,7 +31,8 @@ MODES = [
 ]
 
 GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(),
-                          *diagnose.commands(), *PIPE_COMMANDS])
+                          *diagnose.commands(), *pathcheck.commands(), *flows.commands(),
+                          *PIPE_COMMANDS])
 
 
 def interpreter(state: ShellState) -> Interpreter:

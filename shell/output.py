@@ -36,6 +36,8 @@ def render_text(result: Result, width: int, color: bool = False) -> str:
 
 def json_data(result: Result) -> Any:
     """The structured form; commands without data give their text lines."""
+    if callable(result.data):  # made on demand: `show flows` builds 100,000 rows only for JSON
+        return result.data()
     return result.data if result.data is not None else result.text.splitlines()
 
 

@@ -23,6 +23,7 @@ class Result:
     text: str = ""
     renderable: Any = None
     data: Any = None
+    failure: str | None = None  # printed, then the line fails with this error (verify, trace)
 
 
 @dataclass

@@ -74,7 +74,7 @@ def test_routes_show_translated_and_original_prefixes() -> None:
     # a-to-b: what end-b would open arrives in end-a's router, and is dropped there
     cust_a, provider = tables["t-s-cust-a@core"].ruleset, tables["t-s-provider@core"].ruleset
     assert '"s.portal-a" counter comment "share portal-a direction" : drop' in cust_a and "ct state new iifname vmap @share_dir" in cust_a
-    assert "ct state new" not in provider
+    assert "ct state new iifname vmap" not in provider
     # only offered sources cross, each way
     assert '"s.portal-a" . 10.1.1.0/24' in cust_a and '"s.portal-a" . 172.31.255.10/32' in cust_a
     assert '"s.portal-a" . 10.1.200.10/32' in provider and '"s.portal-b" . 100.64.2.0/24' in provider

@@ -154,7 +154,8 @@ def test_every_screen_shows_the_live_lab_and_the_keys_work(live_lab: tuple[LabAp
         assert flow["rule"] == "segment corp 10" and flow["application"] == "echo (tcp-echo)" and flow["segment"] == "corp"
         shared = {s.row["segment"]: s.row for s in app.views["flows"].window.rows if s.row["dst"] == "10.74.1.10"}  # type: ignore[attr-defined]
         assert shared["corp"]["nat"]["src"] == "100.64.9.10"  # the share's NAT: how the provider sees a1
-        assert shared["provider"]["src"] == "100.64.9.10"
+        hops = {h["node"]: h for h in shared["corp"]["path"]}  # one row per connection, a hop per router it crossed
+        assert hops["segment provider cxp core"]["src"] == "100.64.9.10" and "provider" not in shared
         # filter, inverted filter
         await pilot.press("slash", *"udp", "enter")
         await settle(pilot)

@@ -151,11 +151,15 @@ def test_same_address_customers_reach_one_provider_at_once(make_lab: Any) -> Non
     for host, (sent, back) in got.items():  # type: ignore[misc]
         assert back == sent and back.startswith(host.encode())
     flows = api.flows(segment="provider", protocol="tcp", port=7)
-    sources = sorted(f["src"] for f in flows)
-    assert sources == ["100.64.1.10", "100.64.2.10"]  # each customer behind its own translation
+    # one row per connection, as each customer sent it, each behind its own translation
+    assert sorted((f["segment"], f["src"], f["nat"]["src"]) for f in flows) == [
+        ("cust-a", "10.1.1.10", "100.64.1.10"), ("cust-b", "10.1.1.10", "100.64.2.10")]
     assert all(f["nat"]["dst"] == "10.1.200.10" and f["dport"] == 7 for f in flows)
+    for f in flows:  # the path: the customer's router, its share, the provider's router
+        assert [h["node"] for h in f["path"]][1:] == [f"share portal-{f['segment'][-1]}", "segment provider cxp core"]
+        assert f["path"][0]["src"] == f["nat"]["src"] and f["path"][-1]["dst"] == "10.1.200.10"
     through_a = api.flows(share="portal-a")
-    assert through_a and all("100.64.2.10" not in (f["src"], f["dst"]) for f in through_a)
+    assert through_a and all(f["segment"] == "cust-a" and f["nat"]["src"] == "100.64.1.10" for f in through_a)
     assert {f["application"] for f in api.flows(segment="cust-a", port=7)} == {"echo (tcp-echo)"}  # named through the NAT
     # a bare translated address: delivery is confirmed at the host behind it
     res = api.probe("172.31.255.10", "bill", "udp", 7)

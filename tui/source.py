@@ -144,7 +144,7 @@ class LabSource:
             return None
         with self._lock:
             result = tracer(flow["dst"], host, protocol=flow.get("protocol"), port=flow.get("dport"))
-        return result if isinstance(result, dict) else getattr(result, "__dict__", None)
+        return result if isinstance(result, dict) else result.as_dict()  # engine/trace.py TraceResult: CLI.md's shape
 
     @property
     def has_trace(self) -> bool:

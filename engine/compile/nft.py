@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine.compile.cache import CompileCache
-from engine.items import REFUSED_MARK, NftItem
+from engine.items import ORIGIN_MARK, REFUSED_MARK, NftItem
 from engine.origin import Origin
 from engine.plan import PlanBuilder
 
@@ -130,6 +130,8 @@ def render(rules: NsRules) -> str:
             # in both directions, before the established accept would let them through
             lines.append(f"    ct mark & {REFUSED_MARK:#x} == {REFUSED_MARK:#x} drop")
         lines.append("    ct state established,related accept")
+        if rules.track:  # a segment router: where connections from its VPCs enter the fabric
+            lines.append(f'    ct state new iifname "v*" ct mark set ct mark or {ORIGIN_MARK:#x}')
         lines += [f"    {rule}" for _, rule in forward]
         lines.append("  }")
     if rules.prerouting:

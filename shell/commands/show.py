@@ -149,29 +149,6 @@ def _log(ctx: Context, count: int = 20) -> Result:
     return Result("\n".join(lines) if lines else "The policy log is empty.", data=lines)
 
 
-FLOW_COLUMNS = ("segment", "protocol", "src", "sport", "dst", "dport", "application", "state", "nat",
-                "packets_out", "bytes_out", "packets_in", "bytes_in")
-
-
-def _flows(ctx: Context, **filters: Any) -> Result:
-    """Filters (segment, vpc, host, share, protocol, port, address, sort, top) go to the engine as given."""
-    rows = ctx.api.flows(**filters)
-    shown = [{**r, "nat": f"{_endpoint(r['nat']['src'], r['nat']['sport'])} -> {_endpoint(r['nat']['dst'], r['nat']['dport'])}"
-              if r["nat"] else None} for r in rows]
-    result = rows_result(shown, FLOW_COLUMNS, empty="No flows.")
-    result.data = rows
-    return result
-
-
-def _endpoint(address: str | None, port: int | None) -> str:
-    return f"{address}:{port}" if port is not None else f"{address}"
-
-
-def _clear_flows(ctx: Context) -> Result:
-    n = ctx.api.clear_flows()
-    return Result(f"Flows cleared in {n} router(s).", data={"routers": n})
-
-
 def _clear_counters(ctx: Context, segment: str | None = None, share: str | None = None) -> Result:
     scope, name = ("segment", segment) if segment else ("share", share) if share else (None, None)
     n = ctx.api.clear_counters(scope, name)
@@ -219,15 +196,6 @@ def commands() -> list[Command]:
         Command("show policy hits [segment segment=SEGMENT|share share=SHARE] [nonzero=nonzero]",
                 _policy_hits, ("exec",), {"policy": "Packets and bytes per policy entry", "segment": "Only this segment's policy",
                                           "share": "Only this share", "nonzero": "Only entries that matched"}),
-        Command("show flows [segment segment=SEGMENT|vpc vpc=VPC|host host=HOST|share share=SHARE"
-                "|protocol protocol={tcp|udp|icmp}|port port=PORT|address address=ADDRESS|sort sort={bytes|packets|age}|top top=COUNT]*",
-                _flows, ("exec",), {"segment": "Only flows crossing this segment", "vpc": "Only flows of this VPC",
-                                    "host": "Only flows of this host", "share": "Only flows through this share",
-                                    "address": "Flows with this address (either side, or NAT)",
-                                    "protocol": "Only flows of this protocol", "port": "Only flows with this port (either side)",
-                                    "sort": "Order of rows", "top": "Only the first N rows", "bytes": "Most bytes first",
-                                    "packets": "Most packets first", "age": "Oldest first"}),
-        Command("clear flows", _clear_flows, ("exec",), {"flows": "Forget tracked connections"}),
         Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
         Command("clear counters [segment segment=SEGMENT|share share=SHARE]",
                 _clear_counters, ("exec",), {"counters": "Zero policy hit counters", "segment": "Only this segment's policy",
