@@ -141,7 +141,8 @@ class LinuxFabric:
         out = []
         for d in found:
             if d.kind == "namespace" and d.problem == "unexpected":
-                services.stop_lab(self.lab, [d.ns])
+                # its processes only: stop_lab would end every service of the lab and empty its run directory
+                services.kill(services.processes_in([d.ns]))
                 netns.delete(d.ns)
                 out.append(f"removed namespace {d.ns} (not in the running configuration)")
         missing = {d.key for d in found if d.key is not None and d.problem == "missing"}
