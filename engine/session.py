@@ -380,6 +380,7 @@ class Session:
         """Roll back commit `number` if it is still pending confirmation."""
         with self.store.lock():
             self._refresh()
+            self._recover()  # a dead commit's leftovers first: its marker is about to be reused
             pending = self.store.marker("confirm")
             if not pending or pending["number"] != number or self._number != number:
                 return False
