@@ -19,8 +19,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from engine.commits import CommitRecord, CommitResult, PlanChanges, config_changes
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
@@ -34,9 +35,8 @@ from engine.errors import (
     ValidationError,
     VpclabError,
 )
-from engine.items import kind_label
 from engine.merge import Merged, merge
-from engine.model import KINDS, Config
+from engine.model import Config
 from engine.plan import Plan
 from engine.ports import Fabric
 from engine.store import LabStore, Version
@@ -45,74 +45,6 @@ from engine.validate import validate
 
 Watcher = Callable[[str, int, float], None]  # (lab, commit number, seconds)
 Published = Callable[[Version, int, Config, Plan], None]  # (store version, commit number, config, plan) now running
-
-
-@dataclass(frozen=True)
-class PlanChanges:
-    """What a commit does to the kernel, as operations."""
-
-    ops: tuple[Op, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.ops
-
-    def counts(self) -> dict[str, int]:
-        """Counts like {'+ns': 3, '-route': 1}."""
-        return summarize(list(self.ops))
-
-    def lines(self) -> list[str]:
-        """One line per operation, for `commit check`."""
-        out = []
-        for op in self.ops:
-            sign = "+" if op.action == "add" else "-"
-            key = op.item.key
-            out.append(f"{sign} {kind_label(key[0])} {' '.join(key[1:])}")
-        return out
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """The outcome of a commit (number None: nothing to commit)."""
-
-    number: int | None
-    changes: PlanChanges
-    seconds: float = 0.0
-    confirmed_until: float | None = None
-    messages: tuple[str, ...] = field(default=())
-    config_changes: tuple[str, ...] = ()  # `+vpc web`, `-prefix-list P`: what it changed in the configuration
-
-
-@dataclass(frozen=True)
-class CommitRecord:
-    """One line of `show commit history`: `counts` are the lab's changes,
-    `config_changes` the configuration's (`+vpc web`, `~segment prod`),
-    `expired` the confirmed commit this one rolled back, if any."""
-
-    number: int
-    time: float
-    comment: str | None
-    user: str
-    counts: dict[str, int]
-    config_changes: tuple[str, ...] = ()
-    expired: int | None = None
-
-
-def config_changes(old: Config, new: Config) -> list[str]:
-    """What a commit changes in the configuration, object by object, in
-    running-config order: `+` added, `-` removed, `~` changed."""
-    out: list[str] = []
-    for kind in KINDS:
-        before = {o.name: o for o in old.objects(kind)}
-        after = {o.name: o for o in new.objects(kind)}
-        for name in sorted(before.keys() | after.keys()):
-            if name not in after:
-                out.append(f"-{kind} {name}")
-            elif name not in before:
-                out.append(f"+{kind} {name}")
-            elif before[name] != after[name]:
-                out.append(f"~{kind} {name}")
-    return out
 
 
 def thread_watcher(session: Session) -> Watcher:

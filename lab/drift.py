@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from engine.items import AddressItem, Key, NftItem, PlanItem, RouteItem, RuleItem, ServiceItem
 from engine.plan import Plan
 from engine.ports import Drift
-from lab import inventory, marks, netns, nft, services
+from lab import inventory, marks, netns, nft, rtnl, services
 from lab.inventory import NsState
 from lab.realisers import realiser_of
 
@@ -92,7 +92,7 @@ def unexpected(ns: str, items: list[PlanItem], state: NsState) -> list[Drift]:
     out = [Drift(ns, "link", name, "unexpected") for name, link in sorted(state.links.items())
            if name not in links and link["kind"] in LINK_KINDS]
     out += [Drift(ns, "address", f"{cidr} on {ifname}", "unexpected") for ifname, cidr in sorted(state.addrs - addrs)]
-    out += [Drift(ns, "route", dst if table == inventory.rtnl.RT_TABLE_MAIN else f"{dst} table {table}", "unexpected")
+    out += [Drift(ns, "route", dst if table == rtnl.RT_TABLE_MAIN else f"{dst} table {table}", "unexpected")
             for table, dst in sorted(state.routes.keys() - routes)]
     out += [Drift(ns, "rule", state.rules[p].describe(), "unexpected") for p in sorted(state.rules.keys() - rules)]
     return out
