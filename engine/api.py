@@ -369,7 +369,11 @@ class LabApi:
         then its process is ended (what it left half-made goes too)."""
         store = self.session.store
         with store.seize() as ended:
-            done = self.fabric.destroy()
+            try:  # to recognise namespaces made before the marks; damaged state does not stop destroy
+                known = self.session.running_plan().namespaces()
+            except Exception:  # noqa: BLE001 - whatever the state holds, destroy goes on
+                known = []
+            done = self.fabric.destroy(known)
             store.remove()
         return Destroyed(done.removed, done.foreign, ended)
 

@@ -101,9 +101,10 @@ class Fabric(Protocol):
         """Every object of `plan` missing or different in the kernel, and
         unexpected lab namespaces."""
 
-    def destroy(self) -> Destroyed:
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
         """Remove every kernel object of this lab: the namespaces with its
-        prefix that carry its mark (others are reported, never touched),
+        prefix that carry its mark, or no mark and are `known` (the running
+        plan's: made before the marks); others are reported, never touched;
         and its processes."""
 
     def probe(

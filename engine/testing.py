@@ -73,7 +73,7 @@ class RecordingFabric:
     def drift(self, plan: Plan) -> list[Drift]:
         return []
 
-    def destroy(self) -> Destroyed:
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
         n = len(self.plan.namespaces())
         self.plan = Plan()
         return Destroyed(n)

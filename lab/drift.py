@@ -33,11 +33,12 @@ LINK_KINDS = ("veth", "bridge")  # the kinds of link vpclab makes; others (tunl0
 
 
 def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (), with_services: bool = False,
-                ) -> tuple[States, list[Drift]]:  # fmt: skip
-    """What each of `namespaces` holds (those mounted and marked as `lab`'s),
+                adopt: bool = False) -> tuple[States, list[Drift]]:  # fmt: skip
+    """What each of `namespaces` (a plan's) holds, when mounted and ours,
     with the nft table asked for in `tables` and, when told, the lab's
-    running services; and the problems met: namespaces missing, not ours,
-    or unreadable."""
+    running services; and the problems met: namespaces missing, marked as
+    another lab's, or unreadable. One without a mark is ours (made before
+    the marks; `adopt` marks it)."""
     states: States = {}
     problems: list[Drift] = []
     want_tables = set(tables)
@@ -56,9 +57,11 @@ def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (),
             else:
                 problems.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
             continue
-        if state.mark != lab:
+        if state.mark is not None and state.mark != lab:
             problems.append(Drift(ns, "namespace", ns, FOREIGN))
             continue
+        if state.mark is None and adopt:
+            marks.adopt(ns)
         state.services = running
         states[ns] = state
     return states, problems
@@ -117,7 +120,7 @@ def observed(plans: Sequence[Plan], lab: str, spaces: Iterable[str] | None = Non
     # services that died; a recovery looks at them too
     believed: tuple[type, ...] = (NftItem, ServiceItem) if spaces is not None else ()
     tables = {i.ns for plan in plans for i in plan.of_kind("nft") if i.ns in read} if not believed else set()
-    states, _problems = read_states(lab, read, tables, with_services=not believed)
+    states, _problems = read_states(lab, read, tables, with_services=not believed, adopt=True)
     absent = read - set(states)
     out: dict[Key, PlanItem] = {}
     for key, versions in keys.items():

@@ -228,11 +228,11 @@ class LinuxFabric:
         except OSError:
             return []
 
-    def destroy(self) -> Destroyed:
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
         """Stop the lab's processes, then remove every namespace with its
         prefix that carries its mark (veths go with them); namespaces that
         vpclab did not make are left, and reported (lab/marks.py)."""
-        ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab)
+        ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab, known or ())
         services.stop_lab(self.lab, ours)
         self.tables.close()  # an open socket would keep its namespace alive
         for name in ours:

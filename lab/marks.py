@@ -35,7 +35,7 @@ def mark_request(ns: str) -> rtnl.Request:
 
 def owner(ns: str) -> str | None:
     """The lab whose mark a namespace carries (None: no vpclab mark, or the
-    namespace is gone)."""
+    namespace cannot be read)."""
     try:
         ch = rtnl.Channel(ns)
     except OSError:
@@ -55,10 +55,24 @@ def of_alias(alias: str) -> str | None:
     return alias[len(prefix):] if alias.startswith(prefix) else None
 
 
-def partition(names: Iterable[str], lab: str) -> tuple[list[str], list[str]]:
-    """(ours, foreign): the namespaces marked as `lab`'s, and the others."""
+def partition(names: Iterable[str], lab: str, known: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """(ours, foreign): the namespaces marked as `lab`'s, and the others.
+    An unmarked one that the lab's running plan names (`known`) is ours too:
+    made by a vpclab from before the marks."""
+    planned = set(known)
     ours: list[str] = []
     foreign: list[str] = []
     for name in names:
-        (ours if netns.exists(name) and owner(name) == lab else foreign).append(name)
+        mark = owner(name) if netns.exists(name) else ""
+        (ours if mark == lab or (mark is None and name in planned) else foreign).append(name)
     return ours, foreign
+
+
+def adopt(ns: str) -> None:
+    """Mark a namespace of the running plan that has no mark (made by a
+    vpclab from before the marks), so that it is recognised from now on."""
+    ch = rtnl.Channel(ns)
+    try:
+        ch.execute([mark_request(ns)])
+    finally:
+        ch.close()

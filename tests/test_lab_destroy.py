@@ -171,3 +171,26 @@ def test_a_process_that_built_a_lab_stays_in_the_host_namespace(state_dir: Path)
         builder.kill()
         builder.wait()
         LinuxFabric(lab).destroy()
+
+
+def test_a_lab_made_before_the_marks_is_still_the_labs(make_lab) -> None:  # type: ignore[no-untyped-def]
+    """Namespaces the running configuration names but that carry no mark
+    (made by an earlier vpclab) are adopted by the next commit, and
+    destroy removes them; an unmarked one it does not name stays foreign."""
+    api = make_lab()
+    api.set_candidate(one_vpc())
+    api.commit()
+    ours = netns.list_names(api.name + "-")
+    for ns in ours:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "alias", ""], check=True)
+    assert {marks.owner(ns) for ns in ours} == {None}
+    foreign = Foreign(f"{api.name}-foreign")
+    try:
+        assert {d.problem for d in api.health().drift} == {"foreign: not made by vpclab (destroy leaves it)"}
+        api.set_candidate(one_vpc().put("vpc", vpc("api", "prod", "10.2.0.0/16", {"a1": "10.2.1.10"})))
+        api.commit()  # reads the router it changes: adopts it
+        assert marks.owner(f"{api.name}-s-prod@core") == api.name and marks.owner(f"{api.name}-v-web") is None
+        done = api.destroy()
+        assert done.removed == len(ours) + 2 and done.foreign == (foreign.name,) and foreign.intact()
+    finally:
+        foreign.remove()
