@@ -19,7 +19,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,20 +296,21 @@ class LabStore:
         ended: list[int] = []
         if self.dir.is_symlink() or (self.dir.exists() and not self.dir.is_dir()):
             self.dir.unlink()  # not a state directory: nothing to wait for, and in the way of the lock
-        while True:
-            try:
-                with self.lock():
-                    yield tuple(ended)
-                    return
-            except LockedError:
-                holder = lock_holder(self.dir / "lock")
-                if time.monotonic() < deadline or holder is None or holder == os.getpid():
-                    if time.monotonic() > deadline + grace * 3:
-                        raise
-                    time.sleep(0.05)
-                    continue
-                end_process(holder, grace)
-                ended.append(holder)
+        with ExitStack() as held:
+            while True:
+                try:
+                    held.enter_context(self.lock())
+                    break
+                except LockedError:
+                    holder = lock_holder(self.dir / "lock")
+                    if time.monotonic() < deadline or holder is None or holder == os.getpid():
+                        if time.monotonic() > deadline + grace * 3:
+                            raise
+                        time.sleep(0.05)
+                        continue
+                    end_process(holder, grace)
+                    ended.append(holder)
+            yield tuple(ended)
 
     def remove(self) -> None:
         """Delete the whole state directory (or whatever took its place), and
