@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := nftables iproute2 dnsmasq-base conntrack iperf3 dnsutils iputils-ping traceroute tmux procps
+APT_PACKAGES := nftables iproute2 conntrack iperf3 dnsutils iputils-ping traceroute tmux procps
 
 .PHONY: demo test bench lint setup system clean-labs
 

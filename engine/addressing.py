@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from engine.model import Host
+from engine.model import Host, Vpc
 
 Net = ipaddress.IPv4Network
 
@@ -23,6 +23,7 @@ FABRIC_RESERVED = ipaddress.ip_network("169.254.0.0/16")
 SERVICE_KINDS = ("dns", "http", "tcp-echo", "udp-echo")
 SERVICE_TRANSPORTS = {"dns": ("udp", "tcp"), "http": ("tcp",), "tcp-echo": ("tcp",), "udp-echo": ("udp",)}
 SERVICE_PORTS = {"dns": 53, "http": 80, "tcp-echo": 7, "udp-echo": 7}
+ENDPOINT_KINDS = ("http", "tcp-echo")  # what an endpoint service's provider may serve
 
 
 @lru_cache(maxsize=65536)
@@ -56,6 +57,16 @@ def host_subnet(host: Host, subnets: dict[str, Net]) -> str | None:
     for name, net in subnets.items():
         if addr is not None and addr in net:
             return name
+    return None
+
+
+def address_subnet(vpc: Vpc, address: str) -> str | None:
+    """The subnet of `vpc` that holds `address` (None when none does)."""
+    addr = parse_address(address)
+    for sn in vpc.subnets:
+        net = parse_prefix(sn.prefix)
+        if addr is not None and net is not None and addr in net:
+            return sn.name
     return None
 
 

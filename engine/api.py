@@ -171,6 +171,10 @@ class LabApi:
         self.fabric.clear_flows(spaces)
         return len(spaces)
 
+    def endpoints(self) -> list[dict[str, Any]]:
+        """`show endpoints`: each endpoint with who reaches it and its connections."""
+        return self.reader.endpoints(self.reader.snapshot())
+
     def services(self) -> list[dict[str, Any]]:
         """`show services`: each service with state (running/down), address, PID."""
         return self.reader.services(self.reader.snapshot())

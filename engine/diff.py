@@ -108,15 +108,15 @@ def plan_diff(old: Plan, new: Plan) -> list[Op]:
 def repair_ops(plan: Plan, missing: set[Key], different: set[Key]) -> list[Op]:
     """Operations that put back what drifted from `plan`, and nothing else.
 
-    A missing item is added, and a missing namespace brings back everything
-    that lives in it (the kernel took it all). A different item is changed
+    A missing item is added with everything the kernel took down with it:
+    a missing namespace brings back all that lives in it, a missing link
+    its settings (up, master), addresses and routes. A different item is changed
     where it stands when its kind can be (routes, link settings, tables),
     else removed and added again together with what that removal takes down.
     Everything else is left alone: connections through it keep flowing."""
     missing = {k for k in missing if k in plan.items}
     different = {k for k in different if k in plan.items} - missing
-    spaces = {k for k in missing if k[0] == "ns"}
-    missing |= _cascade(plan, spaces) if spaces else set()
+    missing |= _cascade(plan, missing) if missing else set()
     roots = {k for k in different if not plan.items[k].IN_PLACE}
     gone = _cascade(plan, roots) if roots else set()
     prov = _providers(plan) if roots else {}

@@ -24,6 +24,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
+from engine.compile.endpoint_layout import layout
 from engine.datapath import Model
 from engine.datapath.policy import Decision
 from engine.diff import Op, reloaded_tables
@@ -50,8 +51,9 @@ def router_of(lab: str, ns: str) -> tuple[str, str] | None:
 
 
 def _services(config: Config) -> dict[tuple[str, str, str, int], str]:
-    """(segment, protocol, address, port) -> `NAME (KIND)` of every service:
-    keyed by segment, since tenants may share addresses."""
+    """(segment, protocol, address, port) -> `NAME (KIND)` of every service,
+    and `NAME (endpoint-service)` of every endpoint: keyed by segment, since
+    tenants may share addresses."""
     out = {}
     for vpc, host in config.hosts():
         for svc in vpc.services:
@@ -59,6 +61,10 @@ def _services(config: Config) -> dict[tuple[str, str, str, int], str]:
                 port = service_port(svc.kind, svc.port)
                 for proto in SERVICE_TRANSPORTS.get(svc.kind, ()):
                     out[(vpc.segment, proto, host.address, port)] = f"{svc.name} ({svc.kind})"
+    for ep in layout(config).endpoints:
+        # a flow ends at an endpoint's address in its segment's routers, or past
+        # it at the provider's (in the VPC router, which is in no segment's name)
+        out[(ep.segment, "tcp", ep.address, ep.port)] = out[("", "tcp", ep.provider, ep.port)] = f"{ep.service.name} (endpoint-service)"
     return out
 
 

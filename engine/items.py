@@ -352,6 +352,34 @@ class NftItem(PlanItem):
 
 
 @dataclass(frozen=True)
+class ServiceDataItem(PlanItem):
+    """What a running service reads and reads again when it changes: a dns
+    server's views (engine/dns.py). The lab keeps it in a file beside the
+    service (found by the service's tag) and replaces it in place, so a
+    commit that adds a host or an endpoint changes what the server answers
+    without restarting it. A file outlives its namespace, so it is always
+    removed explicitly; it is written before services start and removed
+    after they stop (ORDER)."""
+
+    KIND = "data"
+    ORDER = 85
+    IN_PLACE = True
+    LABEL = "service data"
+
+    ns: str
+    name: str  # the service it belongs to (its name in the namespace)
+    tag: str  # that service's tag
+    data: str
+
+    @property
+    def key(self) -> Key:
+        return ("data", self.ns, self.name)
+
+    def removed_with(self, lost: list[bool]) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
 class ServiceItem(PlanItem):
     """A supervised process in a namespace: a host's service, or a router's
     policy-log collector.
@@ -372,7 +400,7 @@ class ServiceItem(PlanItem):
     tag: str
     address: str | None = None
     on_address: tuple[str, str] | None = None  # (ifname, cidr) the service listens on
-    data: str = ""  # dns: the hosts file; http: the page
+    data: str = ""  # http: the page (a dns server's views are a ServiceDataItem)
     origin: str = ""
 
     @property

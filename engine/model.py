@@ -83,7 +83,7 @@ class Host:
 
 @dataclass(frozen=True)
 class Service:
-    """A real server (dnsmasq, http, echo) running in a host's namespace."""
+    """A real server (dns, http, echo) running in a host's namespace."""
 
     name: str
     kind: str  # dns | http | tcp-echo | udp-echo
@@ -257,8 +257,10 @@ KINDS: dict[str, str] = {
     "cxp": "cxps",
     "segment": "segments",
     "prefix-list": "prefix_lists",
-    "vpc": "vpcs",
+    # before the VPCs whose `endpoint` lines name them, so a saved
+    # configuration defines each service before its first use
     "endpoint-service": "endpoint_services",
+    "vpc": "vpcs",
     "firewall": "firewalls",
     "resource-share": "shares",
     "internet": "internets",

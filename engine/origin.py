@@ -19,6 +19,7 @@ SCOPES: dict[str, str | None] = {
     "segment": "segment",  # entries: a policy seq, or `default`
     "share": "resource-share",  # entries: `direction`, `nat end-a|end-b`
     "firewall": "firewall",  # entries: a rule seq, or `default`
+    "endpoint": "endpoint-service",  # a VPC router's endpoint translation (no entries)
     "shares": None,  # a router's filters common to all its share links: `source`, `transit`
     "fabric": None,  # a router's own table parts (the forward chain conntrack needs)
 }

@@ -27,6 +27,7 @@ from engine.items import (
     RouteItem,
     RouteMeta,
     RuleItem,
+    ServiceDataItem,
     ServiceItem,
     VethItem,
     ifindex_of,
@@ -94,6 +95,16 @@ class PlanBuilder:
             raise ValueError(f"plan conflict at {item.key}: {old} vs {item}")
         self._items[item.key] = item
 
+    def get(self, key: Key) -> Item | None:
+        """The item added under `key` so far (a later stage may build on it)."""
+        return self._items.get(key)
+
+    def put(self, item: Item) -> None:
+        """Add `item`, replacing whatever holds its key: for a later stage
+        that says more about the same kernel object (an endpoint's route
+        where a share offers exactly that address)."""
+        self._items[item.key] = item
+
     def extend(self, items: Iterable[Item]) -> None:
         """Add many items."""
         for item in items:
@@ -119,6 +130,6 @@ class PlanBuilder:
 
 __all__ = [
     "ITEM_KINDS", "MAIN_TABLE", "REFUSED_MARK", "AddressItem", "BridgeItem", "Item", "Key", "LinkConfItem", "NetnsItem",
-    "NftItem", "Plan", "PlanBuilder", "PlanItem", "RouteItem", "RouteMeta", "RuleItem", "ServiceItem", "VethItem",
+    "NftItem", "Plan", "PlanBuilder", "PlanItem", "RouteItem", "RouteMeta", "RuleItem", "ServiceDataItem", "ServiceItem", "VethItem",
     "ifindex_of", "kind_label", "kind_rank",
 ]

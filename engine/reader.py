@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engine import flows, hits, tree, views
+from engine import endpoints, flows, hits, tree, views
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.datapath import model_of
@@ -123,6 +123,11 @@ class LabReader:
         model = model_of(self.name, snap.config, snap.plan)
         spaces = [item.ns for item in snap.plan.of_kind("nft")]  # namespaces whose tables track connections
         return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
+
+    def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
+        """`show endpoints`: each endpoint, who reaches it, its connections."""
+        spaces = endpoints.router_namespaces(self.name, snap.config)
+        return endpoints.endpoint_rows(self.name, snap.config, self.fabric.read_flows(spaces) if spaces else {})
 
     def policy_hits(self, snap: RunningSnapshot, scope: str | None = None, name: str | None = None, nonzero: bool = False) -> list[dict[str, Any]]:
         """`show policy hits`: counters per entry, summed over every router enforcing it."""

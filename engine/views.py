@@ -170,6 +170,12 @@ def service_rows(config: Config, plan: Plan, pids: dict[str, int | None]) -> lis
                     "pid": pid,
                 }
             )
+    for provider in config.endpoint_services:  # each provider's server, in its own namespace
+        item = items.get(f"endpoint-service {provider.name}")
+        pid = pids.get(f"{item.ns}/{item.name}") if item else None
+        rows.append({"name": provider.name, "kind": provider.kind, "vpc": None, "host": f"endpoint-service {provider.name}",
+                     "address": item.address if item else None, "port": item.port if item else provider.port,
+                     "state": "running" if pid else ("down" if item else "not placed"), "pid": pid})
     for collector in plan.of_kind("svc"):
         if isinstance(collector, ServiceItem) and collector.kind == "policy-log":
             pid = pids.get(f"{collector.ns}/{collector.name}")
@@ -223,6 +229,8 @@ def address_owners(lab: str, config: Config, plan: Plan) -> dict[str, list[tuple
         nodes[naming.vpc_ns(lab, vpc.name)] = (vpc.segment or "", f"vpc {vpc.name} router (hub {vpc.cxp})")
         for host in vpc.hosts:
             nodes[naming.host_ns(lab, host.name)] = (vpc.segment or "", f"host {host.name}")
+    for svc in config.endpoint_services:
+        nodes[naming.provider_ns(lab, svc.name)] = ("", f"endpoint-service {svc.name} provider (hub {svc.cxp})")
     router = f"{lab}-s-"
     for item in plan.of_kind("ns"):
         ns = item.ns

@@ -25,12 +25,13 @@ from engine.items import (
     PlanItem,
     RouteItem,
     RuleItem,
+    ServiceDataItem,
     ServiceItem,
     VethItem,
     ifindex_of,
 )
 from engine.ports import Drift
-from lab import inventory, marks, netns, nft, rtnl, services
+from lab import conntrack, inventory, marks, netns, nft, rtnl, services
 from lab.inventory import NsState
 
 FaultHook = Callable[[Op], None]
@@ -347,6 +348,10 @@ class NftRealiser(OneByOneRealiser):
             _count_flows(item.ns)
         elif netns.exists(item.ns):
             nft.remove(item.ns)
+            # nothing of ours tracks connections here any more; entries that
+            # NAT translated would make the next NAT chains loaded here wait
+            # for the kernel to clean them (100 ms to 1 s; 1 ms without them)
+            conntrack.flush(item.ns)
 
     def drift(self, item: NftItem, states: States) -> list[Drift]:
         """The table gone, or its counted entries not those of the plan (a
@@ -375,6 +380,24 @@ def _count_flows(ns: str) -> None:
         netns.write_sysctls(ns, {"net.netfilter.nf_conntrack_acct": "1", "net.netfilter.nf_conntrack_timestamp": "1"})
     except OSError:
         pass
+
+
+class ServiceDataRealiser(OneByOneRealiser):
+    """A service's data file, replaced at once (its server reads it again)."""
+
+    KIND = ServiceDataItem.KIND
+
+    def apply_one(self, run: Run, add: bool, item: ServiceDataItem) -> None:
+        if add:
+            services.write_data(item.tag, item.data)
+        else:
+            services.remove_data(item.tag)
+
+    def drift(self, item: ServiceDataItem, states: States) -> list[Drift]:
+        held = services.read_data(item.tag)
+        if held == item.data:
+            return []
+        return [Drift(item.ns, "service data", item.name, "missing" if held is None else "different", item.key)]
 
 
 class ServiceRealiser(KindRealiser):
@@ -407,7 +430,7 @@ REALISERS: dict[str, KindRealiser] = {
     r.KIND: r
     for r in (
         NetnsRealiser(), BridgeRealiser(), VethRealiser(), LinkConfRealiser(), AddressRealiser(),
-        RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceRealiser(),
+        RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceDataRealiser(), ServiceRealiser(),
     )
 }  # fmt: skip
 

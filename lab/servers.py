@@ -2,26 +2,32 @@
 
 http, tcp-echo and udp-echo are the standard library's socketserver and
 http.server (threaded, so concurrent clients each get their own answer);
+dns answers by the asker's source address (lab/dnsserver.py);
 `policy-log` reads the namespace's NFLOG group and appends one line per
 logged packet to the lab's policy log. pyroute2 has no NFLOG support, so
 that part speaks the netlink protocol itself (nfnetlink_log: one config
 message to bind the group, then packets with a prefix and the IP header).
 
 Each server writes one byte to `--ready-fd` once it listens, so a commit
-returns only when its services answer.
+returns only when its services answer. A lab starts dozens of these at
+once (a provider per endpoint service), so each imports only what its kind
+needs: http.server alone costs more than the rest of a start.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
-import http.server
 import os
 import socket
 import socketserver
 import struct
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_ULOG = 4
@@ -60,14 +66,20 @@ class _UdpEcho(socketserver.BaseRequestHandler):
         sock.sendto(data, self.client_address)
 
 
-def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
-    class Page(http.server.BaseHTTPRequestHandler):
+def _http_handler(page: bytes) -> type[BaseHTTPRequestHandler]:
+    """A page served as is, where `{client}` becomes the client's address as
+    this server sees it (a provider shows each endpoint its own)."""
+
+    from http.server import BaseHTTPRequestHandler
+
+    class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = page.replace(b"{client}", str(self.client_address[0]).encode())
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(page)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(page)
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return
@@ -78,7 +90,9 @@ def _http_handler(page: bytes) -> type[http.server.BaseHTTPRequestHandler]:
 def serve(kind: str, port: int, data: bytes, ready_fd: int | None) -> None:
     """Run one tcp/udp server until killed."""
     if kind == "http":
-        server: socketserver.BaseServer = type("S", (_Threaded, http.server.HTTPServer), {})(("0.0.0.0", port), _http_handler(data))
+        from http.server import HTTPServer
+
+        server: socketserver.BaseServer = type("S", (_Threaded, HTTPServer), {})(("0.0.0.0", port), _http_handler(data))
     elif kind == "tcp-echo":
         server = type("S", (_Threaded, socketserver.TCPServer), {})(("0.0.0.0", port), _TcpEcho)
     elif kind == "udp-echo":
@@ -186,11 +200,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--group", type=int, default=1)
     p.add_argument("--marker", default="")
+    p.add_argument("--address", default="0.0.0.0")
     args = p.parse_args(argv)
     if args.kind == "policy-log":
         policy_log(args.group, args.out, args.where, args.ready_fd)
         return
-    data = open(args.data, "rb").read() if args.data else b""
+    if args.kind == "dns":
+        from lab import dnsserver
+
+        dnsserver.serve(args.address, args.port, args.data, args.ready_fd)
+        return
+    data = open(args.data, "rb").read() if args.kind == "http" else b""
     serve(args.kind, args.port, data, args.ready_fd)
 
 

@@ -3,13 +3,14 @@
 A process is started straight into its namespace (lab/netns.popen_in), so
 there is no `ip netns exec` and its mount-table copy. Each process carries
 a marker on its command line (`vpclab-svc=LAB~VPC~NAME`) as one exact
-argument (`--marker=M`, or dnsmasq's `--addn-hosts=RUN_DIR/M.hosts`),
-which is how it is found again by any later process (a commit, `show
-services`, destroy) without PID files that could go stale.
+argument (`--marker=M`), which is how it is found again by any later
+process (a commit, `show services`, destroy) without PID files that could
+go stale. A service's data (an http page, a dns server's views) lives in
+a file beside it, `RUN_DIR/LAB/M.data`; a dns server reads its file again
+when it changes, so new views need no restart (`write_data`).
 
 Only processes that are provably ours are ever signalled: owned by our
-user, running dnsmasq or `python -m lab.servers`, with the exact marker
-argument; the signal goes through a pidfd opened before that check, so a
+user, running `python -m lab.servers`, with the exact marker argument; the signal goes through a pidfd opened before that check, so a
 PID reused in between cannot be hit. A process keeps its namespace alive
 after the namespace's name is gone, so destroy stops every process of the
 lab first, by marker and by the namespaces it runs in.
@@ -36,7 +37,7 @@ _children: list[subprocess.Popen[bytes]] = []
 
 
 def run_dir(lab: str) -> str:
-    """Runtime files of a lab: hosts files, pages, stderr logs, the policy log."""
+    """Runtime files of a lab: services' data, their stderr, the policy log."""
     path = os.path.join(RUN_ROOT, lab)
     os.makedirs(path, exist_ok=True)
     return path
@@ -63,14 +64,8 @@ def _reap() -> None:
 
 def _marker_of(args: list[bytes]) -> str | None:
     """The marker of a command line that is one of our services, else None."""
-    if not args:
-        return None
     text = [a.decode(errors="replace") for a in args if a]
-    exe = os.path.basename(text[0]) if text else ""
     for arg in text:
-        if exe == "dnsmasq" and arg.startswith(f"--addn-hosts={RUN_ROOT}/") and arg.endswith(".hosts"):
-            name = os.path.basename(arg[len("--addn-hosts=") :])[: -len(".hosts")]
-            return name if name.startswith(MARK) else None
         if arg.startswith("--marker=" + MARK) and "lab.servers" in text[:3]:
             return arg[len("--marker=") :]
     return None
@@ -96,18 +91,43 @@ def scan(prefix: str) -> dict[str, list[int]]:
     return out
 
 
-def _argv(item: ServiceItem, data_file: str, ready: int | None) -> list[str]:
-    mark = marker(item.tag)
-    if item.kind == "dns":
-        return [
-            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
-            f"--addn-hosts={data_file}", f"--port={item.port}", "--bind-interfaces", f"--listen-address={item.address}",
-            f"--local=/{lab_of(item.tag)}/", "--user=root", "--group=root", "--pid-file=", "--log-facility=/dev/null",
-        ]  # fmt: skip
-    argv = [sys.executable, "-m", "lab.servers", item.kind, f"--marker={mark}", f"--ready-fd={ready}"]
+def data_path(tag: str) -> str:
+    """The file of a service's data (page, views)."""
+    return os.path.join(run_dir(lab_of(tag)), marker(tag) + ".data")
+
+
+def write_data(tag: str, text: str) -> None:
+    """Replace a service's data at once (a reader sees the old or the new
+    file, never half of one)."""
+    path = data_path(tag)
+    with open(path + ".new", "w") as fh:
+        fh.write(text)
+    os.replace(path + ".new", path)
+
+
+def read_data(tag: str) -> str | None:
+    """A service's data as the lab holds it (None when there is no file)."""
+    try:
+        with open(data_path(tag)) as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def remove_data(tag: str) -> None:
+    """Forget a service's data (missing is fine)."""
+    try:
+        os.unlink(data_path(tag))
+    except FileNotFoundError:
+        pass
+
+
+def _argv(item: ServiceItem, ready: int) -> list[str]:
+    argv = [sys.executable, "-m", "lab.servers", item.kind, f"--marker={marker(item.tag)}", f"--ready-fd={ready}"]
     if item.kind == "policy-log":
         return argv + [f"--out={log_path(lab_of(item.tag))}", f"--where={item.ns}", f"--group={item.port}"]
-    return argv + [f"--port={item.port}", f"--data={data_file}"]
+    argv += [f"--port={item.port}", f"--data={data_path(item.tag)}"]
+    return argv + ([f"--address={item.address}"] if item.kind == "dns" and item.address else [])
 
 
 def _pkg_root() -> str:
@@ -131,70 +151,49 @@ def start(items: list[ServiceItem]) -> None:
         except OSError as exc:
             failure = exc
         finally:
-            if ready is not None:
-                os.close(ready)
+            os.close(ready)
     if failure is not None:
         raise failure
 
 
-def _spawn(item: ServiceItem) -> tuple[ServiceItem, subprocess.Popen[bytes], int | None, str]:
-    lab = lab_of(item.tag)
-    base = os.path.join(run_dir(lab), marker(item.tag))
-    data_file = base + (".hosts" if item.kind == "dns" else ".data")
-    with open(data_file, "w") as fh:
-        fh.write(item.data)
-    read_fd, write_fd = (None, None) if item.kind == "dns" else os.pipe()
+def _spawn(item: ServiceItem) -> tuple[ServiceItem, subprocess.Popen[bytes], int, str]:
+    if item.data:  # a dns server's views are written by their own item, before it starts
+        write_data(item.tag, item.data)
+    read_fd, write_fd = os.pipe()
     env = dict(os.environ, PYTHONPATH=_pkg_root() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    err_path = base + ".err"
+    err_path = os.path.join(run_dir(lab_of(item.tag)), marker(item.tag) + ".err")
     errors: IO[bytes] = open(err_path, "wb")
     try:
         proc = netns.popen_in(
-            item.ns, _argv(item, data_file, write_fd),
-            pass_fds=(write_fd,) if write_fd is not None else (),
+            item.ns, _argv(item, write_fd), pass_fds=(write_fd,),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             start_new_session=True, env=env, cwd="/",
         )  # fmt: skip
     except OSError:
-        if read_fd is not None:
-            os.close(read_fd)
+        os.close(read_fd)
         raise
     finally:
         errors.close()
-        if write_fd is not None:
-            os.close(write_fd)
+        os.close(write_fd)
     _children.append(proc)
     return item, proc, read_fd, err_path
 
 
-def _wait_ready(item: ServiceItem, proc: subprocess.Popen[bytes], ready: int | None, err: str, deadline: float) -> None:
-    if ready is not None:
-        os.set_blocking(ready, False)
+def _wait_ready(item: ServiceItem, proc: subprocess.Popen[bytes], ready: int, err: str, deadline: float) -> None:
+    os.set_blocking(ready, False)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             with open(err, "rb") as fh:
                 text = fh.read().decode(errors="replace").strip()
             raise OSError(f"service {item.name} ({item.kind}) in {item.ns} exited at start: {text[-300:]}")
-        if ready is not None:
-            try:
-                if os.read(ready, 1):
-                    return
-            except BlockingIOError:
-                pass
-        elif _listening(proc.pid, item.port or 0):
-            return
+        try:
+            if os.read(ready, 1):
+                return
+        except BlockingIOError:
+            pass
         time.sleep(0.005)
     _signal_all([proc.pid], signal.SIGKILL)
     raise OSError(f"service {item.name} ({item.kind}) in {item.ns} did not start within {START_TIMEOUT:.0f} s")
-
-
-def _listening(pid: int, port: int) -> bool:
-    """Is a UDP socket bound to `port` in the namespace of `pid`?"""
-    want = f":{port:04X} "
-    try:
-        with open(f"/proc/{pid}/net/udp") as fh:
-            return any(want in line.split("00000000:0000")[0] for line in fh.readlines()[1:])
-    except OSError:
-        return False
 
 
 def stop(items: list[ServiceItem], running: dict[str, list[int]] | None = None) -> None:

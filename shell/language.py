@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shell.commands import configure, diagnose, flows, pathcheck, session, show
+from shell.commands import configure, diagnose, endpoints, flows, pathcheck, session, show
 from shell.context import Context
 from shell.grammar.registry import Command, Grammar, Mode
 from shell.interpreter import Interpreter
@@ -30,7 +30,7 @@ MODES = [
     Mode("pipe", "", None),
 ]
 
-GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(),
+GRAMMAR = Grammar(MODES, [*session.commands(), *configure.commands(), *show.commands(), *endpoints.commands(),
                           *diagnose.commands(), *pathcheck.commands(), *flows.commands(),
                           *PIPE_COMMANDS])
 

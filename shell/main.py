@@ -24,7 +24,7 @@ from shell.source import UnreadableFile
 DEFAULT_LAB = "vpclab"
 DEMO_LAB = "demo"
 TOOLS = {"ip": "iproute2", "nft": "nftables", "ping": "iputils-ping", "traceroute": "traceroute",
-         "dnsmasq": "dnsmasq-base", "conntrack": "conntrack"}
+         "conntrack": "conntrack"}
 ACTIONS = ("apply", "demo", "destroy", "list", "monitor")
 
 ApiFactory = Callable[[str], Any]

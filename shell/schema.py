@@ -5,8 +5,7 @@ named after model fields), the help of words particular to it, and an
 optional check against the rest of the configuration. Parsing, `no`, `?`,
 TAB and the running-config printer are all derived from these declarations
 (see `shell.commands.configure` and `shell.printer`). Later capabilities
-(firewall, internet, endpoint-service) add an `ObjectKind` here and nothing
-else.
+(firewall, internet) add an `ObjectKind` here and nothing else.
 """
 
 from __future__ import annotations
@@ -163,6 +162,15 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
         Line("service name=NAME kind={dns|http|tcp-echo|udp-echo} on host=VPC-HOST [port port=PORT]",
              field="services"),
         Line("micro-segmentation", field="micro_segmentation"),
+        Line("endpoint name=NAME service service=ENDPOINT-SERVICE address address=ADDRESS",
+             {"endpoint": "An interface endpoint of a provider service in this VPC",
+              "service": "The endpoint service it reaches", "address": "Its address, in a subnet of this VPC"},
+             field="endpoints"),
+    )),
+    ObjectKind("endpoint-service", model.EndpointService, "A provider service reached through interface endpoints", (
+        Line("cxp cxp=CXP", "Hub of the provider (default core)"),
+        Line("kind kind={http|tcp-echo}", "What the provider serves (default http)"),
+        Line("port port=PORT", "Port it serves on (default: the kind's, http 80, tcp-echo 7)"),
     )),
     ObjectKind("resource-share", model.ResourceShare, "Open chosen prefixes between two segments", (
         Line("description description=LINE"),

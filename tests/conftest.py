@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRED_COMMANDS = ("ip", "nft", "ping", "traceroute", "dnsmasq", "conntrack", "dig")
+REQUIRED_COMMANDS = ("ip", "nft", "ping", "traceroute", "conntrack", "dig")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

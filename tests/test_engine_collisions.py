@@ -12,7 +12,7 @@ from engine.model import Config, Host, PrefixList, PrefixListEntry, ResourceShar
 from engine.validate import validate
 from engine.validate.interfaces import links
 from shell.loader import parse_config
-from tests.configs import PORTAL
+from tests.configs import ENDPOINTS, PORTAL, TWIN_ENDPOINTS
 from tests.labutil import fabric, vpc
 from tests.test_engine import configs
 
@@ -63,7 +63,7 @@ def plan_links(config: Config) -> set[tuple[str, str]]:
 
 def listed_links(config: Config) -> set[tuple[str, str]]:
     spaces = {"segment": lambda s: naming.segment_ns("LAB", s[1], s[2]), "vpc": lambda s: naming.vpc_ns("LAB", s[1]),
-              "host": lambda s: naming.host_ns("LAB", s[1])}
+              "host": lambda s: naming.host_ns("LAB", s[1]), "provider": lambda s: naming.provider_ns("LAB", s[1])}
     return {(spaces[space[0]](space), name) for space, name, _owner in links(config)}
 
 
@@ -78,5 +78,5 @@ def _shared(config: Config) -> Config:
 @given(configs())
 def test_the_check_lists_exactly_the_links_the_compiler_makes(config: Config) -> None:
     """A stage that adds links without listing them here fails this test."""
-    for each in (config, _shared(config), parse_config(PORTAL)):
+    for each in (config, _shared(config), parse_config(PORTAL), parse_config(ENDPOINTS), parse_config(TWIN_ENDPOINTS)):
         assert listed_links(each) == plan_links(each)

@@ -19,7 +19,7 @@ from tests.test_engine import configs
 def test_every_kind_has_one_order_and_one_realiser() -> None:
     ranks = kind_rank()
     assert len(set(ranks.values())) == len(ranks)
-    assert sorted(ITEM_KINDS, key=ranks.__getitem__) == ["ns", "bridge", "veth", "conf", "addr", "route", "rule", "nft", "svc"]
+    assert sorted(ITEM_KINDS, key=ranks.__getitem__) == ["ns", "bridge", "veth", "conf", "addr", "route", "rule", "nft", "data", "svc"]
     assert set(REALISERS) == set(ITEM_KINDS)
 
 

@@ -39,3 +39,16 @@ def test_a_missing_namespace_brings_back_everything_in_it() -> None:
     assert ns in added and all(k in added for k, item in PLAN.items.items() if item.ns == "x-v-portal")
     assert all(op.action == "add" for op in repair_ops(PLAN, {ns}, set()))
     assert repair_ops(PLAN, {("route", "x-nowhere", "1.0.0.0/8")}, set()) == []  # not in the plan: nothing
+
+
+def test_a_missing_link_brings_back_its_settings_addresses_and_routes() -> None:
+    """The kernel took them with the link; its settings (up) are never
+    reported missing on their own, and a route over a link that is down
+    cannot be added (found by the endpoints' lab test)."""
+    veth = ("veth", "x-s-provider@core", "v.portal")
+    ops = repair_ops(PLAN, {veth}, set())
+    added = [op.item.key for op in ops]
+    assert all(op.action == "add" for op in ops) and veth in added
+    conf, route = ("conf", "x-v-portal", "uplink"), ("route", "x-s-provider@core", "10.1.0.0/16")
+    assert conf in added and route in added and added.index(conf) < added.index(route)
+    assert ("route", "x-s-cust-a@core", "172.31.255.10/32") not in added

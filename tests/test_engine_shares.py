@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import replace
 
 import pytest
@@ -127,16 +128,24 @@ def test_nat_must_translate_whole_offered_prefixes() -> None:
     assert any("cuts through offered prefix 10.1.0.0/16" in e for e in _errors(text))
 
 
-def test_services_are_plan_items_and_dns_knows_every_host() -> None:
+def test_services_are_plan_items_and_dns_views_are_their_data() -> None:
     config = parse_config(PORTAL + "vpc portal\n service ns dns on portal1\n")
     plan = compile_plan("t", config)
     svcs = {i.name: i for i in plan.of_kind("svc") if isinstance(i, ServiceItem)}
     assert svcs["echo"].port == 7 and svcs["echo"].ns == "t-h-portal1"
-    assert "10.1.1.10 alice.t alice\n" in svcs["ns"].data and svcs["ns"].port == 53
-    # a new host changes the dns item (restarted with the new names), not the echo one
+    assert svcs["ns"].port == 53 and svcs["ns"].data == ""
+    views = json.loads(plan.items[("data", "t-h-portal1", "ns")].data)["views"]  # type: ignore[attr-defined]
+    # each customer is told apart by its translated prefix and sees the portal translated
+    by_source = {tuple(v["sources"]): v["names"] for v in views}
+    assert by_source[("100.64.1.0/24",)] == {"alice": "10.1.1.10", "portal1": "172.31.255.10"}
+    assert by_source[("100.64.2.0/24",)] == {"bill": "10.1.1.10", "portal1": "172.31.255.10"}
+    assert by_source[("10.1.0.0/16",)] == {"alice": "100.64.1.10", "bill": "100.64.2.10", "portal1": "10.1.200.10"}
+    # a new host changes the views (read again by the server), neither service
     more = parse_config("vpc wan-a\n host carol 10.1.1.11\n", base=config)
-    svcs2 = {i.name: i for i in compile_plan("t", more).of_kind("svc")}
-    assert svcs2["echo"] == svcs["echo"] and "carol.t" in svcs2["ns"].data  # type: ignore[attr-defined]
+    plan2 = compile_plan("t", more)
+    svcs2 = {i.name: i for i in plan2.of_kind("svc")}
+    assert svcs2 == svcs
+    assert '"carol": "10.1.1.11"' in plan2.items[("data", "t-h-portal1", "ns")].data  # type: ignore[attr-defined]
 
 
 def test_a_nat_line_must_translate_something_offered() -> None:

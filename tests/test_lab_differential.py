@@ -2,10 +2,11 @@
 
 Hypothesis generates fabrics (one or two hubs, segments whose VPCs reuse
 the same cidrs, groups, micro-segmentation, segment policies, resource
-shares with direction and NAT on either end), each is built for real, and
-every ordered pair of hosts is traced with icmp, tcp and udp, all probes
-at once: the predicted hops and verdict must be what the packet did. A
-failure prints the run's seed (VPCLAB_DIFF_SEED replays it) and the
+shares with direction and NAT on either end, endpoints of an endpoint
+service), each is built for real, and every ordered pair of hosts is
+traced with icmp, tcp and udp, and every host to every endpoint with icmp
+and tcp, all probes at once: the predicted hops and verdict must be what
+the packet did. A failure prints the run's seed (VPCLAB_DIFF_SEED replays it) and the
 configuration as CLI text (load it with `vpclab -f`); VPCLAB_DIFF_FABRICS
 sets how many fabrics (20 by default).
 """
@@ -23,6 +24,8 @@ from hypothesis import HealthCheck, assume, given, note, seed, settings
 from hypothesis import strategies as st
 
 from engine.api import LabApi
+from engine.compile.endpoint_layout import layout, reach
+from engine.model import Config
 from engine.trace import Ask, trace_many
 from engine.validate import validate
 from engine.verify import address_for
@@ -48,7 +51,8 @@ class _Fabric:
         self.segments: dict[str, list[str]] = {}  # segment -> its VPCs' cidrs
         self.prefixes: dict[str, list[str]] = {}  # segment -> prefixes a share may offer
         self.groups: dict[str, set[str]] = {}
-        self.hosts: dict[str, list[str]] = {}  # segment -> host addresses
+        self.hosts: dict[str, list[str]] = {}  # segment -> host addresses (and endpoints': policy terms)
+        self.endpoints = 0
         self.nat = 0
 
     def text(self) -> str:
@@ -84,6 +88,10 @@ def _vpc(draw: st.DrawFn, f: _Fabric, i: int, hubs: list[str], segs: list[str], 
             made += 1
     if sum(1 for ln in lines if ln.startswith(" subnet")) == 2 and draw(st.booleans()):
         lines.append(" micro-segmentation")
+    if draw(st.booleans()):  # an endpoint of the lab's endpoint service, beside the hosts of the first subnet
+        lines.append(f" endpoint e{i} service es address {base}.1.30")
+        f.hosts[seg].append(f"{base}.1.30")
+        f.endpoints += 1
     f.blocks.append(lines)
     return made
 
@@ -147,7 +155,21 @@ def fabrics(draw: st.DrawFn) -> str:
     imported: dict[str, list[str]] = {s: [] for s in segs}
     for i in range(draw(st.integers(1, 2))):
         _share(draw, f, i, segs, imported)
+    if f.endpoints:
+        f.blocks.insert(len(hubs) - 1, ["endpoint-service es", " kind tcp-echo", f" port {PORT}"])
     return f.text()
+
+
+def _endpoint_asks(config: Config) -> list[Ask]:
+    """Every host to every endpoint, at the address its segment reaches it
+    by (the endpoint's own where none: the model must agree on refusals too)."""
+    out = []
+    for ep in layout(config).endpoints:
+        seen = {r.segment: r.address for r in reach(config, ep)}
+        for vpc, host in config.hosts():
+            address = seen.get(vpc.segment or "", ep.address)
+            out += [Ask(host.name, address, proto, port) for proto, port in (("icmp", None), ("tcp", PORT))]
+    return out
 
 
 def _report(text: str, bad: list[tuple[Ask, object]]) -> str:
@@ -178,6 +200,7 @@ def test_the_model_agrees_with_real_packets(state_dir: Path, text: str) -> None:
         asks = [Ask(h1.name, address_for(config, v1, v2, h2), proto, port, h2.name, h2.name)
                 for (v1, h1), (v2, h2) in permutations(config.hosts(), 2)
                 for proto, port in (("icmp", None), ("tcp", PORT), ("udp", PORT))]  # fmt: skip
+        asks += _endpoint_asks(config)
         results = trace_many(api.model(), api.fabric, asks, TIMEOUT)
         bad = [(a, r) for a, r in zip(asks, results, strict=True) if not r.agree]
         assert not bad, _report(text, bad)

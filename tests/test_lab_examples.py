@@ -2,10 +2,10 @@
 
 Every example's own `assert` lines must pass, and every added `trace` must
 end with `agree` (a DISAGREE fails its line, so the run exits 1). The
-examples of features not built yet (firewalls, the internet edge,
-endpoints) carry their trace expectations already, as strict expected
-failures: when the feature lands, the run passes, the strict xfail turns
-that into a failure, and removing the mark switches the example on.
+examples of features not built yet (firewalls, the internet edge) carry
+their trace expectations already, as strict expected failures: when the
+feature lands, the run passes, the strict xfail turns that into a
+failure, and removing the mark switches the example on.
 """
 
 from __future__ import annotations
@@ -48,11 +48,12 @@ TRACES = {
     ],
     "private-endpoints.cli": [  # the example traces 10.50.1.20 itself
         "trace 10.50.1.20 from aks1 protocol tcp port 443",
+        "trace 10.50.1.20 from aks1",  # the endpoint's router answers ping
+        "trace 10.50.1.20 from aks1 protocol tcp port 80",  # only the service's port is translated: RST
     ],
 }
 NOT_YET = {
     "firewall-insertion.cli": "firewalls and the internet edge are not built yet",
-    "private-endpoints.cli": "endpoint services are not built yet",
 }
 
 

@@ -205,14 +205,22 @@ def test_a_share_admits_only_the_offered_sources(make_lab: Any) -> None:
 
 
 def test_dns_answers_consumers_of_the_share_only(make_lab: Any) -> None:
+    """Each asker gets the names its segment reaches: a host of another
+    consumer segment is not its business (NXDOMAIN)."""
     api = built(make_lab, SHARED)
     lab = api.name
-    rc, out = api.host_exec("dapp1", ["dig", "@10.4.1.53", f"papp1.{lab}.", "+short", "+time=1", "+tries=1"])
-    assert rc == 0 and out.strip() == "10.10.1.10", out
-    rc, out = api.host_exec("papp1", ["dig", "@10.4.1.53", f"ad1.{lab}.", "+short", "+time=1", "+tries=1"])
-    assert out.strip() == "10.4.1.10", out
-    rc, out = api.host_exec("dapp1", ["dig", "@10.4.1.53", "example.com.", "+time=1", "+tries=1"])
-    assert "ANSWER: 0" in out or "REFUSED" in out, out  # forwards nothing outside the lab
+
+    def dig(host: str, name: str) -> str:
+        rc, out = api.host_exec(host, ["dig", "@10.4.1.53", name, "+time=1", "+tries=1"])
+        assert rc == 0, out
+        return out
+
+    assert "ANSWER: 1" in (out := dig("dapp1", f"ad1.{lab}.")) and "\t10.4.1.10" in out, out
+    assert "ANSWER: 1" in (out := dig("dapp1", f"dx1.{lab}.")) and "\t10.21.1.10" in out, out
+    assert "status: NXDOMAIN" in (out := dig("dapp1", f"papp1.{lab}.")), out  # prod is not nonprod's to reach
+    assert "ANSWER: 1" in (out := dig("papp1", f"ad1.{lab}.")) and "\t10.4.1.10" in out, out
+    assert "status: NXDOMAIN" in (out := dig("papp1", f"dapp1.{lab}.")), out
+    assert "status: REFUSED" in dig("dapp1", "example.com.")  # forwards nothing outside the lab
     rc, out = api.host_exec("iso1", ["dig", "@10.4.1.53", f"papp1.{lab}.", "+time=1", "+tries=1"])
     assert rc != 0 and "timed out" in out, out
 

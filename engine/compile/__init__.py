@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.compile import naming, policy, routing, services, shares, topology
+from engine.compile import endpoints, naming, policy, routing, services, shares, topology
 from engine.compile.cache import CompileCache
 from engine.compile.nft import Rulesets
 from engine.items import Item, Key, NftItem
@@ -40,6 +40,7 @@ def compile_plan(lab: str, config: Config, cache: CompileCache | None = None) ->
     for seg, cxp in fab.routers:
         rules.ns(naming.segment_ns(lab, seg, cxp), FABRIC).track = True
     shares.build_shares(fab, config, out, rules, cache)
+    endpoints.build_endpoints(fab, config, out, rules)
     policy.build_policy(fab, config, rules, cache)
     tables = PlanBuilder()
     rules.emit(tables, cache)

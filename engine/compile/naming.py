@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import zlib
+from collections.abc import Iterable
 
 IFNAMSIZ = 15
 LAB_NAME_RE = r"^[a-z][a-z0-9_]{0,11}$"
@@ -34,6 +35,11 @@ def vpc_ns(lab: str, vpc: str) -> str:
 def segment_ns(lab: str, segment: str, cxp: str) -> str:
     """Namespace of the router of `segment` on hub `cxp`."""
     return f"{lab}-s-{segment}@{cxp}"
+
+
+def provider_ns(lab: str, service: str) -> str:
+    """Namespace of an endpoint service's provider (`e`: endpoint service)."""
+    return f"{lab}-e-{service}"
 
 
 def ifname(tag: str, name: str) -> str:
@@ -68,6 +74,16 @@ def backbone_if(cxp: str) -> str:
     return ifname("bb", cxp)
 
 
+def private_link_if(service: str) -> str:
+    """A VPC router's private link to a provider (one endpoint per service per VPC)."""
+    return ifname("pl", service)
+
+
+def endpoint_if(vpc: str) -> str:
+    """A provider's link to the endpoint of one VPC."""
+    return ifname("ep", vpc)
+
+
 _LINK_LOCAL = int(ipaddress.ip_address("169.254.1.0"))
 _LINK_LOCAL_SLOTS = 254 * 256 - 2  # 169.254.1.0 .. 169.254.254.255
 
@@ -79,12 +95,22 @@ def router_addresses(routers: list[tuple[str, str]]) -> dict[tuple[str, str], st
     come and go; collisions are resolved by probing in sorted order, which
     only moves an address when two names really collide.
     """
-    out: dict[tuple[str, str], str] = {}
-    used: set[int] = set()
-    for seg, cxp in sorted(routers):
-        slot = zlib.crc32(f"{seg}@{cxp}".encode()) % _LINK_LOCAL_SLOTS
+    ordered = sorted(routers)
+    found = hashed_addresses([f"{seg}@{cxp}" for seg, cxp in ordered])
+    return {pair: found[f"{pair[0]}@{pair[1]}"] for pair in ordered}
+
+
+def hashed_addresses(keys: list[str], taken: Iterable[str] = ()) -> dict[str, str]:
+    """An address in 169.254/16 for each key, in the given order, from a
+    hash of the key: probing past addresses already given and `taken`
+    (and the .0 and .255 of each /24), so an address moves only when two
+    keys really collide."""
+    out: dict[str, str] = {}
+    used = {int(ipaddress.ip_address(a)) - _LINK_LOCAL for a in taken}
+    for key in keys:
+        slot = zlib.crc32(key.encode()) % _LINK_LOCAL_SLOTS
         while slot in used or (slot & 0xFF) in (0, 255):
             slot = (slot + 1) % _LINK_LOCAL_SLOTS
         used.add(slot)
-        out[(seg, cxp)] = str(ipaddress.ip_address(_LINK_LOCAL + slot))
+        out[key] = str(ipaddress.ip_address(_LINK_LOCAL + slot))
     return out

@@ -8,6 +8,8 @@ fixed so that the cost of policy stays flat (LINUX-NOTES):
 1. `ct state established,related accept`: replies and admitted flows never
    see the policy again, whatever its size;
 2. share direction filters (`ct state new` from the end that may not open);
+   in a VPC router with endpoints, its private links first: only the
+   endpoints' translations go to a provider, nothing new comes from one;
 3. no transit from one share to another (shares are not transitive);
 4. traffic from the backbone was judged on its first hub: accepted;
 5. the segment policy: a few verdict-map lookups, then the default action.
@@ -29,7 +31,7 @@ from engine.origin import Origin
 from engine.plan import PlanBuilder
 
 # stage order inside the forward chain (after `ct state established,related accept`)
-SHARE_FILTERS, TRANSIT, BACKBONE, POLICY = 10, 20, 30, 40
+ENDPOINTS, SHARE_FILTERS, TRANSIT, BACKBONE, POLICY = 5, 10, 20, 30, 40
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Compiler stage: services in hosts, and the policy-log collectors.
 
 A service is a supervised process in its host's namespace. `dns` answers
-the lab's host names under the lab's own domain (`HOST.LAB.`) from a hosts
-file that is part of the item, so adding a host restarts the DNS servers
-with the new list; it forwards nothing. Routers whose tables hold `log`
-entries get a collector of their NFLOG group.
+the lab's zone (`HOST.LAB.`, `SERVICE.LAB.`) for the asker, by its segment
+(engine/dns.py); it forwards nothing. Its views are a ServiceDataItem of
+their own, which the server reads again when it changes, so adding a host
+or an endpoint changes its answers without a restart. Routers whose tables
+hold `log` entries get a collector of their NFLOG group.
 """
 
 from __future__ import annotations
@@ -12,41 +13,38 @@ from __future__ import annotations
 from engine.addressing import host_subnet, parse_prefix, service_port
 from engine.compile import naming
 from engine.compile.policy import LOG_GROUP
-from engine.items import NftItem, ServiceItem
+from engine.dns import Zones
+from engine.items import NftItem, ServiceDataItem, ServiceItem
 from engine.model import Config, Host, Vpc
 from engine.plan import PlanBuilder
 
 
-def hosts_file(lab: str, config: Config) -> str:
-    """`ADDRESS NAME.LAB NAME` per host, sorted: what a dns service answers."""
-    return "".join(f"{h.address} {h.name}.{lab} {h.name}\n" for _v, h in sorted(config.hosts(), key=lambda vh: vh[1].name))
-
-
 def build_services(lab: str, config: Config, out: PlanBuilder) -> None:
-    """One ServiceItem per configured service."""
-    names: str | None = None
+    """One ServiceItem per configured service, and a dns service's views."""
+    zones = Zones(lab, config)
     for vpc in config.vpcs:
         for svc in vpc.services:
             host = next((h for h in vpc.hosts if h.name == svc.host), None)
             where = _listen(vpc, host)
             if host is None or where is None:
                 continue
-            if svc.kind == "dns" and names is None:
-                names = hosts_file(lab, config)
-            data = names if svc.kind == "dns" else f"vpclab {lab}: host {host.name} ({host.address}), service {svc.name}\n"
+            ns, tag = naming.host_ns(lab, host.name), f"{lab}/{vpc.name}/{svc.name}"
+            page = f"vpclab {lab}: host {host.name} ({host.address}), service {svc.name}\n" if svc.kind == "http" else ""
             out.add(
                 ServiceItem(
-                    ns=naming.host_ns(lab, host.name),
+                    ns=ns,
                     name=svc.name,
                     kind=svc.kind,
                     port=service_port(svc.kind, svc.port),
-                    tag=f"{lab}/{vpc.name}/{svc.name}",
+                    tag=tag,
                     address=host.address,
                     on_address=(naming.HOST_IF, where),
-                    data=data or "",
+                    data=page,
                     origin=f"vpc {vpc.name} service {svc.name}",
                 )
             )
+            if svc.kind == "dns" and vpc.segment:
+                out.add(ServiceDataItem(ns, svc.name, tag, zones.text(vpc.segment)))
 
 
 def _listen(vpc: Vpc, host: Host | None) -> str | None:

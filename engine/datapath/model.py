@@ -13,6 +13,9 @@ from functools import cached_property
 
 from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.compile import naming
+from engine.datapath.endpoints import NONE as NO_ENDPOINTS
+from engine.datapath.endpoints import RouterEndpoints
+from engine.datapath.endpoints import by_router as endpoints_by_router
 from engine.datapath.graph import Graph
 from engine.datapath.policy import PolicyJudge, judge_for
 from engine.datapath.shares import ShareLink, share_links
@@ -92,6 +95,14 @@ class Model:
     @cached_property
     def _share_links(self) -> dict[str, dict[str, ShareLink]]:
         return share_links(self.config, self.lab)
+
+    def endpoints_at(self, ns: str) -> RouterEndpoints:
+        """The endpoints a VPC router holds (none for any other namespace)."""
+        return self._endpoints.get(ns, NO_ENDPOINTS)
+
+    @cached_property
+    def _endpoints(self) -> dict[str, RouterEndpoints]:
+        return endpoints_by_router(self.lab, self.config)
 
     def listeners(self, host: str) -> list[Listener]:
         """Services listening on a host, one per (protocol, port)."""

@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterable
 
 from engine.errors import Diagnostic
 from engine.model import Config
-from engine.validate import cxp, interfaces, names, prefix_list, segment, share, vpc
+from engine.validate import cxp, endpoints, interfaces, names, prefix_list, segment, share, vpc
 from engine.validate.lines import cidr_problem, nat_problems, policy_entry_problems, prefix_list_entry_problems, prefix_problem
 
 Check = Callable[[Config, Config], Iterable[Diagnostic]]
 
-# Checks per object kind, in reporting order. Firewalls, internet edges and
-# endpoint services get a module each here when the compiler realises them
-# (today only their names are checked, with every other kind's, in `names`).
-CHECKS: tuple[Check, ...] = (names.check, cxp.check, vpc.check, prefix_list.check, segment.check, share.check,
+# Checks per object kind, in reporting order. Firewalls and internet edges
+# get a module each here when the compiler realises them (today only their
+# names are checked, with every other kind's, in `names`); `interfaces`
+# comes last: it checks the links all the others' objects make.
+CHECKS: tuple[Check, ...] = (names.check, cxp.check, vpc.check, prefix_list.check, segment.check, share.check, endpoints.check,
                              interfaces.check)
 
 

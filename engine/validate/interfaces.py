@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from engine.compile import naming
+from engine.compile.endpoint_layout import Placed, layout
 from engine.compile.shares import share_if
 from engine.compile.topology import share_hub, vpc_hubs
 from engine.errors import Diagnostic
@@ -26,7 +27,7 @@ from engine.items import ifindex_of
 from engine.model import Config
 from engine.validate.names import valid_name
 
-Space = tuple[str, ...]  # ("segment", SEGMENT, CXP) | ("vpc", VPC) | ("host", HOST)
+Space = tuple[str, ...]  # ("segment", SEGMENT, CXP) | ("vpc", VPC) | ("host", HOST) | ("provider", SERVICE)
 Link = tuple[Space, str, str]  # (namespace, interface name, owner: a config path, "" for fixed names)
 
 
@@ -62,12 +63,30 @@ def links(config: Config) -> Iterator[Link]:
             yield inside, naming.host_port_if(host.name), f"{where} host {host.name}"
             yield ("host", host.name), "lo", ""
             yield ("host", host.name), naming.HOST_IF, ""
+    for svc in (s for s in config.endpoint_services if valid_name(s.name)):
+        yield ("provider", svc.name), "lo", ""
+    for ep in _placed(config):
+        if (ep.vpc.segment, ep.vpc.cxp) in routers and valid_name(ep.vpc.name) and valid_name(ep.service.name):
+            owner = f"vpc {ep.vpc.name} endpoint {ep.endpoint.name}"
+            yield ("vpc", ep.vpc.name), naming.private_link_if(ep.service.name), owner
+            yield ("provider", ep.service.name), naming.endpoint_if(ep.vpc.name), owner
+
+
+def _placed(config: Config) -> tuple[Placed, ...]:
+    """The endpoints the compiler places; none while a name that the
+    placement hashes is not text (names.check refuses it already)."""
+    try:
+        return layout(config).endpoints
+    except UnicodeEncodeError:
+        return ()
 
 
 def space_text(space: Space) -> str:
     """A namespace as messages name it."""
     if space[0] == "segment":
         return f"the router of segment {space[1]} on hub {space[2]}"
+    if space[0] == "provider":
+        return f"the provider of endpoint-service {space[1]}"
     return f"the router of vpc {space[1]}" if space[0] == "vpc" else f"host {space[1]}"
 
 

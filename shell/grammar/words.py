@@ -108,7 +108,7 @@ GLOSSARY: dict[str, str] = {
     "bidirectional": "Either end may open connections",
     "a-to-b": "Only end-a may open connections",
     "b-to-a": "Only end-b may open connections",
-    "dns": "A DNS server (dnsmasq)",
+    "dns": "A DNS server answering the lab's names as the asker's segment sees them",
     "http": "An HTTP server",
     "tcp-echo": "A TCP echo server",
     "udp-echo": "A UDP echo server",

@@ -5,4 +5,4 @@ edge, public hosts, provider services) adds its handler module here, one
 import line, and registers it with `@register(ROLE)` (engine/datapath/handler.py).
 """
 
-from engine.datapath.roles import host, segment, vpc  # noqa: F401
+from engine.datapath.roles import host, provider, segment, vpc  # noqa: F401
