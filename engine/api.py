@@ -20,8 +20,9 @@ from engine.addressing import parse_address
 from engine.compile.cache import CompileCache
 from engine.errors import NotFoundError, VpclabError
 from engine.flows import FlowView
+from engine.merge import Merged
 from engine.model import Config, Host, PublicHost, Vpc
-from engine.ports import Fabric, OutputSink, ProbeResult
+from engine.ports import Destroyed, Fabric, OutputSink, ProbeResult
 from engine.reader import LabReader, require_known
 from engine.session import CommitRecord, CommitResult, PlanChanges, Session, Watcher
 from engine.store import LabStore, list_lab_names
@@ -71,6 +72,17 @@ class LabApi:
     def abort(self) -> None:
         """Drop the candidate's changes."""
         self.session.abort()
+
+    def recover(self) -> list[str]:
+        """On attach: bring the lab back after a commit whose process died
+        half way, and say so (no lines when there was none)."""
+        return self.session.recover()
+
+    def update(self) -> tuple[int, Merged | None]:
+        """Merge the running configuration (another session's commit) into
+        this candidate's changes: (the commit they started from, the merge),
+        or (running, None) when there was nothing to merge."""
+        return self.session.update()
 
     def validate(self, config: Config | None = None) -> list[Any]:
         """Every diagnostic of `config` (default: the candidate)."""
@@ -388,11 +400,19 @@ class LabApi:
 
     # lifecycle ---------------------------------------------------------------
 
-    def destroy(self) -> int:
-        """Remove every kernel object and the state of this lab."""
-        count = self.fabric.destroy()
-        self.session.store.remove()
-        return count
+    def destroy(self) -> Destroyed:
+        """Remove every kernel object and the state of this lab, in one go
+        under the lab's lock: a commit in progress is waited for a moment,
+        then its process is ended (what it left half-made goes too)."""
+        store = self.session.store
+        with store.seize() as ended:
+            try:  # to recognise namespaces made before the marks; damaged state does not stop destroy
+                known = self.session.running_plan().namespaces()
+            except Exception:  # noqa: BLE001 - whatever the state holds, destroy goes on
+                known = []
+            done = self.fabric.destroy(known)
+            store.remove()
+        return Destroyed(done.removed, done.foreign, ended)
 
 
 def list_labs() -> list[str]:

@@ -43,19 +43,42 @@ def _providers(plan: Plan) -> dict[Key, Key]:
 
 
 def _cascade(plan: Plan, roots: set[Key]) -> set[Key]:
-    """Every key of `plan` that goes away when `roots` are removed."""
+    """Every key of `plan` that goes away when `roots` are removed: what
+    depends on a removed item, and what needs an address on a link that
+    loses its last one (engine/items.py `needs_address`)."""
     by_ns = plan.by_namespace()
     gone = set(roots)
     stack = list(roots)
     while stack:
-        item = plan.items[stack.pop()]
-        provided = set(item.provides())
-        for ns in item.spaces():
-            for child in by_ns.get(ns, ()):
-                if child.key not in gone and provided.intersection(child.deps()):
-                    gone.add(child.key)
-                    stack.append(child.key)
+        while stack:
+            item = plan.items[stack.pop()]
+            provided = set(item.provides())
+            for ns in item.spaces():
+                for child in by_ns.get(ns, ()):
+                    if child.key not in gone and provided.intersection(child.deps()):
+                        gone.add(child.key)
+                        stack.append(child.key)
+        stack = _unaddressed(plan, by_ns, gone)
+        gone.update(stack)
     return gone
+
+
+def _unaddressed(plan: Plan, by_ns: dict[str, list[Item]], gone: set[Key]) -> list[Key]:
+    """Items not yet gone that need an address on a link whose every
+    address is gone (the link itself staying)."""
+    emptied: set[Key] = set()
+    for key in gone:
+        link = plan.items[key].address_of()
+        if link is not None and link not in emptied and not _addressed(by_ns[link[1]], link, gone):
+            emptied.add(link)
+    if not emptied:
+        return []
+    return [i.key for ns in {link[1] for link in emptied} for i in by_ns[ns]
+            if i.key not in gone and i.needs_address() in emptied]
+
+
+def _addressed(items: list[Item], link: Key, gone: set[Key]) -> bool:
+    return any(i.key not in gone and i.address_of() == link for i in items)
 
 
 def _order(ops: list[Op], reverse: bool) -> list[Op]:

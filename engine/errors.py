@@ -17,7 +17,11 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        """The line as shown: a name that holds control characters (from a
+        file or the API) is escaped, so a message cannot drive a terminal."""
+        from engine.text import printable
+
+        return printable(f"{self.path}: {self.message}" if self.path else self.message)
 
 
 class VpclabError(Exception):
@@ -40,7 +44,12 @@ class ValidationError(VpclabError):
 
 
 class CommitError(VpclabError):
-    """Applying a plan failed; the lab was restored to the running state."""
+    """Applying a plan failed; the lab was restored to the running state
+    (`restored` False: restoring failed too, the lab is in between)."""
+
+    def __init__(self, message: str, restored: bool = True):
+        super().__init__(message)
+        self.restored = restored
 
 
 class LockedError(VpclabError):
@@ -53,3 +62,31 @@ class NotFoundError(VpclabError):
 
 class SystemDependencyError(VpclabError):
     """Root or a Debian package is missing; the program exits 3."""
+
+
+class DamagedStateError(VpclabError):
+    """A state file of the lab cannot be read: the message names the file,
+    what is wrong with it, and how to recover (destroy never needs it)."""
+
+    def __init__(self, path: str, problem: str, recovery: str):
+        self.path = path
+        self.problem = problem
+        self.recovery = recovery
+        super().__init__(f"the state file {path} is damaged ({problem}): {recovery}")
+
+
+class StaleCandidateError(VpclabError):
+    """The candidate was edited from a running configuration that another
+    session's commit has since replaced; committing it would undo that
+    commit without a word (Junos: "configuration database modified")."""
+
+    def __init__(self, base: int, running: int, by: str):
+        self.base = base
+        self.running = running
+        super().__init__(f"configuration database modified: {by} after you started editing "
+                         f"(your changes start from commit {base}, the lab runs commit {running})")
+
+    def lines(self) -> list[str]:
+        return [f"% {self}",
+                "% 'update' merges the running configuration into your changes, 'abort' discards them; "
+                "'show configuration' lists them"]

@@ -90,6 +90,17 @@ class PlanItem:
         otherwise."""
         return any(lost)
 
+    def address_of(self) -> Key | None:
+        """The link this item is an IPv4 address of (None: not an address)."""
+        return None
+
+    def needs_address(self) -> Key | None:
+        """The link whose last IPv4 address takes this item with it: the
+        kernel disables IPv4 on a link that loses its last address and
+        flushes every route through it, even one whose own dependencies
+        stay (None: no such link)."""
+        return None
+
 
 ITEM_KINDS: dict[str, type[PlanItem]] = {}
 
@@ -222,6 +233,9 @@ class AddressItem(PlanItem):
     def deps(self) -> tuple[Key, ...]:
         return (("link", self.ns, self.ifname),)
 
+    def address_of(self) -> Key | None:
+        return ("link", self.ns, self.ifname)
+
 
 @dataclass(frozen=True)
 class RouteMeta:
@@ -271,6 +285,13 @@ class RouteItem(PlanItem):
             return (("ns", self.ns),)
         link: Key = ("link", self.ns, self.ifname)
         return (link, ("addr", self.ns, self.ifname, self.on_address)) if self.on_address else (link,)
+
+    def needs_address(self) -> Key | None:
+        """A route through a link goes when the link's last address does
+        (a VPC router's onlink default route when a lower cidr moves its
+        uplink address: the old address is removed before the new one is
+        added)."""
+        return ("link", self.ns, self.ifname) if self.ifname and self.type == "unicast" else None
 
 
 @dataclass(frozen=True)

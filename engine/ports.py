@@ -55,8 +55,19 @@ class Drift:
     ns: str
     kind: str  # namespace | link | address | route | ...
     name: str
-    problem: str  # missing | different | unexpected
+    problem: str  # its first word: missing | different | unexpected (ours, not planned) | foreign (not ours) | unreadable
     key: tuple[str, ...] | None = None  # the plan item it is about (what `repair` puts back)
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    """What destroying a lab did: namespaces removed, namespaces with the
+    lab's prefix left because vpclab did not make them, and processes
+    ended because they were committing to the lab."""
+
+    removed: int
+    foreign: tuple[str, ...] = ()
+    ended: tuple[int, ...] = ()
 
 
 @dataclass
@@ -77,16 +88,24 @@ class Fabric(Protocol):
         the caller has it already); on failure restore `old` exactly and
         raise CommitError."""
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
-        """Routes of every namespace of `plan`, by namespace."""
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
+        """Our routes of every namespace of `plan` (or of `namespaces` only), by namespace."""
+
+    def restore(self, plan: Plan, others: list[Plan]) -> list[str]:
+        """Make the kernel hold `plan` again, whatever mix of `plan` and
+        `others` it holds now (a commit interrupted between the running
+        plan and its own); what was done, in words. CommitError when it
+        cannot."""
 
     def drift(self, plan: Plan) -> list[Drift]:
         """Every object of `plan` missing or different in the kernel, and
         unexpected lab namespaces."""
 
-    def destroy(self) -> int:
-        """Remove every kernel object of this lab, found by its name prefix;
-        returns how many namespaces were removed."""
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
+        """Remove every kernel object of this lab: the namespaces with its
+        prefix that carry its mark, or no mark and are `known` (the running
+        plan's: made before the marks); others are reported, never touched;
+        and its processes."""
 
     def probe(
         self,
@@ -229,4 +248,4 @@ class ProbeSpec:
     observe_ns: str | None
 
 
-__all__ = ["ApplyReport", "Drift", "Fabric", "OutputSink", "ProbeResult", "ProbeSpec", "RouteItem", "RouteReading", "Sighting", "TraceProbe", "Tracked"]
+__all__ = ["ApplyReport", "Destroyed", "Drift", "Fabric", "OutputSink", "ProbeResult", "ProbeSpec", "RouteItem", "RouteReading", "Sighting", "TraceProbe", "Tracked"]

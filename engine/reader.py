@@ -52,6 +52,7 @@ class RunningSnapshot:
     config: Config
     plan: Plan
     taken: float  # time.time() when it was read
+    version: Version = (0, 0, 0)  # the store's version it was read at (engine/store.py)
 
 
 class LabReader:
@@ -87,7 +88,7 @@ class LabReader:
             number, config = self.store.load_running()
             plan = latest[1].plan if latest is not None and latest[1].config == config else compile_plan(self.name, config, self.cache)
             # the version read before the file: a commit in between only costs one more read
-            snap = RunningSnapshot(self.name, number, config, plan, time.time())
+            snap = RunningSnapshot(self.name, number, config, plan, time.time(), version)
             self._latest = (version, snap)
             return snap
 
@@ -96,7 +97,7 @@ class LabReader:
         this process): the next snapshot needs no read and no compile."""
         with self._lock:
             if self._latest is None or self._latest[0] != version:
-                self._latest = (version, RunningSnapshot(self.name, number, config, plan, time.time()))
+                self._latest = (version, RunningSnapshot(self.name, number, config, plan, time.time(), version))
 
     # views ---------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class LabReader:
         """`show ip route` rows (filters: segment, cxp, vpc, prefix), checked against the kernel."""
         for kind in ("segment", "cxp", "vpc"):
             require_known(snap.config, kind, filters.get(kind))
-        readings = self.fabric.read_routes(snap.plan)
+        readings = self.fabric.read_routes(snap.plan, views.route_namespaces(snap.plan))
         return views.route_rows(snap.config, snap.plan, readings, filters.get("segment"), filters.get("cxp"),
                                 filters.get("vpc"), filters.get("prefix"))  # fmt: skip
 
@@ -141,11 +142,20 @@ class LabReader:
         return hits.rows(snap.config, hits.collect(counts), scope, name, nonzero)
 
     def health(self, snap: RunningSnapshot) -> views.Health:
-        """`show lab health`: the kernel against the plan, and services down."""
-        down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
-                      ("svc", key.split("/")[0], key.split("/", 1)[1]))
-                for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
-        return views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
+        """`show lab health`: the kernel against the plan, and services down.
+        A commit that lands while the kernel is read makes the reading
+        disagree with `snap` (namespaces it removed look missing), so the
+        kernel is then judged again against the new running state (a few
+        times at most): health is never drift that is not there."""
+        for _ in range(3):
+            down = [Drift(key.split("/")[0], "service", key.split("/", 1)[1], "down (the next commit or `repair` restarts it)",
+                          ("svc", key.split("/")[0], key.split("/", 1)[1]))
+                    for key, pid in self.fabric.service_status(snap.plan).items() if pid is None]  # fmt: skip
+            health = views.Health(self.fabric.drift(snap.plan) + down, views.lab_summary(snap.plan))
+            if health.ok or snap.version == (0, 0, 0) or self.store.version() == snap.version:
+                return health
+            snap = self.snapshot()
+        return health
 
     def layout(self, snap: RunningSnapshot) -> Layout:
         """Where the snapshot's firewalls and internet edges sit (computed once per snapshot)."""

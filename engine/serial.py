@@ -59,22 +59,46 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(model))
 
 
-def _build(tp: Any, data: Any) -> Any:
+class DataError(ValueError):
+    """Data that `to_data` could not have written (a damaged state file)."""
+
+
+def _build(tp: Any, data: Any, path: str = "config") -> Any:
+    """Rebuild a value of type `tp`, checking every type on the way: a state
+    file someone edited or truncated must fail here, naming the place, not
+    later as a crash far away (or as a string taken for a tuple of letters)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         if data is None:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(inner[0], data)
+        return _build(inner[0], data, path)
     if origin is tuple:
         (elem, _) = typing.get_args(tp)
-        return tuple(_build(elem, d) for d in data)
+        _expect(isinstance(data, list), path, "a list", data)
+        return tuple(_build(elem, d, f"{path}[{i}]") for i, d in enumerate(data))
     if dataclasses.is_dataclass(tp):
+        _expect(isinstance(data, dict), path, "an object", data)
         hints = _hints(tp)  # type: ignore[arg-type]
-        return tp(**{k: _build(hints[k], v) for k, v in data.items() if k in hints})  # type: ignore[operator]
+        values = {k: _build(hints[k], v, f"{path}.{k}") for k, v in data.items() if k in hints}
+        missing = [f.name for f in _fields(tp) if f.name not in values and _default(f) is dataclasses.MISSING]  # type: ignore[arg-type]
+        _expect(not missing, path, f"the field {', '.join(missing)}", data)
+        return tp(**values)  # type: ignore[operator]
+    if tp is bool:
+        _expect(isinstance(data, bool), path, "true or false", data)
+    elif tp is int:
+        _expect(isinstance(data, int) and not isinstance(data, bool), path, "a whole number", data)
+    elif tp is str:
+        _expect(isinstance(data, str), path, "a string", data)
     return data
 
 
-def from_data(data: dict[str, Any]) -> Config:
-    """Rebuild a Config from `to_data`'s output."""
+def _expect(ok: bool, path: str, what: str, data: Any) -> None:
+    if not ok:
+        raise DataError(f"{path}: expected {what}, found {type(data).__name__ if data is not None else 'null'}")
+
+
+def from_data(data: Any) -> Config:
+    """Rebuild a Config from `to_data`'s output; DataError (naming the
+    field) when the data could not have come from it."""
     return _build(Config, data)  # type: ignore[no-any-return]

@@ -15,100 +15,54 @@ those edits. Monitors and views read through engine/reader.py instead.
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import replace
 
+from engine.commits import CommitRecord, CommitResult, PlanChanges, config_changes
 from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.diff import Op, plan_diff, summarize
-from engine.errors import NotFoundError, ValidationError, VpclabError
-from engine.items import kind_label
-from engine.model import KINDS, Config
+from engine.errors import (
+    CommitError,
+    DamagedStateError,
+    Diagnostic,
+    LockedError,
+    NotFoundError,
+    StaleCandidateError,
+    ValidationError,
+    VpclabError,
+)
+from engine.merge import Merged, merge
+from engine.model import Config
 from engine.plan import Plan
 from engine.ports import Fabric
 from engine.store import LabStore, Version
+from engine.text import text_problem
 from engine.validate import validate
 
 Watcher = Callable[[str, int, float], None]  # (lab, commit number, seconds)
 Published = Callable[[Version, int, Config, Plan], None]  # (store version, commit number, config, plan) now running
 
 
-@dataclass(frozen=True)
-class PlanChanges:
-    """What a commit does to the kernel, as operations."""
-
-    ops: tuple[Op, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.ops
-
-    def counts(self) -> dict[str, int]:
-        """Counts like {'+ns': 3, '-route': 1}."""
-        return summarize(list(self.ops))
-
-    def lines(self) -> list[str]:
-        """One line per operation, for `commit check`."""
-        out = []
-        for op in self.ops:
-            sign = "+" if op.action == "add" else "-"
-            key = op.item.key
-            out.append(f"{sign} {kind_label(key[0])} {' '.join(key[1:])}")
-        return out
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """The outcome of a commit (number None: nothing to commit)."""
-
-    number: int | None
-    changes: PlanChanges
-    seconds: float = 0.0
-    confirmed_until: float | None = None
-    messages: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class CommitRecord:
-    """One line of `show commit history`: `counts` are the lab's changes,
-    `config_changes` the configuration's (`+vpc web`, `~segment prod`),
-    `expired` the confirmed commit this one rolled back, if any."""
-
-    number: int
-    time: float
-    comment: str | None
-    user: str
-    counts: dict[str, int]
-    config_changes: tuple[str, ...] = ()
-    expired: int | None = None
-
-
-def config_changes(old: Config, new: Config) -> list[str]:
-    """What a commit changes in the configuration, object by object, in
-    running-config order: `+` added, `-` removed, `~` changed."""
-    out: list[str] = []
-    for kind in KINDS:
-        before = {o.name: o for o in old.objects(kind)}
-        after = {o.name: o for o in new.objects(kind)}
-        for name in sorted(before.keys() | after.keys()):
-            if name not in after:
-                out.append(f"-{kind} {name}")
-            elif name not in before:
-                out.append(f"+{kind} {name}")
-            elif before[name] != after[name]:
-                out.append(f"~{kind} {name}")
-    return out
-
-
 def thread_watcher(session: Session) -> Watcher:
-    """A confirmed-commit timer inside this process (for pure tests and shells)."""
+    """A confirmed-commit timer inside this process (for pure tests). The
+    rollback runs in the timer's thread on a Session of its own, since a
+    Session belongs to one thread: `session` learns of the rollback as of
+    any other commit (and its edits, if any, then need `update`)."""
 
     def start(lab: str, number: int, seconds: float) -> None:
-        timer = threading.Timer(seconds, session.expire_confirmed, args=(number,))
+        def expire() -> None:
+            for _ in range(50):  # a commit in progress holds the lock for a moment
+                try:
+                    Session(lab, session.fabric, session.store, start, pause_gc=False).expire_confirmed(number)
+                    return
+                except LockedError:
+                    time.sleep(0.1)
+
+        timer = threading.Timer(seconds, expire)
         timer.daemon = True
         timer.start()
 
@@ -167,9 +121,13 @@ class Session:
         self._running = Config()
         self._number = 0
         self._edited: Config | None = None  # None: no local edits, the candidate is the running config
+        self._base: tuple[int, Config] | None = None  # (number, config) of the running config the edits start from
         self._plan_cache: tuple[Config, Plan] | None = None
-        self._refresh()
-        self.expire_if_overdue()
+        try:
+            self._refresh()
+            self.expire_if_overdue()
+        except DamagedStateError:
+            pass  # said by the first command that reads the state; destroy needs none
 
     # running state ------------------------------------------------------------
 
@@ -189,7 +147,43 @@ class Session:
 
     @candidate.setter
     def candidate(self, config: Config) -> None:
-        self._edited = None if config is self._running or config == self._running else config
+        if self._edited is None:
+            self._refresh()
+        if config is self._running or config == self._running:
+            self._edited, self._base = None, None
+            return
+        if self._edited is None:  # the first edit: remember what it starts from
+            self._base = (self._number, self._running)
+        self._edited = config
+
+    def _replace_candidate(self, config: Config) -> None:
+        """A candidate made from the running configuration as it is now
+        (rollback): the edits before it are dropped with their base."""
+        self._edited, self._base = None, None
+        self.candidate = config
+
+    def update(self) -> tuple[int, Merged | None]:
+        """Rebase this session's edits onto the running configuration that
+        another session's commit made (engine/merge.py): (the commit they
+        started from, the merge), or (running, None) when they already
+        start from it or there are none."""
+        self._refresh()
+        if self._edited is None or self._base is None or self._base[0] == self._number:
+            return self._number, None
+        start, base = self._base
+        merged = merge(base, self._edited, self._running)
+        self._edited, self._base = None, None
+        self.candidate = merged.config
+        return start, merged
+
+    def _stale(self) -> None:
+        """Refuse to commit edits made from a running configuration that
+        another session has replaced since (called under the lock, fresh)."""
+        if self._edited is None or self._base is None or self._base[0] == self._number:
+            return
+        last = next((c for c in self.store.history() if c.number == self._number), None)
+        by = f"commit {self._number}" + (f" by {last.user}" + (f" ({last.comment})" if last.comment else "") if last else "")
+        raise StaleCandidateError(self._base[0], self._number, f"{by} changed the running configuration")
 
     @property
     def running(self) -> Config:
@@ -219,7 +213,7 @@ class Session:
 
     def abort(self) -> None:
         """Drop every uncommitted change."""
-        self.candidate = self.running
+        self._replace_candidate(self.running)
 
     def check(self) -> PlanChanges:
         """Validate the candidate and compute its changes; apply nothing."""
@@ -241,27 +235,35 @@ class Session:
             return self._commit(comment, confirmed)
 
     def _commit(self, comment: str | None, confirmed: int | None) -> CommitResult:
+        if comment is not None and (problem := text_problem(comment)):
+            raise ValidationError([Diagnostic("commit comment", problem)])
         self._refresh()
         if self.candidate != self._running:
             self._validate(self.candidate)
         with self.store.lock():
             self._refresh()
-            pending = self.store.marker("confirm")
-            if self.candidate == self._running:
-                if pending and confirmed is None:
-                    self.store.set_marker("confirm", None)
-                    return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
-                healed = tuple(self.fabric.heal(self.running_plan()))
-                return CommitResult(None, PlanChanges(), messages=healed or ("No configuration changes to commit.",))
-            result = self._apply(self.candidate, comment)
-            if confirmed is not None:
-                deadline = time.time() + confirmed
-                self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
-                self.watcher(self.lab, result.number or 0, float(confirmed))
-                return CommitResult(result.number, result.changes, result.seconds, deadline)
-            if pending:
+            recovered = tuple(self._recover())  # a dead commit's leftovers first
+            self._stale()
+            result = self._commit_locked(comment, confirmed)
+            return replace(result, messages=recovered + result.messages) if recovered else result
+
+    def _commit_locked(self, comment: str | None, confirmed: int | None) -> CommitResult:
+        pending = self.store.marker("confirm")
+        if self.candidate == self._running:
+            if pending and confirmed is None:
                 self.store.set_marker("confirm", None)
-            return result
+                return CommitResult(self._number, PlanChanges(), messages=(f"commit {self._number} confirmed",))
+            healed = tuple(self.fabric.heal(self.running_plan()))
+            return CommitResult(None, PlanChanges(), messages=healed or ("No configuration changes to commit.",))
+        result = self._apply(self.candidate, comment)
+        if confirmed is not None:
+            deadline = time.time() + confirmed
+            self.store.set_marker("confirm", {"number": result.number, "previous": result.number - 1 if result.number else 0, "deadline": deadline})
+            self.watcher(self.lab, result.number or 0, float(confirmed))
+            return replace(result, confirmed_until=deadline)
+        if pending:
+            self.store.set_marker("confirm", None)
+        return result
 
     def _apply(self, config: Config, comment: str | None, expired: int | None = None) -> CommitResult:
         start = time.perf_counter()
@@ -269,16 +271,19 @@ class Session:
         new_plan = compile_plan(self.lab, config, self.cache)
         ops = tuple(plan_diff(old_plan, new_plan))
         held = self._instances_held(old_plan, new_plan)
-        self.store.set_marker("inflight", {"pid": os.getpid(), "from": self._number, "time": time.time()})
+        old_config = self._running
+        config_json = self.store.begin_commit(config, self._number + 1)
         try:
             report = self.fabric.apply(old_plan, new_plan, list(ops))
-        finally:
-            self.store.set_marker("inflight", None)
-        old_config = self._running
+        except CommitError as err:
+            if err.restored:  # else the marker stays: the next attach brings the lab back
+                self.store.set_marker("inflight", None)
+            raise
         changes = config_changes(self._running, config)
-        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired)
+        number = self.store.save_commit(config, comment, summarize(list(ops)), self._number + 1, changes, expired, config_json)
+        self.store.set_marker("inflight", None)
         self._running, self._number, self._version = config, number, self.store.version()
-        self._edited = None
+        self._edited, self._base = None, None
         self._plan_cache = (self._running, new_plan)
         if self.on_running is not None:
             self.on_running(self._version, number, config, new_plan)
@@ -288,7 +293,7 @@ class Session:
         was = set(notes(old_config))
         fresh = tuple(f"note: {n}" for n in notes(config) if n not in was)
         messages = tuple(getattr(report, "messages", ()) or ()) + held + cut + fresh
-        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages)
+        return CommitResult(number, PlanChanges(ops), time.perf_counter() - start, messages=messages, config_changes=tuple(changes))
 
     def _instances_held(self, old_plan: Plan, new_plan: Plan) -> tuple[str, ...]:
         """How many connections each firewall instance the commit removes
@@ -326,17 +331,18 @@ class Session:
         """Roll back commit `number` if it is still pending confirmation."""
         with self.store.lock():
             self._refresh()
+            self._recover()  # a dead commit's leftovers first: its marker is about to be reused
             pending = self.store.marker("confirm")
             if not pending or pending["number"] != number or self._number != number:
                 return False
             previous = self.store.commit_config(int(pending["previous"]))
             if previous is None:
                 return False
-            keep = self.candidate
+            keep = (self._edited, self._base)
             self._apply(previous, f"rollback: commit {number} was not confirmed", expired=number)
             self.store.set_marker("confirm", None)
-            if keep != self._running:
-                self.candidate = keep
+            if keep[0] is not None and keep[0] != self._running:
+                self._edited, self._base = keep  # still from the rolled-back commit: committing them needs 'update'
             return True
 
     def expire_if_overdue(self) -> None:
@@ -354,7 +360,7 @@ class Session:
         config = self.store.commit_config(target) if target >= 0 else None
         if config is None:
             raise NotFoundError(f"rollback {n}: there is no commit {n} before the running one (running is commit {self.number})")
-        self.candidate = config
+        self._replace_candidate(config)
         return self.commit(comment=f"rollback {n} (to commit {target})")
 
     def rollback_to(self, number: int) -> CommitResult:
@@ -364,7 +370,7 @@ class Session:
         if config is None:
             raise NotFoundError(f"rollback to {number}: there is no commit {number} "
                                 f"(commits are 1 to {self.number}; 'show commit history' lists them)")
-        self.candidate = config
+        self._replace_candidate(config)
         return self.commit(comment=f"rollback to commit {number}")
 
     def pending_confirmation(self) -> tuple[int, float] | None:
@@ -377,19 +383,38 @@ class Session:
         return [CommitRecord(c.number, c.time, c.comment, c.user, c.counts, c.config_changes, c.expired)
                 for c in self.store.history()]
 
-    def interrupted(self) -> dict[str, object] | None:
-        """The inflight marker of a process that died mid-commit, if any."""
-        marker = self.store.marker("inflight")
-        if marker and not _alive(int(marker.get("pid", 0))):
-            return marker
-        return None
+    # an interrupted commit ---------------------------------------------------------
 
+    def recover(self) -> list[str]:
+        """On attach: bring the lab back after a commit whose process died
+        half way (kill -9), and say so; nothing while a commit is in
+        progress (its marker is its own)."""
+        if not self.store.has_marker("inflight"):
+            return []  # the common case, one stat (and no lock file made for a lab that does not exist)
+        try:
+            with self.store.lock():
+                return self._recover()
+        except LockedError:
+            return []
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
+    def _recover(self) -> list[str]:
+        """Under the lock, an `inflight.json` is always a dead commit's: the
+        kernel is somewhere between the running plan and that commit's
+        (recorded in the marker), so it is read back against both and
+        made the running plan again (Fabric.restore)."""
+        try:
+            marker = self.store.marker("inflight")
+        except DamagedStateError:
+            marker = {}  # cut short: what it was making is unknown, the running plan is not
+        if marker is None:
+            return []
+        self._refresh()
+        target = self.store.inflight_config(marker)
+        others = [compile_plan(self.lab, target, self.cache)] if target is not None else []
+        done = self.fabric.restore(self.running_plan(), others)
+        self.store.set_marker("inflight", None)
+        which = f"commit {marker['to']}" if isinstance(marker.get("to"), int) else "a commit"
+        who = f" (process {marker['pid']})" if isinstance(marker.get("pid"), int) else ""
+        return [f"% {which}{who} did not finish: the lab was brought back to the running configuration, "
+                f"commit {self._number} ({'; '.join(done)})"]
+

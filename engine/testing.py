@@ -13,7 +13,7 @@ from engine.diff import Op, plan_diff, summarize
 from engine.errors import CommitError
 from engine.items import ServiceItem
 from engine.plan import Plan
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
 
 
 class RecordingFabric:
@@ -32,6 +32,10 @@ class RecordingFabric:
         self.plan = new
         self.applied.append(new)
         return ApplyReport({k[1:]: v for k, v in counts.items() if k[0] == "+"})
+
+    def restore(self, plan: Plan, others: list[Plan]) -> list[str]:
+        self.plan = plan
+        return ["the recording fabric holds the plan again"]
 
     def heal(self, plan: Plan) -> list[str]:
         return []
@@ -63,16 +67,16 @@ class RecordingFabric:
     def read_log(self, count: int) -> list[str]:
         return []
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
         return {}
 
     def drift(self, plan: Plan) -> list[Drift]:
         return []
 
-    def destroy(self) -> int:
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
         n = len(self.plan.namespaces())
         self.plan = Plan()
-        return n
+        return Destroyed(n)
 
     def probe(self, src_ns: str, address: str, protocol: str, port: int | None, timeout: float, observe_ns: str | None) -> ProbeResult:
         return ProbeResult(False, None, "no kernel: the recording fabric sends no packets")

@@ -59,6 +59,13 @@ def _prefix_filter(prefix: str | None):  # type: ignore[no-untyped-def]
     return lambda dst: addr in ipaddress.ip_network(dst)
 
 
+def route_namespaces(plan: Plan) -> list[str]:
+    """The namespaces whose routes `show ip route` shows (segment routers'),
+    the only ones it reads back."""
+    return sorted({item.ns for item in plan.of_kind("route") if isinstance(item, RouteItem) and item.meta is not None
+                   and item.meta.segment is not None})
+
+
 def route_rows(
     config: Config,
     plan: Plan,

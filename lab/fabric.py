@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 from engine.compile.naming import lab_prefix
 from engine.diff import Op, plan_diff, reloaded_tables, repair_ops, simulate, summarize
-from engine.errors import CommitError
-from engine.items import REFUSED_MARK, NftItem, ServiceItem
+from engine.errors import CommitError, NotFoundError
+from engine.items import REFUSED_MARK, NetnsItem, NftItem, ServiceItem, kind_label
 from engine.plan import Plan
-from engine.ports import ApplyReport, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
-from lab import ctnetlink, inventory, netns, nft, realisers, services
+from engine.ports import ApplyReport, Destroyed, Drift, OutputSink, ProbeResult, ProbeSpec, RouteReading, Sighting, TraceProbe, Tracked
+from lab import ctnetlink, drift, inventory, marks, netns, nft, services
 from lab.realise import ApplyFailure, FaultHook, apply_ops
 
 
@@ -40,15 +40,24 @@ class LinuxFabric:
 
     def apply(self, old: Plan, new: Plan, ops: list[Op] | None = None) -> ApplyReport:
         """Go from `old` to `new` (by `ops` when given: their diff), or
-        restore `old` and raise CommitError."""
+        restore `old` and raise CommitError. The namespaces the change
+        touches are read first: what went missing behind vpclab's back is
+        not removed again (it is gone) and is made again where `new` wants
+        it, so drift never blocks an edit."""
         start = time.perf_counter()
         ops = ops if ops is not None else plan_diff(old, new)
+        found = self._as_found(old, ops)
+        remade: list[str] = []
+        if found is not old:
+            remade = [f"made again what had gone from the lab: {kind_label(k[0])} {' '.join(k[1:])}"
+                      for k in old.items.keys() - found.items.keys() if k in new.items and new.items[k] == old.items[k]]
+            old, ops = found, plan_diff(found, new)
         carry = self._carried_counters(old, ops)
         try:
             apply_ops(ops, self.fault, carry)
         except ApplyFailure as failure:
             self._undo(old, failure)
-        healed = self.heal(new)
+        healed = sorted(remade) + self.heal(new)
         counts = summarize(ops)
         report = ApplyReport(
             created={k[1:]: v for k, v in counts.items() if k[0] == "+"},
@@ -57,6 +66,40 @@ class LinuxFabric:
         report.seconds = time.perf_counter() - start
         report.messages = healed
         return report
+
+    def _as_found(self, old: Plan, ops: list[Op]) -> Plan:
+        """`old` as the kernel holds it in the namespaces `ops` touch and
+        keep (`old` itself when nothing is missing there)."""
+        leaving = {op.item.ns for op in ops if op.action == "remove" and isinstance(op.item, NetnsItem)}
+        spaces = {ns for op in ops for ns in op.item.spaces()} - leaving
+        if not spaces.intersection(old.namespaces()):
+            return old
+        found = drift.observed([old], self.lab, spaces)
+        return old if len(found) == len(old) else found
+
+    def restore(self, plan: Plan, others: list[Plan]) -> list[str]:
+        """Make the kernel hold `plan` again, from whatever mix of `plan` and
+        `others` it holds (a commit killed between the running plan and its
+        own): what the kernel holds is read back as a plan (lab/drift.py)
+        and the difference applied; namespaces of the lab that no plan
+        names are removed with their processes. What was done, in words."""
+        found = drift.observed([*others, plan], self.lab)
+        ops = plan_diff(found, plan)
+        known = {ns for p in (plan, *others) for ns in p.namespaces()}
+        extra, _foreign = marks.partition([n for n in netns.list_names(self.prefix) if n not in known], self.lab)
+        try:
+            apply_ops(ops)
+        except ApplyFailure as failure:
+            raise CommitError(f"bringing the lab back failed at {failure.op.action if failure.op else ''} "
+                              f"{failure.op.item.key if failure.op else ''}: {failure.error}; 'show lab health' lists "
+                              f"what differs, 'vpclab --lab {self.lab} destroy' removes the lab") from failure
+        if extra:
+            services.kill(services.processes_in(extra))
+            for ns in extra:
+                netns.delete(ns)
+        counts = summarize(ops)
+        counts.update({"-ns": counts.get("-ns", 0) + len(extra)} if extra else {})
+        return [", ".join(f"{k[0]}{v} {kind_label(k[1:])}" for k, v in sorted(counts.items())) or "nothing to change"]
 
     def _carried_counters(self, old: Plan, ops: list[Op]) -> dict[str, dict[str, list[int]]]:
         """Counters that survive a table reload: those whose rules and elements
@@ -78,17 +121,17 @@ class LinuxFabric:
         except ApplyFailure as second:
             raise CommitError(
                 f"commit failed at {what}: {failure.error}; restoring the previous state also failed "
-                f"({second.error}): run 'show lab health' and 'vpclab destroy' if needed"
+                f"({second.error}): run 'show lab health' and 'vpclab destroy' if needed", restored=False
             ) from failure
         raise CommitError(f"commit failed at {what}: {failure.error}; the lab was restored to the running state")
 
-    def read_routes(self, plan: Plan) -> dict[str, list[RouteReading]]:
-        """Our routes in every namespace of the plan."""
-        return inventory.read_routes(plan)
+    def read_routes(self, plan: Plan, namespaces: list[str] | None = None) -> dict[str, list[RouteReading]]:
+        """Our routes in every namespace of the plan (or of `namespaces`)."""
+        return inventory.read_routes(plan.namespaces() if namespaces is None else namespaces)
 
     def drift(self, plan: Plan) -> list[Drift]:
-        """Differences between the kernel and the plan."""
-        return realisers.drift(plan, self.prefix)
+        """Differences between the kernel and the plan (lab/drift.py)."""
+        return drift.drift(plan, self.lab)
 
     def repair(self, plan: Plan) -> list[str]:
         """Put back what drifted (engine.diff.repair_ops: only the drifted
@@ -98,7 +141,8 @@ class LinuxFabric:
         out = []
         for d in found:
             if d.kind == "namespace" and d.problem == "unexpected":
-                services.stop_lab(self.lab, [d.ns])
+                # its processes only: stop_lab would end every service of the lab and empty its run directory
+                services.kill(services.processes_in([d.ns]))
                 netns.delete(d.ns)
                 out.append(f"removed namespace {d.ns} (not in the running configuration)")
         missing = {d.key for d in found if d.key is not None and d.problem == "missing"}
@@ -184,15 +228,16 @@ class LinuxFabric:
         except OSError:
             return []
 
-    def destroy(self) -> int:
+    def destroy(self, known: list[str] | None = None) -> Destroyed:
         """Stop the lab's processes, then remove every namespace with its
-        prefix (veths go with them)."""
-        names = netns.list_names(self.prefix)
-        services.stop_lab(self.lab, names)
+        prefix that carries its mark (veths go with them); namespaces that
+        vpclab did not make are left, and reported (lab/marks.py)."""
+        ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab, known or ())
+        services.stop_lab(self.lab, ours)
         self.tables.close()  # an open socket would keep its namespace alive
-        for name in names:
+        for name in ours:
             netns.delete(name)
-        return len(names)
+        return Destroyed(len(ours), tuple(foreign))
 
     def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
         """Many probes at once (lab/probeset.py)."""
@@ -212,10 +257,21 @@ class LinuxFabric:
         """One real probe (lab/probes.py)."""
         from lab import probes
 
+        self._require(src_ns, *([observe_ns] if observe_ns else []))
         return probes.probe(src_ns, address, protocol, port, timeout, observe_ns)
 
     def exec(self, ns: str, argv: list[str], timeout: float, output: OutputSink | None = None) -> tuple[int, str]:
         """Run a command in a namespace, its output streamed to `output`."""
         from lab import execns
 
+        self._require(ns)
         return execns.exec_in(ns, argv, timeout, output)
+
+    def _require(self, *namespaces: str) -> None:
+        """NotFoundError naming a namespace that is gone (deleted behind
+        vpclab's back), with where to see the rest."""
+        for ns in namespaces:
+            if not netns.mounted(ns):
+                what = f"host {ns.split('-h-', 1)[1]}" if "-h-" in ns else ns
+                raise NotFoundError(f"the namespace of {what} ({ns}) is missing from the lab (deleted outside vpclab?): "
+                                    f"'show lab health' lists what else is missing")

@@ -9,12 +9,10 @@ each kind's realiser (lab/realisers.py) judges drift by a plain comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.items import RouteItem, RuleItem
-from engine.plan import Plan
 from engine.ports import RouteReading
-from lab import netns, rtnl
+from lab import marks, netns, nlread, rtnl
 
 IFF_UP = 1
 
@@ -44,66 +42,54 @@ class NsState:
     addrs: set[tuple[str, str]] = field(default_factory=set)  # (ifname, cidr)
     routes: dict[tuple[int, str], RouteReading] = field(default_factory=dict)  # (table, dst) -> reading (ours)
     rules: dict[int, RuleReading] = field(default_factory=dict)  # priority -> reading (ours)
+    table: bool | None = None  # does it hold the lab's nft table (None: not asked)
+    services: frozenset[str] | None = None  # markers of the lab's running service processes (None: not asked)
+    mark: str | None = None  # the lab whose mark its lo carries (lab/marks.py)
 
 
 def read_ns(ns: str) -> NsState:
-    """Links, addresses, and vpclab's routes and rules of one namespace."""
-    ch = rtnl.Channel(ns)
+    """Links, addresses, and vpclab's routes and rules of one namespace
+    (decoded lean: lab/nlread.py)."""
+    ch = rtnl.Channel(ns).strict()
     try:
         state = NsState()
-        names = _read_links(ch, state)
-        for a in rtnl.dump_addrs(ch):
-            state.addrs.add((names.get(a["index"], "?"), f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"))
-        for r in rtnl.dump_routes(ch):
-            if r["proto"] == rtnl.RTPROT_VPCLAB:
-                reading = _route(ns, r, names)
-                state.routes[(reading.table, reading.dst)] = reading
-        for r in rtnl.dump_rules(ch):
-            if r.get_attr("FRA_PROTOCOL") == rtnl.RTPROT_VPCLAB:
-                state.rules[r.get_attr("FRA_PRIORITY") or 0] = _rule(r)
+        names = {}
+        for link in nlread.links(ch):
+            names[link.index] = link.name
+            state.links[link.name] = {"index": link.index, "up": link.up, "alias": link.alias, "master": link.master,
+                                      "kind": link.kind}
+            if link.index == marks.LO_INDEX:
+                state.mark = marks.of_alias(link.alias)
+        for facts in state.links.values():
+            master = facts["master"]
+            facts["master"] = names.get(master) if isinstance(master, int) else None
+        state.addrs = {(names.get(index, "?"), f"{address}/{plen}") for index, address, plen in nlread.addrs(ch)}
+        for r in nlread.routes(ch):
+            reading = RouteReading(ns, r.dst, r.gateway, names.get(r.oif) if r.oif else None,
+                                   "unreachable" if r.unreachable else "unicast", r.table)
+            state.routes[(reading.table, reading.dst)] = reading
+        for rule in nlread.rules(ch):
+            if rule.protocol == rtnl.RTPROT_VPCLAB:
+                state.rules[rule.priority] = RuleReading(rule.priority, rule.table, rule.fwmark, rule.fwmask, rule.iif)
         return state
     finally:
         ch.close()
 
 
-def _read_links(ch: rtnl.Channel, state: NsState) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for link in rtnl.dump_links(ch):
-        name = link.get_attr("IFLA_IFNAME")
-        names[link["index"]] = name
-        info = link.get_attr("IFLA_LINKINFO")
-        kind = info.get_attr("IFLA_INFO_KIND") if info else None
-        state.links[name] = {
-            "index": link["index"],
-            "up": bool(link["flags"] & IFF_UP),
-            "alias": link.get_attr("IFLA_IFALIAS") or "",
-            "master": link.get_attr("IFLA_MASTER"),
-            "kind": kind,
-        }
-    for link in state.links.values():
-        master = link["master"]
-        link["master"] = names.get(master) if isinstance(master, int) and master else None
-    return names
+def read_routes(namespaces: list[str]) -> dict[str, list[RouteReading]]:
+    """Our routes, of every table, in each of these namespaces that exists
+    (links are read for the device names; addresses and rules are not)."""
+    return netns.each_present(namespaces, _routes_of)
 
 
-def _route(ns: str, r: Any, names: dict[int, str]) -> RouteReading:
-    """A decoded rtmsg as a reading (tables above 255 travel in RTA_TABLE only)."""
-    dst = f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}"
-    kind = "unreachable" if r["type"] == rtnl.RTN_UNREACHABLE else "unicast"
-    oif = r.get_attr("RTA_OIF")
-    return RouteReading(ns, dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None, kind, r.get_attr("RTA_TABLE") or r["table"])
-
-
-def _rule(r: Any) -> RuleReading:
-    """A decoded fibmsg as a reading."""
-    mark = r.get_attr("FRA_FWMARK")
-    mask = r.get_attr("FRA_FWMASK") if mark is not None else None
-    return RuleReading(r.get_attr("FRA_PRIORITY") or 0, r.get_attr("FRA_TABLE") or r["table"], mark, mask, r.get_attr("FRA_IIFNAME"))
-
-
-def read_routes(plan: Plan) -> dict[str, list[RouteReading]]:
-    """Our routes, of every table, in every namespace of the plan that exists."""
-    return netns.each_present(plan.namespaces(), lambda ns: list(read_ns(ns).routes.values()))
+def _routes_of(ns: str) -> list[RouteReading]:
+    ch = rtnl.Channel(ns).strict()
+    try:
+        names = {link.index: link.name for link in nlread.links(ch)}
+        return [RouteReading(ns, r.dst, r.gateway, names.get(r.oif) if r.oif else None,
+                             "unreachable" if r.unreachable else "unicast", r.table) for r in nlread.routes(ch)]
+    finally:
+        ch.close()
 
 
 def route_matches(item: RouteItem, reading: RouteReading | None) -> bool:

@@ -43,7 +43,11 @@ def _check(rc: int, what: str) -> None:
 
 
 def _home() -> int:
-    """An fd of the namespace this process started in (the host's)."""
+    """An fd of the namespace this process started in (the host's). Opened
+    on first use, which must come before this module moves any thread: a
+    process that created a namespace first used to open it while inside the
+    new namespace, and stayed there after every later operation (so that
+    destroy, ending the processes in the lab's namespaces, ended it)."""
     global _home_fd
     if _home_fd is None:
         _home_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -116,6 +120,7 @@ def create(name: str) -> None:
         _ensure_netns_dir()
         _dir_ready = True
     target = path(name)
+    home = _home()  # before unshare: opened after it, "home" would be the new namespace, for good
     fd = os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
     os.close(fd)
     with _lock:
@@ -125,7 +130,7 @@ def create(name: str) -> None:
                 src = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
                 _check(_libc.mount(src, target.encode(), None, MS_BIND, None), f"mount {target}")
             finally:
-                _check(_libc.setns(_home(), CLONE_NEWNET), "setns home")
+                _check(_libc.setns(home, CLONE_NEWNET), "setns home")
         except BaseException:
             os.unlink(target)
             raise
@@ -153,6 +158,7 @@ def inside(name: str) -> Iterator[None]:
     Only sockets and /proc/sys files opened in the body belong to it; keep
     the body short and free of other threads' work.
     """
+    home = _home()
     fd = open_fd(name)
     with _lock:
         try:
@@ -160,7 +166,7 @@ def inside(name: str) -> Iterator[None]:
             try:
                 yield
             finally:
-                _check(_libc.setns(_home(), CLONE_NEWNET), "setns home")
+                _check(_libc.setns(home, CLONE_NEWNET), "setns home")
         finally:
             os.close(fd)
 

@@ -11,6 +11,7 @@ here; a test checks that every declared kind has one.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -29,9 +30,8 @@ from engine.items import (
     VethItem,
     ifindex_of,
 )
-from engine.plan import Plan
 from engine.ports import Drift
-from lab import conntrack, inventory, netns, nft, rtnl, services
+from lab import conntrack, inventory, marks, netns, nft, rtnl, services
 from lab.inventory import NsState
 
 FaultHook = Callable[[Op], None]
@@ -84,6 +84,11 @@ class KindRealiser:
         have no state and are reported once, by `drift`)."""
         return []
 
+    def present(self, item: Any, states: States) -> bool:
+        """Does the kernel hold `item` as it is (its namespaces read into
+        `states`)? For lab/drift.py's observed plans."""
+        return not self.drift(item, states)
+
 
 class NetlinkRealiser(KindRealiser):
     """A kind made by one rtnetlink request per operation. Each namespace
@@ -101,15 +106,20 @@ class NetlinkRealiser(KindRealiser):
                 run.check_fault(op, done)
                 by_ns.setdefault(op.item.ns, []).append(rtnl.Request(op, self.encode(run, op.item, action == "add")))
         except ApplyFailure:
-            _send_all(run, by_ns, done)  # what was encoded before the fault still happens, as in a real failure
+            _send_all(run, by_ns, done, action == "remove")  # what was encoded before the fault still happens, as in a real failure
             raise
-        _send_all(run, by_ns, done)
+        _send_all(run, by_ns, done, action == "remove")
 
 
-def _send_all(run: Run, by_ns: dict[str, list[rtnl.Request]], done: list[Op]) -> None:
+# what the kernel answers when asked to remove what is not there: a removal
+# of something already gone (drift) has the effect it wanted, so it is done
+GONE = frozenset({errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL})
+
+
+def _send_all(run: Run, by_ns: dict[str, list[rtnl.Request]], done: list[Op], gone_is_done: bool = False) -> None:
     failure: rtnl.NetlinkError | None = None
     for ns, requests in by_ns.items():
-        ok, err = run.channel(ns).execute(requests)
+        ok, err = run.channel(ns).execute(requests, GONE if gone_is_done else frozenset())
         done.extend(ok)
         failure = failure or err
     if failure is not None:
@@ -128,7 +138,7 @@ class OneByOneRealiser(KindRealiser):
         """Add (or replace) or remove one item."""
         raise NotImplementedError
 
-    def half_done(self, add: bool, item: Any) -> bool:
+    def half_done(self, add: bool, item: Any, error: Exception) -> bool:
         """After a failure: did the operation take effect all the same (so
         that the undo must revert it)?"""
         return False
@@ -139,7 +149,7 @@ class OneByOneRealiser(KindRealiser):
             try:
                 self.apply_one(run, action == "add", op.item)
             except self.ERRORS as exc:
-                if self.half_done(action == "add", op.item):
+                if self.half_done(action == "add", op.item, exc):
                     done.append(op)
                 raise ApplyFailure(op, exc, done) from exc
             done.append(op)
@@ -152,21 +162,73 @@ class NetnsRealiser(OneByOneRealiser):
 
     def apply_one(self, run: Run, add: bool, item: NetnsItem) -> None:
         if add:
-            netns.create(item.ns)
+            try:
+                netns.create(item.ns)
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, _existing(item.ns)) from None
+            _, error = run.channel(item.ns).execute([marks.mark_request(item.ns)])  # lab/marks.py: destroy removes only these
+            if error is not None:
+                raise error
             netns.write_sysctls(item.ns, dict(item.sysctls))
         else:
             run.forget(item.ns)
             netns.delete(item.ns)
 
-    def half_done(self, add: bool, item: NetnsItem) -> bool:
-        """Created, but its sysctls failed: the undo must remove it."""
-        return add and netns.exists(item.ns)
+    def present(self, item: NetnsItem, states: States) -> bool:
+        """Mounted and marked as the lab's (only those are read into `states`)."""
+        return item.ns in states
+
+    def half_done(self, add: bool, item: NetnsItem, error: Exception) -> bool:
+        """Created, but marking it or its sysctls failed: the undo must
+        remove it. One that existed before is not ours to remove."""
+        return add and not isinstance(error, FileExistsError) and netns.exists(item.ns)
 
 
-class BridgeRealiser(NetlinkRealiser):
+def _existing(ns: str) -> str:
+    """Why a namespace cannot be created: it exists, ours or not."""
+    lab = marks.lab_of(ns)
+    if marks.owner(ns) == lab:
+        return (f"namespace {ns} exists already (left by an interrupted commit of lab {lab}?): "
+                f"'show lab health' lists it, 'vpclab --lab {lab} destroy' removes the lab")
+    return f"namespace {ns} exists and was not made by vpclab: remove it ('ip netns del {ns}') or use another lab name"
+
+
+class LinkRealiser(NetlinkRealiser):
+    """Links (bridges, veths), made with their fixed ifindex. One the kernel
+    still holds under that index when the plan says it is not there (a
+    veth whose other end's namespace was deleted and is still being freed,
+    a link of another kind made behind vpclab's back) refuses the new one
+    with EEXIST: it is removed and the link made again, once."""
+
+    def ends(self, item: Any) -> list[tuple[str, str]]:
+        """(namespace, interface name) of each end of the link."""
+        raise NotImplementedError
+
+    def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
+        try:
+            super().apply(run, action, ops, done)
+        except ApplyFailure as failure:
+            stale = action == "add" and isinstance(failure.error, rtnl.NetlinkError) and failure.error.errno == errno.EEXIST
+            if not stale:
+                raise
+            left = [op for op in ops if op not in done]
+            clear: dict[str, list[rtnl.Request]] = {}
+            for op in left:
+                for ns, name in self.ends(op.item):
+                    if netns.exists(ns):
+                        clear.setdefault(ns, []).append(rtnl.Request(op, rtnl.link_del(ifindex_of(name))))
+            for ns, requests in clear.items():
+                run.channel(ns).execute(requests, GONE)
+            super().apply(run, action, left, done)  # a second refusal stands
+
+
+class BridgeRealiser(LinkRealiser):
     """Bridges, created with their fixed ifindex."""
 
     KIND = BridgeItem.KIND
+
+    def ends(self, item: BridgeItem) -> list[tuple[str, str]]:
+        return [(item.ns, item.ifname)]
 
     def encode(self, run: Run, item: BridgeItem, add: bool) -> Any:
         return rtnl.bridge_add(ifindex_of(item.ifname), item.ifname) if add else rtnl.link_del(ifindex_of(item.ifname))
@@ -175,10 +237,13 @@ class BridgeRealiser(NetlinkRealiser):
         return _link_drift(states, item.ns, item.ifname, "bridge", item.key)
 
 
-class VethRealiser(NetlinkRealiser):
+class VethRealiser(LinkRealiser):
     """Veth pairs, the peer created straight inside its namespace."""
 
     KIND = VethItem.KIND
+
+    def ends(self, item: VethItem) -> list[tuple[str, str]]:
+        return [(item.ns, item.ifname), (item.peer_ns, item.peer_ifname)]
 
     def encode(self, run: Run, item: VethItem, add: bool) -> Any:
         if not add:
@@ -203,6 +268,10 @@ class LinkConfRealiser(NetlinkRealiser):
         if link and (link["up"] != item.up or link["master"] != item.master):
             return [Drift(item.ns, "link", item.ifname, "different (state or master)", item.key)]
         return []
+
+    def present(self, item: LinkConfItem, states: States) -> bool:
+        """Its link is there (a missing one is the link's drift), as set."""
+        return item.ns in states and item.ifname in states[item.ns].links and not self.drift(item, states)
 
 
 class AddressRealiser(NetlinkRealiser):
@@ -287,13 +356,19 @@ class NftRealiser(OneByOneRealiser):
     def drift(self, item: NftItem, states: States) -> list[Drift]:
         """The table gone, or its counted entries not those of the plan (a
         table replaced or edited by hand: the comments name every entry)."""
-        if item.ns not in states:
+        state = states.get(item.ns)
+        if state is None:
             return []
-        if not nft.exists(item.ns):
+        if not (state.table if state.table is not None else nft.exists(item.ns)):
             return [Drift(item.ns, "table", nft.TABLE, "missing", item.key)]
         if not set(nft.read_counters(item.ns)) >= {c for c, _digest in item.counted}:
             return [Drift(item.ns, "table", nft.TABLE, "different (entries missing)", item.key)]
         return []
+
+    def present(self, item: NftItem, states: States) -> bool:
+        """The table is there; which version of it cannot be told, so an
+        observed plan holds its first plan's version (lab/drift.py)."""
+        return item.ns in states and states[item.ns].table is True
 
 
 def _count_flows(ns: str) -> None:
@@ -331,6 +406,11 @@ class ServiceRealiser(KindRealiser):
 
     KIND = ServiceItem.KIND
 
+    def present(self, item: ServiceItem, states: States) -> bool:
+        """Its process runs (`states` carries the lab's running markers)."""
+        state = states.get(item.ns)
+        return state is not None and state.services is not None and services.marker(item.tag) in state.services
+
     def apply(self, run: Run, action: str, ops: list[Op], done: list[Op]) -> None:
         for op in ops:
             run.check_fault(op, done)
@@ -353,30 +433,6 @@ REALISERS: dict[str, KindRealiser] = {
         RouteRealiser(), RuleRealiser(), NftRealiser(), ServiceDataRealiser(), ServiceRealiser(),
     )
 }  # fmt: skip
-
-
-# --- drift -----------------------------------------------------------------------
-
-
-def drift(plan: Plan, lab_prefix: str) -> list[Drift]:
-    """Every difference between the kernel and the plan: namespaces missing
-    or unexpected, then each item as its kind's realiser judges it."""
-    out: list[Drift] = []
-    wanted = set(plan.namespaces())
-    for ns in sorted(set(netns.list_names(lab_prefix)) - wanted):
-        out.append(Drift(ns, "namespace", ns, "unexpected"))
-    states: States = {}
-    for ns in sorted(wanted):
-        if not netns.exists(ns):
-            out.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
-            continue
-        try:
-            states[ns] = inventory.read_ns(ns)
-        except OSError as exc:
-            out.append(Drift(ns, "namespace", ns, f"unreadable: {exc}"))
-    for item in plan:
-        out += realiser_of(item).drift(item, states)
-    return out
 
 
 def realiser_of(item: PlanItem) -> KindRealiser:

@@ -38,6 +38,7 @@ RTN_UNICAST, RTN_UNREACHABLE = 1, 7
 RTNH_F_ONLINK = 4
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
 _HDR = struct.Struct("=IHHII")
+SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 _MAX_BATCH = 48 * 1024
 
 
@@ -76,11 +77,12 @@ class Channel:
         Channel._seq = (Channel._seq + 1) & 0x7FFFFFFF or 1
         return Channel._seq
 
-    def execute(self, requests: list[Request]) -> tuple[list[Any], NetlinkError | None]:
+    def execute(self, requests: list[Request], ok: frozenset[int] = frozenset()) -> tuple[list[Any], NetlinkError | None]:
         """Send every request, in order, in as few sendto calls as fit.
 
-        Returns the tags that the kernel acknowledged, and the first error
-        (each request is acked on its own, so the rest still take effect).
+        Returns the tags that the kernel acknowledged (or refused with an
+        error number in `ok`), and the first other error (each request is
+        acked on its own, so the rest still take effect).
         """
         done: list[Any] = []
         first_error: NetlinkError | None = None
@@ -98,7 +100,7 @@ class Channel:
             results = self._collect_acks(set(pending))
             for seq in order:
                 code = results[seq]
-                if code == 0:
+                if code == 0 or -code in ok:
                     done.append(pending[seq])
                 elif first_error is None:
                     first_error = NetlinkError(-code, pending[seq])
@@ -113,6 +115,36 @@ class Channel:
                     results[seq] = struct.unpack_from("=i", payload)[0]
                     waiting.discard(seq)
         return results
+
+    def dump_raw(self, msg_type: int, body: bytes, flags: int = F_DUMP) -> list[bytes]:
+        """The messages a request answers, undecoded (each without its
+        netlink header): a dump by default, one object with `flags=0`."""
+        seq = self._next_seq()
+        self.sock.send(_HDR.pack(16 + len(body), msg_type, F_REQUEST | flags, seq, 0) + body)
+        out: list[bytes] = []
+        while True:
+            data = self.sock.recv(1 << 20)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, _type, _flags, rseq, _pid = _HDR.unpack_from(data, offset)
+                if rseq == seq:
+                    if _type == NLMSG_DONE:
+                        return out
+                    if _type == NLMSG_ERROR:
+                        code = struct.unpack_from("=i", data, offset + 16)[0]
+                        if code:
+                            raise NetlinkError(-code, "dump")
+                        return out
+                    out.append(data[offset + 16 : offset + length])
+                    if not flags & F_DUMP:
+                        return out
+                offset += (length + 3) & ~3
+
+    def strict(self) -> Channel:
+        """Let the kernel filter dumps by the request's header (routes by
+        protocol: NETLINK_GET_STRICT_CHK)."""
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        return self
 
     def dump(self, msg_type: int, msg: Any, decoder: type) -> list[Any]:
         """All objects of one kind (links, addresses, routes), decoded."""
@@ -205,6 +237,14 @@ def link_set(index: int, up: bool, alias: str, master_index: int | None) -> Any:
     if alias:
         attrs.append(("IFLA_IFALIAS", alias))
     m["attrs"] = attrs
+    return _with_header(m, RTM_NEWLINK, 0)
+
+
+def link_alias(index: int, alias: str) -> Any:
+    """Set a link's alias alone (its state and master stay as they are)."""
+    m = ifinfmsg()
+    m["index"] = index
+    m["attrs"] = [("IFLA_IFALIAS", alias)]
     return _with_header(m, RTM_NEWLINK, 0)
 
 

@@ -53,8 +53,9 @@ def lab_of(tag: str) -> str:
 
 
 def log_path(lab: str) -> str:
-    """Where `log` policy entries are written."""
-    return os.path.join(run_dir(lab), "policy.log")
+    """Where `log` policy entries are written (reading it makes no directory:
+    an empty one would outlive the lab)."""
+    return os.path.join(RUN_ROOT, lab, "policy.log")
 
 
 def _reap() -> None:
@@ -303,3 +304,7 @@ def stop_lab(lab: str, namespaces: list[str]) -> None:
         for name in os.listdir(path):
             os.unlink(os.path.join(path, name))
         os.rmdir(path)
+    try:
+        os.rmdir(RUN_ROOT)  # the last lab's: no empty directory is left behind
+    except OSError:
+        pass

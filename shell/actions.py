@@ -71,14 +71,19 @@ def demo(api: LabApi, replace: bool) -> int:
 
 def destroy(api: LabApi) -> int:
     """Remove the lab; a lab that does not exist is an error (after removing
-    whatever vpclab left of it under that name)."""
+    whatever vpclab left of it under that name). Namespaces with the lab's
+    prefix that vpclab did not make are named and left."""
     existed = api.exists()
-    count = api.destroy()
+    done = api.destroy()
+    for pid in done.ended:
+        _error(f"% ended process {pid}, which was committing to lab {api.name}")
+    for ns in done.foreign:
+        _error(f"% left namespace {ns}: vpclab did not make it (it has no vpclab mark); 'ip netns del {ns}' removes it")
     if existed:
-        print(f"Destroyed lab {api.name}: {count} namespaces removed.")
+        print(f"Destroyed lab {api.name}: {done.removed} namespaces removed.")
         return 0
-    if count:
-        _error(f"% lab {api.name} does not exist; removed {count} namespace(s) left of it.")
+    if done.removed:
+        _error(f"% lab {api.name} does not exist; removed {done.removed} namespace(s) left of it.")
     else:
         _error(f"% lab {api.name} does not exist: nothing to destroy ('vpclab list' shows the labs on this host).")
     return 1

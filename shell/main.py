@@ -123,6 +123,8 @@ def _dispatch(args: argparse.Namespace, api: Any) -> int:
     interp = interpreter(state)
     if args.action == "destroy":
         return actions.destroy(api)
+    for line in api.recover():  # a commit killed half way: said once, by the next process to attach
+        _error_line(line)
     if args.action == "apply":
         return actions.apply(api, args.target)
     if args.action == "monitor":

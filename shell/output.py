@@ -8,8 +8,10 @@ import re
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from engine.errors import VpclabError
+from shell import plaintable
 from shell.state import Result
 
 
@@ -21,6 +23,9 @@ def render_text(result: Result, width: int, color: bool = False) -> str:
     """The human form of a result."""
     if result.renderable is None:
         return result.text
+    plain = plaintable.render(result.renderable, width) if isinstance(result.renderable, Table) and not color else None
+    if plain is not None:  # the common table, written without rich's layout (shell/plaintable.py)
+        return f"{result.text}\n{plain}" if result.text else plain
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="auto" if color else None,
                       no_color=not color, highlight=False, soft_wrap=False)

@@ -112,7 +112,7 @@ def _prefix_list_line(config: Config, plist: Any, values: dict[str, Any]) -> str
 
 
 def _cidr_line(config: Config, vpc: Any, values: dict[str, Any]) -> str | None:
-    problem = validate.prefix_problem(values.get("cidrs", ""))
+    problem = validate.cidr_problem(values.get("cidrs", ""))
     return f"vpc {vpc.name} cidr {problem}" if problem else None
 
 

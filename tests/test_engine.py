@@ -146,8 +146,24 @@ def configs(draw: st.DrawFn) -> Config:
     for i in draw(st.sets(st.integers(0, 5), max_size=5)):
         seg, hub = draw(seg_names), draw(hubs)
         hosts = tuple(Host(f"h{i}_{j}", f"10.{i}.1.{10 + j + draw(st.integers(0, 3))}") for j in range(draw(st.integers(0, 2))))
-        c = c.put("vpc", Vpc(f"v{i}", segment=seg, cxp=hub, cidrs=(f"10.{i}.0.0/16",), subnets=(Subnet("s", f"10.{i}.1.0/24"),), hosts=hosts))
+        extra = draw(st.sets(st.sampled_from([f"9.{i}.0.0/16", f"11.{i}.0.0/16"])))  # below and above: moves the uplink address
+        cidrs = tuple(sorted({f"10.{i}.0.0/16", *extra}))
+        c = c.put("vpc", Vpc(f"v{i}", segment=seg, cxp=hub, cidrs=cidrs, subnets=(Subnet("s", f"10.{i}.1.0/24"),), hosts=hosts))
     return c
+
+
+def test_a_cidr_below_the_others_re_adds_the_routes_through_the_moved_uplink_address():
+    """The uplink's only address is replaced (removed, then the new one
+    added): the kernel flushes the routes through the link in between."""
+    before = base()
+    after = before.put("vpc", replace(before.require("vpc", "web"), cidrs=("10.1.0.0/16", "9.9.0.0/16")))
+    pa, pb = compile_plan("t", before), compile_plan("t", after)
+    ops = {(op.action, op.item.key) for op in plan_diff(pa, pb)}
+    assert ("remove", ("addr", "t-v-web", "uplink", "10.1.0.1/32")) in ops
+    assert ("add", ("addr", "t-v-web", "uplink", "9.9.0.1/32")) in ops
+    assert ("add", ("route", "t-v-web", "0.0.0.0/0")) in ops
+    removed_address_only = simulate(pa, [op for op in plan_diff(pa, pb) if op.action == "remove"])
+    assert ("route", "t-v-web", "0.0.0.0/0") not in removed_address_only.items
 
 
 @settings(max_examples=150, deadline=None)

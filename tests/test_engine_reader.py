@@ -212,3 +212,26 @@ def test_the_tree_lists_every_object_under_its_hub_parents_first() -> None:
     assert by_id["internet:inet"]["detail"] == "prod; snat 203.0.113.1"
     assert by_id["endpoint-service:db"]["detail"] == "http port 8080"
     assert by_id["segment:idle"]["parent"] is None  # no VPC anywhere: no router
+
+
+class KernelFabric(RecordingFabric):
+    """Drift as a kernel would show it: the namespaces of a plan that the
+    last applied plan lacks are missing."""
+
+    def drift(self, plan: Plan) -> list[Any]:
+        from engine.ports import Drift
+
+        return [Drift(ns, "namespace", ns, "missing") for ns in plan.namespaces() if ns not in self.plan.namespaces()]
+
+
+def test_health_of_a_snapshot_a_commit_replaced_shows_no_false_drift(tmp_path: Path) -> None:
+    fabric = KernelFabric()
+    mine = LabApi("t", fabric, LabStore("t", tmp_path))
+    other = LabApi("t", fabric, LabStore("t", tmp_path))
+    mine.set_candidate(lab_config(3))
+    mine.commit()
+    snap = mine.reader.snapshot()
+    other.set_candidate(lab_config(2))
+    other.commit()  # lands between the snapshot and its reading: vpc v2 is gone from the kernel
+    assert mine.reader.health(snap).ok
+    assert not mine.reader.health(replace(snap, version=(0, 0, 0))).ok  # judged against the old plan, as before

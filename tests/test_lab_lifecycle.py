@@ -8,11 +8,15 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.api import LabApi
+from engine.model import Config, Host, Subnet, Vpc
 from engine.store import LabStore
 from lab import netns
 from lab.fabric import LinuxFabric
@@ -62,7 +66,7 @@ def test_destroy_after_kill_minus_9_in_the_middle_of_a_commit(state_dir: Path):
         assert LabStore(victim).marker("inflight") is not None
         # a new process: destroy finds everything by the prefix
         removed = LabApi(victim, LinuxFabric(victim)).destroy()
-        assert removed >= 20
+        assert removed.removed >= 20
         assert netns.list_names(victim + "-") == []
         assert not (state_dir / victim).exists()
         assert other.health().ok and other.probe("ha", "ha").reachable
@@ -94,6 +98,48 @@ def test_applying_a_then_b_equals_b_from_scratch(make_lab):
     scratch.commit()
     left, right = _normalised(incremental.name + "-"), _normalised(scratch.name + "-")
     assert left == right, _show_diff(left, right)
+
+
+@st.composite
+def lab_changes(draw: st.DrawFn) -> tuple[Config, Config]:
+    """A small lab and a change of it: VPCs added, removed, moved between
+    hubs and segments, cidrs added above and below the existing ones (which
+    moves the VPC router's uplink address) or removed, hosts readdressed."""
+
+    def one_vpc(i: int) -> Vpc:
+        extra = draw(st.sets(st.sampled_from([f"9.{i}.0.0/16", f"11.{i}.0.0/16"])))
+        hosts = tuple(Host(f"h{i}_{j}", f"10.{i}.1.{10 + 2 * j + draw(st.integers(0, 1))}") for j in range(draw(st.integers(0, 2))))
+        return Vpc(f"v{i}", segment=draw(st.sampled_from(["prod", "dev"])), cxp=draw(st.sampled_from(["core", "east"])),
+                   cidrs=tuple(sorted({f"10.{i}.0.0/16", *extra})), subnets=(Subnet("s", f"10.{i}.1.0/24"),), hosts=hosts)
+
+    def config() -> Config:
+        return fabric(["prod", "dev"], ["core", "east"], [one_vpc(i) for i in sorted(draw(st.sets(st.integers(0, 2), max_size=3)))])
+
+    a = config()
+    b = config() if draw(st.booleans()) else a
+    for v in b.vpcs:  # and within kept VPCs, one change of cidrs
+        if draw(st.booleans()):
+            cidrs = draw(st.sets(st.sampled_from([f"9.{v.name[1:]}.0.0/16", f"11.{v.name[1:]}.0.0/16"])))
+            b = b.put("vpc", replace(v, cidrs=tuple(sorted({v.cidrs[v.cidrs.index(f"10.{v.name[1:]}.0.0/16")], *cidrs}))))
+    return a, b
+
+
+@settings(max_examples=14, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(change=lab_changes())
+def test_applying_a_then_b_equals_b_from_scratch_for_generated_changes(state_dir: Path, change: tuple[Config, Config]):
+    a, b = change
+    incremental, scratch = (LabApi(n, LinuxFabric(n)) for n in (new_lab_name(), new_lab_name()))
+    try:
+        for api, steps in ((incremental, (a, b)), (scratch, (b,))):
+            for config in steps:
+                api.set_candidate(config)
+                api.commit()
+        left, right = _normalised(incremental.name + "-"), _normalised(scratch.name + "-")
+        assert left == right, _show_diff(left, right)
+        assert incremental.health().ok, incremental.health().rows()
+    finally:
+        incremental.destroy()
+        scratch.destroy()
 
 
 def _show_diff(left: dict[str, object], right: dict[str, object]) -> str:  # debugging aid in failures

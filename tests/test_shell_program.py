@@ -25,6 +25,21 @@ def test_commands_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert json.loads(out[out.index("["):])[0]["name"] == "prod"
 
 
+def test_apply_that_only_removes_configuration_says_what_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10.6: a prefix-list no share uses is configuration only."""
+    lab = "segment prod\n!\nvpc a\n segment prod\n cidr 10.1.0.0/16\n subnet s 10.1.1.0/24\n!\n"
+    (tmp_path / "with.cfg").write_text(lab + "prefix-list P seq 5 permit 10.0.0.0/8\n!\nprefix-list Q seq 5 permit 10.9.0.0/16\n!\n")
+    (tmp_path / "without.cfg").write_text(lab)
+    assert run(tmp_path, "apply", str(tmp_path / "with.cfg")) == 0
+    capsys.readouterr()
+    assert run(tmp_path, "apply", str(tmp_path / "without.cfg")) == 0
+    out = capsys.readouterr().out
+    assert "Commit 2 done in " in out and out.rstrip().endswith(
+        "s: -prefix-list P, -prefix-list Q (configuration only, the lab is unchanged)."), out
+    assert run(tmp_path, "apply", str(tmp_path / "without.cfg")) == 0
+    assert "No changes" in capsys.readouterr().out
+
+
 def test_script_stops_at_first_failing_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "s.cli"
     script.write_text("show vpcs\nshow bogus\nshow segments\n")  # the third line would print

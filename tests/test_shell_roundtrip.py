@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from engine import model
 from engine.model import Config
+from engine.validate.lines import cidr_problem, special_problem
 from shell.loader import parse_config
 from shell.printer import running_config
 
@@ -18,6 +19,7 @@ addresses = st.tuples(octet, octet, octet, octet).map(lambda t: ".".join(map(str
 # prefixes without host bits: the shell refuses the others at the line
 prefixes = st.tuples(addresses, st.integers(0, 32)).map(
     lambda t: str(ipaddress.ip_network(f"{t[0]}/{t[1]}", strict=False)))
+cidrs = prefixes.filter(lambda p: cidr_problem(p) is None)  # special ranges are refused at the line
 words = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,10}", fullmatch=True)
 text = st.lists(words, min_size=1, max_size=4).map(" ".join)
 opt = st.none() | names
@@ -52,7 +54,7 @@ hosts = st.builds(model.Host, names, addresses, opt)
 services = st.builds(model.Service, names, st.sampled_from(["dns", "http", "tcp-echo", "udp-echo"]), names,
                      st.none() | st.integers(1, 65535))
 vpcs = st.builds(model.Vpc, names, opt, names, st.none() | text, opt,
-                 st.lists(prefixes, max_size=3, unique=True).map(tuple), keyed(subnets, "name"),
+                 st.lists(cidrs, max_size=3, unique=True).map(tuple), keyed(subnets, "name"),
                  keyed(hosts, "name"), keyed(services, "name"), st.just(()), st.booleans())
 @st.composite
 def entries(draw: st.DrawFn) -> model.PrefixListEntry:
@@ -70,7 +72,7 @@ ends = st.none() | st.builds(model.ShareEnd, names, names)
 nats = st.tuples(st.sampled_from(["end-a", "end-b"]), addresses, addresses, st.integers(0, 32)).map(
     lambda t: model.NatMap(t[0], str(ipaddress.ip_network(f"{t[1]}/{t[3]}", strict=False)),
                            str(ipaddress.ip_network(f"{t[2]}/{t[3]}", strict=False)))).filter(
-    lambda n: not ipaddress.ip_network(n.translated).overlaps(ipaddress.ip_network("169.254.0.0/16")))  # refused at the line
+    lambda n: special_problem(n.translated) is None)  # refused at the line
 shares = st.builds(model.ResourceShare, names, ends, ends, st.sampled_from(["bidirectional", "a-to-b", "b-to-a"]),
                    keyed(nats, "end"), st.none(), st.none() | text)  # no firewalls yet
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 
 from engine.errors import Diagnostic
 from engine.model import Config
-from engine.validate import cxp, endpoints, firewall, internet, names, prefix_list, segment, share, vpc
+from engine.validate import cxp, endpoints, firewall, interfaces, internet, names, prefix_list, segment, share, vpc
 from engine.validate.lines import (
+    cidr_problem,
     nat_problems,
     policy_entry_problems,
     ports_problems,
@@ -25,9 +26,10 @@ from engine.validate.lines import (
 
 Check = Callable[[Config, Config], Iterable[Diagnostic]]
 
-# Checks per object kind, in reporting order.
+# Checks per object kind, in reporting order; `interfaces` comes last: it
+# checks the links all the others' objects make.
 CHECKS: tuple[Check, ...] = (names.check, cxp.check, vpc.check, prefix_list.check, segment.check, share.check, endpoints.check,
-                             firewall.check, internet.check)
+                             firewall.check, internet.check, interfaces.check)
 
 
 def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]:
@@ -43,5 +45,5 @@ def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]
     return out
 
 
-__all__ = ["CHECKS", "validate", "nat_problems", "policy_entry_problems", "ports_problems", "prefix_list_entry_problems",
+__all__ = ["CHECKS", "validate", "cidr_problem", "nat_problems", "policy_entry_problems", "ports_problems", "prefix_list_entry_problems",
            "prefix_problem", "public_address_problem"]

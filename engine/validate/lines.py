@@ -20,6 +20,35 @@ def prefix_problem(text: str) -> str | None:
         return f"{text} is not a valid prefix (A.B.C.D/N)"
 
 
+# ranges a tenant may not number with: the kernel refuses or treats them
+# specially (loopback and multicast addresses cannot be assigned as ours
+# are, 0/8 and 240/4 are not routable), so they are refused when typed
+SPECIAL_RANGES = (
+    (ipaddress.ip_network("0.0.0.0/8"), "'this network' (0.0.0.0/8)"),
+    (ipaddress.ip_network("127.0.0.0/8"), "loopback (127.0.0.0/8)"),
+    (ipaddress.ip_network("224.0.0.0/4"), "multicast (224.0.0.0/4)"),
+    (ipaddress.ip_network("240.0.0.0/4"), "reserved (240.0.0.0/4)"),
+    (FABRIC_RESERVED, "169.254.0.0/16, which the fabric's own links use"),
+)
+
+
+def special_problem(text: str) -> str | None:
+    """`overlaps loopback (127.0.0.0/8)` when a valid prefix reaches into a
+    range no tenant may use, else None."""
+    net = parse_prefix(text)
+    if net is None:
+        return None
+    for special, what in SPECIAL_RANGES:
+        if net.overlaps(special):
+            return f"{text} overlaps {what}: use unicast space such as 10.0.0.0/8"
+    return None
+
+
+def cidr_problem(text: str) -> str | None:
+    """What is wrong with a VPC cidr on its own (`cidr` line), or None."""
+    return prefix_problem(text) or special_problem(text)
+
+
 def prefix_list_entry_problems(e: PrefixListEntry) -> list[str]:
     """What one prefix-list entry gets wrong on its own."""
     net = parse_prefix(e.prefix)
@@ -81,6 +110,6 @@ def nat_problems(nat: NatMap) -> list[str]:
     a, b = parse_prefix(nat.original), parse_prefix(nat.translated)
     if a is not None and b is not None and a.prefixlen != b.prefixlen:
         out.append(f"sizes differ (/{a.prefixlen} vs /{b.prefixlen}); 1:1 NAT needs the same length")
-    elif b is not None and b.overlaps(FABRIC_RESERVED):
-        out.append(f"{nat.translated} overlaps 169.254.0.0/16, which the fabric's own links use")
+    elif problem := special_problem(nat.translated):
+        out.append(problem)
     return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from engine.addressing import (
-    FABRIC_RESERVED,
     SERVICE_KINDS,
     SERVICE_TRANSPORTS,
     Net,
@@ -17,7 +16,7 @@ from engine.addressing import (
 )
 from engine.errors import Diagnostic
 from engine.model import Config, Vpc
-from engine.validate.names import INVALID_NAME, NAME_RE
+from engine.validate.lines import special_problem
 
 
 def check(config: Config, previous: Config) -> Iterable[Diagnostic]:
@@ -44,13 +43,15 @@ def _vpc(config: Config, vpc: Vpc) -> Iterable[Diagnostic]:
 
 def _vpc_cidrs(where: str, vpc: Vpc):  # type: ignore[no-untyped-def]
     nets: list[Net] = []
+    if not vpc.cidrs:
+        yield Diagnostic(where, "no cidr: add 'cidr A.B.C.D/N' (required: the VPC's addresses come from it)")
     for text in vpc.cidrs:
         net = parse_prefix(text)
         if net is None:
             yield Diagnostic(where, f"cidr {text} is not a valid prefix (A.B.C.D/N with no host bits set)")
             continue
-        if net.overlaps(FABRIC_RESERVED):
-            yield Diagnostic(where, f"cidr {text} overlaps 169.254.0.0/16, which the fabric's own links use")
+        if problem := special_problem(text):
+            yield Diagnostic(where, f"cidr {problem}")
             continue
         for other in nets:
             if net.overlaps(other):
@@ -64,8 +65,6 @@ def _subnets(where: str, vpc: Vpc, cidrs: list[Net]):  # type: ignore[no-untyped
     for sn in vpc.subnets:
         net = parse_prefix(sn.prefix)
         here = f"{where} subnet {sn.name}"
-        if not NAME_RE.match(sn.name):
-            yield Diagnostic(here, INVALID_NAME)
         if net is None:
             yield Diagnostic(here, f"{sn.prefix} is not a valid prefix (A.B.C.D/N with no host bits set)")
             continue
@@ -163,8 +162,6 @@ def _host_names(config: Config, previous: Config) -> Iterable[Diagnostic]:
     old = {(v.name, h.name) for v, h in previous.hosts()}
     seen: dict[str, str] = {}
     for vpc, host in sorted(config.hosts(), key=lambda vh: (vh[0].name, vh[1].name) not in old):
-        if not NAME_RE.match(host.name):
-            yield Diagnostic(f"vpc {vpc.name} host {host.name}", INVALID_NAME)
         if host.name in seen:
             yield Diagnostic(f"vpc {vpc.name} host {host.name}", f"host name already used in vpc {seen[host.name]} (host names are lab-wide)")
         seen[host.name] = vpc.name

@@ -1,6 +1,8 @@
 """Commit commands: commit (check, confirmed), rollback, and the history.
 
 `commit confirmed` without seconds waits 600 s (Junos' 10 minutes);
+`update` (Junos) merges another session's commit into this session's
+uncommitted changes, which a commit refuses until then;
 `rollback N` goes N commits back and `rollback to ID` to a commit by its
 number (IOS-XR's `rollback configuration to`); `show commit history` names
 what each commit changed in the configuration (`+vpc web, ~segment prod`)
@@ -31,7 +33,8 @@ def commit_text(result: Any) -> Result:
     if result.number is not None and not result.changes.empty:
         lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: {counts_text(result.changes.counts())}.")
     elif result.number is not None and result.seconds:  # recorded, but nothing in the kernel changed
-        lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: configuration only, the lab is unchanged.")
+        what = ", ".join(getattr(result, "config_changes", ())) or "configuration only"
+        lines.append(f"Commit {result.number} done in {result.seconds:.2f} s: {what} (configuration only, the lab is unchanged).")
     data = {"commit": result.number, "changes": result.changes.counts(), "seconds": result.seconds,
             "messages": list(result.messages)}
     return Result("\n".join(lines) or "No configuration changes to commit.", data=data)
@@ -59,6 +62,16 @@ def _commit_check(ctx: Context) -> Result:
         head = ["Valid. No configuration changes; the commit would:"] if down else ["Valid. No changes to apply."]
         return Result("\n".join([*head, *down]), data=data)
     return Result("\n".join(["Valid. The commit would:", *changes.lines(), *down]), data=data)
+
+
+def _update(ctx: Context) -> Result:
+    start, merged = ctx.api.update()
+    if merged is None:
+        return Result(f"Your changes start from the running configuration (commit {start}): nothing to merge.")
+    lines = [f"Merged the running configuration (commit {ctx.api.commit_number()}) into your changes, "
+             f"which started from commit {start}."]
+    lines += [f"% {what} was changed by both: your version is kept ('show configuration' shows it)" for what in merged.conflicts]
+    return Result("\n".join(lines), data={"from": start, "conflicts": list(merged.conflicts)})
 
 
 def _rollback(ctx: Context, n: int = 1) -> Result:
@@ -102,6 +115,8 @@ def commands(config_modes: tuple[str, ...]) -> list[Command]:
         Command("commit check", _commit_check, anywhere),
         Command("commit confirmed [seconds=SECONDS]", _commit_confirmed, anywhere,
                 {"seconds": f"Seconds before the automatic rollback (default {CONFIRM_DEFAULT_SECONDS})"}),
+        Command("update", _update, anywhere,
+                {"update": "Merge another session's commit into your uncommitted changes"}),
         Command("rollback [n=BACK]", _rollback, ("exec",)),
         Command("rollback to commit=COMMIT-ID", _rollback_to, ("exec",),
                 {"to": "Go to the configuration of one commit, by its number"}),
