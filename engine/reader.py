@@ -124,11 +124,7 @@ class LabReader:
         if host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration")
         model = model_of(self.name, snap.config, snap.plan)
-        # namespaces whose tables track connections; a firewall instance's are the
-        # routers' connections again (its instance is read from their marks)
-        firewalls = {i.ns for i in snap.plan.of_kind("ns") if getattr(i, "role", "") == "firewall"}
-        spaces = [item.ns for item in snap.plan.of_kind("nft") if item.ns not in firewalls]
-        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
+        return flows.FlowView(model, self.fabric.read_flows(flows.flow_namespaces(snap.plan)), time.time(), **filters)
 
     def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
         """`show endpoints`: each endpoint, who reaches it, its connections."""

@@ -198,27 +198,25 @@ class LinuxFabric:
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
         """Conntrack entries per namespace, through one netlink socket per
-        namespace kept open between polls (lab/ctnetlink.py)."""
-        return self.tables.read(namespaces)
+        namespace kept open between polls (lab/ctnetlink.py); the kernel
+        leaves out those marked refused."""
+        return self.tables.read(namespaces, 0, REFUSED_MARK)
 
     def clear_flows(self, namespaces: list[str]) -> None:
-        """Forget tracked connections (established ones are re-tracked mid-stream)."""
-        from lab import conntrack
-
-        for ns in namespaces:
-            if netns.exists(ns):
-                conntrack.flush(ns)
+        """Forget tracked connections (established ones are re-tracked
+        mid-stream), but those a commit refused: forgotten, they would be
+        re-tracked too, judged in whichever direction their next packet goes."""
+        self.tables.forget(namespaces)
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace."""
         return netns.each_present([ns], inventory.link_counters).get(ns, {})
 
-    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
-        """Mark tracked connections (by original tuple) as refused: the
-        table drops them in both directions (engine/compile/nft.py)."""
-        from lab import conntrack
-
-        return conntrack.mark(ns, flows, REFUSED_MARK) if netns.exists(ns) else 0
+    def end_flows(self, entries: dict[str, list[Tracked]], refuse: bool) -> int:
+        """Mark tracked connections refused (every forward chain drops them
+        in both directions, engine/compile/nft.py) or delete them, each by
+        its original tuple and zone (lab/ctnetlink.py)."""
+        return self.tables.change(entries, refuse)
 
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""
