@@ -28,11 +28,11 @@ from engine.compile.endpoint_layout import layout
 from engine.datapath import Model, steering
 from engine.datapath.policy import Decision
 from engine.fwflows import Passage
-from engine.marks import ORIGINAL, REPLY, TARGET_MASK, routed_mark
+from engine.marks import TARGET_MASK
 from engine.model import Config
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
-from engine.stitch import Link, Routes, stitch
+from engine.stitch import Link, Routes, legs, once, stitch
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 address = socket.inet_ntoa
@@ -145,9 +145,8 @@ class FlowView:
         return proto, src, dst, final, app, nat
 
     def _rule(self, chain: Chain) -> str | None:
-        for ns, e in chain:
-            back = self.routes.via(ns, e.o_src, routed_mark(e.mark, REPLY))
-            d = decide(self.model, ns, back[0] if back else None, e)
+        for (ns, e), (ingress, _egress) in zip(chain, legs(self.routes, chain), strict=True):
+            d = decide(self.model, ns, ingress, e)
             if d is not None:
                 return d.rule
         return None
@@ -155,11 +154,8 @@ class FlowView:
     def hops(self, chain: Chain) -> list[dict[str, Any]]:
         """A hop per router in `trace`'s shape, and one per share link and firewall crossed."""
         out = []
-        for ns, e in chain:
-            back = self.routes.via(ns, e.o_src, routed_mark(e.mark, REPLY))
-            ahead = self.routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL))
+        for (ns, e), (ingress, egress) in zip(chain, legs(self.routes, chain), strict=True):
             space = self.model.graph.spaces.get(ns)
-            ingress, egress = back[0] if back else None, ahead[0] if ahead else None
             d = decide(self.model, ns, ingress, e)
             hop = {"node": space.node if space else ns, "kind": space.role if space else "unknown", "ingress": ingress,
                    "egress": egress, "src": self.text[e.r_dst], "dst": self.text[e.r_src], "sport": e.r_dport,
@@ -180,11 +176,12 @@ class FlowView:
         out = []
         for chain, e, z, (base, hops) in self._classed(self._class_row):
             row = base.copy()
-            row["sport"], row["dport"] = e.o_sport, e.o_dport
+            row["sport"], row["dport"], row["icmp_id"] = e.o_sport, e.o_dport, e.o_id
             if row["nat"] is not None or z.r_dport != e.o_sport:
                 row["nat"] = {"src": self.text[z.r_dst], "sport": z.r_dport, "dst": self.text[z.r_src], "dport": z.r_sport}
-            row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=e.o_packets or 0,
-                       bytes_out=e.o_bytes or 0, packets_in=e.r_packets or 0, bytes_in=e.r_bytes or 0, age=self._age(e))  # fmt: skip
+            c = self._counted(chain)
+            row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=c.o_packets or 0,
+                       bytes_out=c.o_bytes or 0, packets_in=c.r_packets or 0, bytes_in=c.r_bytes or 0, age=self._age(e))  # fmt: skip
             row["path"] = [{**hop, "sport": chain[i][1].r_dport, "dport": chain[i][1].r_sport} for i, hop in hops]
             passage = self._passage(chain)
             if passage is not None:
@@ -196,10 +193,10 @@ class FlowView:
         """A class's row fields, and its hops with the router each takes its ports from."""
         proto, src, dst, _final, app, nat = self._ends(chain)
         hops = self.hops(chain)
-        base = {"protocol": proto, "src": src, "sport": None, "dst": dst, "dport": None, "segment": _segment(self.model, chain[0][0]),
+        base = {"protocol": proto, "src": src, "sport": None, "dst": dst, "dport": None, "segment": entered(self.model, chain),
                 "application": app, "state": None, "nat": nat, "packets_out": 0, "bytes_out": 0, "packets_in": 0, "bytes_in": 0,
                 "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
-                "path": hops, "age": None}  # fmt: skip
+                "path": hops, "age": None, "icmp_id": None}  # fmt: skip
         decided = self._firewall_rule(chain, proto)
         if decided is not None:  # the firewall's rule decided where the policy said `inspect`
             base.update(firewall=decided[0], rule=decided[1])
@@ -229,12 +226,20 @@ class FlowView:
         first = chain[0][1]
         return passage.firewall, str(passage.rule(self.model.config, proto, self.text[src], self.text[dst], first.o_dport))
 
+    def _counted(self, chain: Chain) -> Tracked:
+        """The entry whose counters a row shows: the first router's, unless
+        it forwarded the packets twice (engine/stitch.py `once`)."""
+        first = chain[0][1]
+        if not (first.mark and first.mark & TARGET_MASK) and chain[-1][1] is not first:
+            return first
+        return once(self.routes, chain)
+
     def _age(self, e: Tracked) -> float | None:
         return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
 
     def path_text(self, chain: Chain) -> str:
         """`a@core > share ab > b@core`: the routers and shares crossed."""
-        key = tuple((ns, (self.routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL)) or ("",))[0]) for ns, e in chain)
+        key = tuple((ns, egress or "") for (ns, _e), (_ingress, egress) in zip(chain, legs(self.routes, chain), strict=True))
         got = self._paths.get(key)
         if got is None:
             parts = []
@@ -257,10 +262,11 @@ class FlowView:
         now, states = self.now, TCP_STATES
         for chain, e, z, ((segment, proto, src, dst, dport, app, path, rule), natted) in self._classed(self._class_cells):
             nat = self._nat_text(e, z, natted)
+            c = self._counted(chain)
             yield [segment, proto, src, _port(e.o_sport), dst, dport, app, states.get(e.state, "-") if e.state is not None else "-",
                    nat, path, f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", rule,
                    self._instance_text(chain, rule),
-                   str(e.o_packets or 0), str(e.o_bytes or 0), str(e.r_packets or 0), str(e.r_bytes or 0)]  # fmt: skip
+                   str(c.o_packets or 0), str(c.o_bytes or 0), str(c.r_packets or 0), str(c.r_bytes or 0)]  # fmt: skip
 
     def lines(self, sizes: list[int]) -> Iterator[str]:
         """Every row as one line of `TEXT_COLUMNS`, left-aligned in columns of
@@ -270,9 +276,10 @@ class FlowView:
         now, states = self.now, TCP_STATES
         for chain, e, z, (pattern, natted, rule) in self._classed(lambda c: self._template(c, sizes)):
             nat = self._nat_text(e, z, natted)
+            c = self._counted(chain)
             yield pattern.format("-" if e.o_sport is None else e.o_sport, states.get(e.state, "-") if e.state is not None else "-", nat,
                                  f"{int(now - e.start_ns / 1e9)}s" if e.start_ns else "-", self._instance_text(chain, rule),
-                                 e.o_packets or 0, e.o_bytes or 0, e.r_packets or 0, e.r_bytes or 0).rstrip()  # fmt: skip
+                                 c.o_packets or 0, c.o_bytes or 0, c.r_packets or 0, c.r_bytes or 0).rstrip()  # fmt: skip
 
     def _instance_text(self, chain: Chain, rule: str) -> str:
         """`fw1/2`: the firewall instance that holds a connection (it varies
@@ -312,7 +319,7 @@ class FlowView:
         proto, src, dst, final, app, _nat = self._ends(chain)
         decided = self._firewall_rule(chain, proto)
         rule = decided[1] if decided is not None else self._rule(chain) or "-"
-        fixed = [_segment(self.model, chain[0][0]) or "-", proto, src, dst, _port(e.o_dport), app or "-",
+        fixed = [entered(self.model, chain) or "-", proto, src, dst, _port(e.o_dport), app or "-",
                  self.path_text(chain), rule]  # fmt: skip
         return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
 
@@ -333,6 +340,18 @@ def _port(port: int | None) -> str:
 
 def _end(addr: str, port: int | None) -> str:
     return addr if port is None else f"{addr}:{port}"
+
+
+def entered(model: Model, chain: Chain) -> str | None:
+    """The segment a connection entered: its first segment router's (a
+    connection from the internet enters at the edge, then a segment), or
+    the VPC's where only its router tracked it."""
+    for ns, _e in chain:
+        where = model.router_at(ns)
+        if where is not None:
+            return where[0]
+    vpc = model.vpc_at(chain[0][0])
+    return vpc.segment if vpc is not None else None
 
 
 def _segment(model: Model, ns: str) -> str | None:
@@ -381,9 +400,8 @@ def _filter(model: Model, f: dict[str, Any]) -> Callable[[Chain], bool]:
         routes = Routes(model.graph)
 
         def crosses(c: Chain) -> bool:
-            for ns, e in c:
-                hop = routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL))
-                link = model.share_links(ns).get(hop[0]) if hop else None
+            for (ns, _e), (_ingress, egress) in zip(c, legs(routes, c), strict=True):
+                link = model.share_links(ns).get(egress or "")
                 if link is not None and link.share == f["share"]:
                     return True
             return False

@@ -213,12 +213,14 @@ PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 132: "sctp", 136: "udplite", 33: 
 @dataclass(frozen=True)
 class Sighting:
     """A probe seen by an observer in one namespace (trace): on which
-    interface, which way, when (kernel time, ns), and its addresses there."""
+    interface, which way, its place in the order that namespace's observer
+    captured copies in (kernel timestamps cannot order them: lab/tracing.py),
+    and its addresses there."""
 
     ns: str
     ifname: str
     outgoing: bool
-    time_ns: int
+    order: int
     src: str
     dst: str
     sport: int | None

@@ -8,7 +8,10 @@ host elsewhere, and an answer from there must not count.
 
 Packets are recognised by a signature that NAT leaves alone: a random token
 in the ICMP and UDP payloads, the source port of the TCP SYN (nftables' snat
-keeps ports unless two flows clash). AF_PACKET sees a packet on the way in,
+keeps ports unless two flows clash). A udp-echo service sends the token
+back, so a UDP probe also carries a TOS of its own (PROBE_TOS) that the
+answer does not: wherever both are seen (a host that traces its own
+address answers itself over lo) only the probe is the probe. AF_PACKET sees a packet on the way in,
 before the host's own netfilter, so "arrived" means it reached the host's
 interface.
 """
@@ -43,6 +46,9 @@ SOL_RAW = 255
 ICMP_FILTER = 1
 ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIMXCEED = 0, 3, 8, 11
 PORT_UNREACH = 3
+# DSCP CS1 ("lower effort"): the UDP probe's mark; an echo service answers
+# with the TOS of its own socket (0). Nothing in a lab matches on DSCP.
+PROBE_TOS = 0x20
 # The observer captures the probe before the target even answers it, so
 # after an answer only scheduling delay can hold its copy back.
 OBSERVER_GRACE = 0.05
@@ -78,6 +84,7 @@ class Packet:
     src: str
     dst: str
     l4: bytes
+    tos: int = 0
 
 
 def parse_ipv4(data: bytes) -> Packet | None:
@@ -85,7 +92,7 @@ def parse_ipv4(data: bytes) -> Packet | None:
     if len(data) < 20 or data[0] >> 4 != 4:
         return None
     ihl = (data[0] & 0x0F) * 4
-    return Packet(data[9], socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]), data[ihl:])
+    return Packet(data[9], socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]), data[ihl:], data[1])
 
 
 def checksum(data: bytes) -> int:
@@ -323,7 +330,7 @@ class TcpSender(Sender):
 
 
 class UdpSender(Sender):
-    """One datagram with a random token, from a connected socket."""
+    """One datagram with a random token and PROBE_TOS, from a connected socket."""
 
     def __init__(self, ns: str, address: str, port: int | None, sport: int | None = None) -> None:
         super().__init__(address, port)
@@ -331,6 +338,7 @@ class UdpSender(Sender):
         self.sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, PROBE_TOS)
         self.sock.bind(("0.0.0.0", sport or 0))
 
     def start(self) -> Answer | None:
@@ -357,7 +365,8 @@ class UdpSender(Sender):
         return Answer("answered", "a service answered", rtt_ms=self.rtt())
 
     def is_probe(self, pkt: Packet) -> bool:
-        return pkt.proto == socket.IPPROTO_UDP and pkt.l4[8:] == self.payload
+        # the token alone would also match an echo service's answer
+        return pkt.proto == socket.IPPROTO_UDP and pkt.l4[8:] == self.payload and pkt.tos & 0xFC == PROBE_TOS
 
 
 # each takes (ns, address, port, sport=None)

@@ -3,14 +3,28 @@
 An AF_PACKET socket in every namespace the model predicts (and in their
 neighbours, where a wrong turn would take the packet) records each copy
 of the probe: the interface, which way it went (PACKET_OUTGOING or
-arriving), the kernel's timestamp and the addresses as NAT has made them
-there. A classic BPF filter keeps only IPv4 packets of the probe's
-protocol, so a busy lab does not flood the observers.
+arriving), its place in that namespace's capture order and the addresses
+as NAT has made them there. A classic BPF filter keeps only IPv4 packets
+of the probe's protocol, so a busy lab does not flood the observers.
 
 Copies are recognised by what NAT leaves alone: the random token in the
 ICMP and UDP payloads (or the SYN of TCP), and the IP identification of
-the copy that left the source namespace, which routers and NAT keep: an
-echo service sends the token back, but in a packet of its own.
+the copy that left the source namespace, which routers and NAT keep. An
+echo service sends the token back in a packet of its own; a UDP probe
+also carries its own TOS (lab/probes.py PROBE_TOS), which the echo's
+answer does not, so the two never mix, whatever identification the kernel
+gave each.
+
+Copies are not ordered by the kernel's timestamps: the kernel stamps
+packets only once its global timestamping switch is on, which it turns on
+in a deferred work item after the first socket asks (net_enable_timestamp);
+until then a copy gets the time it is read instead (__sock_recv_timestamp).
+A probe sent right after the observers opened then looked later than the
+echo's answer to it, and a host tracing its own address (answered by its
+own udp-echo over lo) saw the answer as its probe (sport 7). Within one
+namespace the order the socket queued the copies in is the kernel's own
+order, and the hops need no other (engine/datapath/observe.py orders
+namespaces by veth peers).
 """
 
 from __future__ import annotations
@@ -26,7 +40,6 @@ from lab.execns import check_ns
 from lab.probes import ETH_P_ALL, PACKET_OUTGOING, SO_RCVBUFFORCE, Packet, Sender, TcpSender, parse_ipv4
 
 SO_ATTACH_FILTER = 26
-SO_TIMESTAMPNS = 35
 PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17}
 SKF_AD_PROTOCOL = 0xFFFFF000  # SKF_AD_OFF + SKF_AD_PROTOCOL: skb->protocol
 
@@ -48,7 +61,7 @@ class Copy:
     ns: str
     ifname: str
     outgoing: bool
-    time_ns: int
+    order: int  # place in its namespace's capture order
     pkt: Packet
     ip_id: int
 
@@ -65,7 +78,6 @@ class Capture:
                 self.socks[ns] = sock
                 sock.setblocking(False)
                 sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 20)
                 except OSError:
@@ -75,23 +87,20 @@ class Capture:
             raise
 
     def drain(self) -> list[Copy]:
-        """Every packet queued so far."""
+        """Every packet queued so far, each namespace's in the order captured."""
         out = []
         for ns, sock in self.socks.items():
+            order = 0
             while True:
                 try:
-                    data, anc, _flags, addr = sock.recvmsg(65535, 64)
+                    data, addr = sock.recvfrom(65535)
                 except (BlockingIOError, InterruptedError):
                     break
                 pkt = parse_ipv4(data)
                 if pkt is None:
                     continue
-                stamp = next((d for level, kind, d in anc if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
-                t = 0
-                if stamp is not None and len(stamp) >= 16:
-                    sec, nsec = struct.unpack_from("qq", stamp)
-                    t = sec * 1_000_000_000 + nsec
-                out.append(Copy(ns, addr[0], addr[2] == PACKET_OUTGOING, t, pkt, int.from_bytes(data[4:6], "big")))
+                order += 1
+                out.append(Copy(ns, addr[0], addr[2] == PACKET_OUTGOING, order, pkt, int.from_bytes(data[4:6], "big")))
         return out
 
     def close(self) -> None:
@@ -116,11 +125,11 @@ def _syn_seq(pkt: Packet) -> int | None:
 class _Copies:
     """Captured copies indexed for assignment to many probes at once: a TCP
     probe by its SYN's sequence number, others by IP identification (their
-    payload token then tells concurrent probes apart, and the identification
-    tells the probe from an echo service's answer carrying the same token)."""
+    payload token then tells concurrent probes apart). Each namespace's
+    copies stay in the order they were captured."""
 
     def __init__(self, copies: list[Copy]) -> None:
-        self.copies = sorted(copies, key=lambda c: c.time_ns)
+        self.copies = copies
         self.by_seq: dict[int, list[Copy]] = {}
         self.by_id: dict[int, list[Copy]] = {}
         for c in self.copies:
@@ -131,7 +140,7 @@ class _Copies:
                 self.by_id.setdefault(c.ip_id, []).append(c)
 
     def of(self, sender: Sender, src_ns: str) -> list[Sighting]:
-        """The copies of one probe, in time order."""
+        """The copies of one probe, each namespace's in capture order."""
         first = next((c for c in self.copies if c.ns == src_ns and c.outgoing and sender.is_probe(c.pkt)), None)
         if first is None:
             return []
@@ -139,7 +148,7 @@ class _Copies:
             mine = self.by_seq.get(_syn_seq(first.pkt) or -1, [])
         else:
             mine = [c for c in self.by_id.get(first.ip_id, []) if sender.is_probe(c.pkt)]
-        return [Sighting(c.ns, c.ifname, c.outgoing, c.time_ns, c.pkt.src, c.pkt.dst, *_ports(c.pkt)) for c in mine]
+        return [Sighting(c.ns, c.ifname, c.outgoing, c.order, c.pkt.src, c.pkt.dst, *_ports(c.pkt)) for c in mine]
 
 
 def trace_probes(reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:

@@ -35,7 +35,7 @@ def flow_rows(count: int) -> list[Row]:
             "application": APPS[dport], "state": "ESTABLISHED" if proto == "tcp" else None, "nat": nat,
             "packets_out": 10 + i % 97, "bytes_out": 1000 + (i * 37) % 90000, "packets_in": 8 + i % 89,
             "bytes_in": 2000 + (i * 53) % 120000, "firewall": None, "firewall_instance": None,
-            "rule": f"segment {seg} {RULES[dport]}", "path": [f"segment {seg} cxp core"], "age": 5 + i % 3000,
+            "rule": f"segment {seg} {RULES[dport]}", "path": [f"segment {seg} cxp core"], "age": 5 + i % 3000, "icmp_id": None,
         })  # fmt: skip
     return rows
 

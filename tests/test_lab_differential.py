@@ -202,6 +202,7 @@ def _report(text: str, bad: list[tuple[Ask, object]]) -> str:
                      + f" (meaning host {ask.target_host}): {r.difference.sentence()}")  # type: ignore[attr-defined]
         lines += [f"    predicted {h.compared()} {h.rule or ''}" for h in r.walk.hops]  # type: ignore[attr-defined]
         lines += [f"    observed  {h.compared()}" for h in r.observed]  # type: ignore[attr-defined]
+        lines.append(f"    the probe: {r.probe.detail}")  # type: ignore[attr-defined]
     return "\n".join(lines)
 
 

@@ -136,6 +136,17 @@ firewall fw
 !
 """
 ADDRESSES = {"ha": "10.21.1.10", "hb": "10.22.1.10", "hc": "10.23.1.10", "hd": "10.24.1.10"}
+HUBS = {"ha": "east", "hb": "east", "hc": "core", "hd": "west"}
+
+
+def crossing(src: str, dst: str) -> list[str]:
+    """The routers (and the firewall) a connection from src to dst crosses:
+    its own hub's, the firewall's hub (core, where it hairpins), and the
+    destination's hub when that is not core (a router on core's far side
+    crossed twice shows twice)."""
+    out = [f"segment corp cxp {HUBS[src]}"] if HUBS[src] != "core" else []
+    out += ["segment corp cxp core", "firewall fw"]
+    return out + ([f"segment corp cxp {HUBS[dst]}"] if HUBS[dst] != "core" else [])
 
 
 @pytest.mark.parametrize("src, dst", [("ha", "hb"), ("ha", "hc"), ("hc", "ha"), ("ha", "hd"), ("hd", "hb")])
@@ -150,6 +161,10 @@ def test_east_west_from_other_hubs_goes_through_the_firewall_both_ways(make_lab:
         held = _held(lab, 2, src=ADDRESSES[src], dst=ADDRESSES[dst], dport=7)
         entries = [e for v in held.values() for e in v]
         assert len(entries) == 1 and entries[0]["reply"]["packets"] >= 2, held  # one instance saw both directions
+        # show flows: one row, its hops in the order the packets went, entering by the source's VPC
+        rows = [r for r in api.flows(port=7) if r["sport"] == 35000 and r["src"] == ADDRESSES[src]]
+        assert len(rows) == 1 and [h["node"] for h in rows[0]["path"]] == crossing(src, dst), rows
+        assert rows[0]["path"][0]["ingress"] == f"v.{src[1]}" and rows[0]["firewall"] == "fw" and rows[0]["rule"] == "firewall fw 10"
     finally:
         sock.close()
     assert api.probe(dst, src, "icmp").reachable

@@ -86,6 +86,8 @@ def test_one_row_per_connection_with_its_path_nat_age_and_origin(make_lab: Any) 
     by_age = api.flows(sort="age")
     assert by_age[-1]["sport"] == late.getsockname()[1] and by_age[0]["age"] >= by_age[-1]["age"] + 1
     assert {r["application"] for r in rows if r["protocol"] != "icmp"} == {"echo (tcp-echo)", "uecho (udp-echo)"}
+    pings = [r["icmp_id"] for r in rows if r["protocol"] == "icmp"]  # each echo's id (the monitor keys flows by it)
+    assert len(pings) == 2 and all(isinstance(i, int) for i in pings) and all(r["icmp_id"] is None for r in rows if r["protocol"] != "icmp")
     assert len(api.flows(share="portal-b")) == 3 and len(api.flows(host="alice")) == 4 and len(api.flows(host="portal1")) == 7
     # one entry per connection carries the origin mark: the router where it entered from its VPC
     tables = ctnetlink.Tables()

@@ -145,6 +145,10 @@ def test_the_load_balancer_spreads_and_is_the_only_way_in(edge: Any) -> None:
         served[host] = served.get(host, 0) + 1
         assert host == ("web1", "web2")[choose(PUBLIC, VIP, 6, sport, 80, 2)], (sport, page)  # as the model predicts
     assert set(served) == {"web1", "web2"}, served
+    # show flows: each connection from the internet in the segment it entered, the backend's
+    rows = [r for r in edge.flows(address=VIP) if r["src"] == PUBLIC and 42000 <= r["sport"] < 42020]
+    assert len(rows) == 20 and all(r["path"][0]["node"] == "internet inet" for r in rows), rows
+    assert {r["segment"] for r in rows} == {"t1", "t2"} and all(r["segment"] == r["path"][-1]["node"].split()[1] for r in rows)
     # nothing else gets in: the lab's private addresses, other ports of the VIP, the SNAT address
     for target, port in (("alice", 22), ("web1", 80), ("bob", 80)):
         res = edge.probe(target, "pub", "tcp", port)

@@ -181,6 +181,10 @@ def test_every_screen_shows_the_live_lab_and_the_keys_work(live_lab: tuple[LabAp
         await until(pilot, lambda: detail.hit is not None and detail.hit["packets"] > 0, what="entry 10's counters")
         assert detail.hit["seq"] == 10 and detail.flow["dport"] == 7  # type: ignore[index]
         await until(pilot, lambda: "out" in detail.history, what="the flow's rate over time")
+        # the model's trace of the same 5-tuple, checked by a real probe
+        await until(pilot, lambda: detail.trace is not None, what="the drill-down's trace")
+        assert detail.trace["agree"] is True and detail.trace["verdict"] == "reachable", detail.trace  # type: ignore[index]
+        assert any(h["node"].startswith("segment corp") for h in detail.trace["predicted"])  # type: ignore[index]
         await pilot.press("e", "escape")
         await settle(pilot)
         # pause: the table stops changing, and says so

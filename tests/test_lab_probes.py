@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from engine.ports import TraceProbe
 from lab import netns
 from lab.probes import exec_in, probe
+from lab.tracing import trace_probes
 
 pytestmark = [
     pytest.mark.lab,
@@ -198,6 +200,20 @@ def test_same_address_elsewhere_is_not_the_target(lab: Lab) -> None:
             assert "elsewhere" in res.detail, (protocol, res)
     silent = probe(lab.a, B_ADDR, "udp", UDP_CLOSED, SHORT, lab.c)
     assert (silent.reachable, silent.arrived) == (False, False), silent
+
+
+def test_a_udp_probe_to_its_own_echo_is_told_from_the_answer(lab: Lab) -> None:
+    """B probes its own address: its echo answers over lo with the probe's
+    token. Only the probe's copies are the probe's (its source port, both
+    ways on lo), however long since observers last ran: the differential
+    test once took the answer for the probe (sport 7) when the kernel had
+    not yet switched its timestamps on and the answer looked older."""
+    for _ in range(20):
+        time.sleep(0.1)  # observers closed: the kernel's timestamping switches off again
+        ask = TraceProbe(lab.b, B_ADDR, "udp", UDP_ECHO, 45000, (lab.b,), None, SHORT)
+        [(result, seen)] = trace_probes([ask])
+        assert result.reachable and "service answered" in result.detail, result
+        assert [(s.ifname, s.outgoing, s.sport, s.dport) for s in seen] == [("lo", True, 45000, UDP_ECHO), ("lo", False, 45000, UDP_ECHO)]
 
 
 def test_nft_drop_makes_tcp_unreachable_not_refused(lab: Lab) -> None:

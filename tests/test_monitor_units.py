@@ -67,9 +67,25 @@ def test_flow_window_sorts_limits_and_totals_over_all_that_match() -> None:
 
 
 def test_flow_key_separates_tenants_with_the_same_addresses() -> None:
-    a = {"segment": "cust-a", "protocol": "tcp", "src": "10.1.1.10", "sport": 5, "dst": "172.31.255.10", "dport": 7}
-    assert flow_key(a) != flow_key({**a, "segment": "cust-b"}) and row_key(flow_key(a)) == "cust-a|tcp|10.1.1.10|5|172.31.255.10|7"
+    a = {"segment": "cust-a", "protocol": "tcp", "src": "10.1.1.10", "sport": 5, "dst": "172.31.255.10", "dport": 7, "icmp_id": None}
+    assert flow_key(a) != flow_key({**a, "segment": "cust-b"}) and row_key(flow_key(a)) == "cust-a|tcp|10.1.1.10|5|172.31.255.10|7|"
     assert nat_text({**a, "nat": {"src": "100.64.1.10", "sport": 5, "dst": "172.31.255.10", "dport": 7}}) == "src 100.64.1.10:5"
+
+
+def test_pings_between_two_hosts_are_two_flows_and_flows_from_the_internet_sort_with_the_rest() -> None:
+    """Two echo ids between the same hosts are two rows (the key holds the
+    id), and a row with no segment (None) or no ports ties with others
+    under every sort without a TypeError (it stopped the Flows screen)."""
+    ping = {**flow_rows(1)[0], "protocol": "icmp", "sport": None, "dport": None, "application": None, "state": None}
+    rows = [{**ping, "icmp_id": 7}, {**ping, "icmp_id": 8}, {**ping, "segment": None, "icmp_id": 9}, *flow_rows(3)]
+    feed = FlowFeed()
+    feed.read(rows, 0.0)
+    for sort in ("rate", "segment", "src", "dst", "age", "bytes_out", "application", "rule", "state"):
+        w = feed.window(Filter(), sort, False, 10)
+        assert len(w.rows) == 6 and len({s.key for s in w.rows}) == 6, sort
+    top = TopFeed()
+    apps = {t.name for t in top.read(0.0, rows, [])["applications"]}
+    assert "icmp" in apps and not any("None" in a for a in apps)
 
 
 def test_top_sums_talkers_groups_and_shares_with_history() -> None:
@@ -122,7 +138,7 @@ def test_interval_input() -> None:
 def test_synthetic_rows_have_exactly_the_show_flows_fields() -> None:
     fields = {"protocol", "src", "sport", "dst", "dport", "segment", "application", "state", "nat", "packets_out", "bytes_out",
               "packets_in", "bytes_in", "firewall", "firewall_instance", "rule", "path"}
-    assert all(set(r) - {"age"} == fields for r in flow_rows(20))
+    assert all(set(r) - {"age", "icmp_id"} == fields for r in flow_rows(20))
 
 
 def test_cells_are_never_markup() -> None:

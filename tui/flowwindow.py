@@ -28,16 +28,18 @@ WINDOW = 500
 
 Key = tuple[Any, ...]
 # A connection's identity: its original tuple in its segment (tenants'
-# addresses overlap, so the segment is part of it). An itemgetter: it runs
+# addresses overlap, so the segment is part of it), with the echo id for
+# icmp (pings between two hosts differ by it alone). An itemgetter: it runs
 # 100,000 times per poll.
-flow_key: Callable[[Row], Key] = itemgetter("segment", "protocol", "src", "sport", "dst", "dport")
+flow_key: Callable[[Row], Key] = itemgetter("segment", "protocol", "src", "sport", "dst", "dport", "icmp_id")
 _counters = itemgetter("bytes_out", "bytes_in")
 _volatile = itemgetter("state", "rule", "application")  # what may change in a flow's filter text
 
 
 def row_key(key: Key) -> str:
-    """A flow's key as a table row key."""
-    return "|".join(map(str, key))
+    """A flow's key as a table row key (and the order of flows that sort
+    alike: the parts are strings, ports or None, which do not compare)."""
+    return "|".join("" if k is None else str(k) for k in key)
 
 
 def endpoint(addr: Any, port: Any) -> str:
@@ -269,7 +271,7 @@ class FlowFeed:
         descending = col.numeric != reverse
         pick = heapq.nlargest if descending else heapq.nsmallest
         chosen = pick(limit, keep, key=values.__getitem__)
-        chosen.sort(key=lambda i: (values[i], keys[i]), reverse=descending)
+        chosen.sort(key=lambda i: (values[i], row_key(keys[i])), reverse=descending)
         out = tuple(Shown(row_key(keys[i]), cells(rows[i], rates[i]), rows[i], rates[i]) for i in chosen)
         moving = [rates[i] for i in keep] if isinstance(keep, list) else rates
         rate_out = sum(r[0] for r in moving if r)

@@ -105,7 +105,7 @@ class TopFeed:
             seg = r.get("segment")
             _bump(by_src, (seg, r.get("src")), out, into)
             _bump(by_dst, (seg, r.get("dst")), into, out)
-            _bump(by_app, r.get("application") or f"{r.get('protocol')}/{r.get('dport')}", out, into)
+            _bump(by_app, r.get("application") or app_name(r), out, into)
         sums: dict[tuple[str, str], list[float]] = {}
         for table, ends in (("sources", by_src), ("destinations", by_dst)):
             for (seg, address), (out, into, n) in ends.items():
@@ -138,6 +138,13 @@ class TopFeed:
                     for name, (o, i, n) in rows]
             for table, rows in kept.items()
         }
+
+
+def app_name(r: Row) -> str:
+    """A flow's application where no service or well-known port names it:
+    `tcp/8443`, or the bare protocol (icmp has no port)."""
+    port = r.get("dport")
+    return f"{r.get('protocol')}/{port}" if port is not None else str(r.get("protocol"))
 
 
 def _bump(sums: dict[Any, list[float]], key: Any, out: float, into: float, flows: float = 1) -> None:

@@ -60,9 +60,14 @@ def vpc_router_address(vpc: Vpc) -> str | None:
 
 
 def fabric_of(lab: str, config: Config) -> Fabric:
-    """Segment routers: one per (segment, hub) where the segment has a VPC,
-    plus, for each share, both ends' routers on the hub that carries it,
-    for each segment policy that inspects, the segment's router on the
+    """The segment routers (router_pairs) with their addresses."""
+    return Fabric(lab, naming.router_addresses(sorted(router_pairs(config))))  # type: ignore[arg-type]
+
+
+def router_pairs(config: Config) -> set[tuple[str, str]]:
+    """(segment, hub) of every segment router: one where the segment has a
+    VPC, plus, for each share, both ends' routers on the hub that carries
+    it, for each segment policy that inspects, the segment's router on the
     firewall's hub (it steers connections into the instances), and for each
     internet edge, its segments' routers on the edge's hub."""
     pairs = vpc_pairs(config)
@@ -71,8 +76,7 @@ def fabric_of(lab: str, config: Config) -> Fabric:
         if share.end_a and share.end_b:
             hub = share_link_hub(config, share, hubs)
             pairs |= {(share.end_a.segment, hub), (share.end_b.segment, hub)}
-    pairs |= appliance_pairs(config)
-    return Fabric(lab, naming.router_addresses(sorted(pairs)))  # type: ignore[arg-type]
+    return pairs | appliance_pairs(config)
 
 
 def appliance_pairs(config: Config) -> set[tuple[str, str]]:
