@@ -321,8 +321,9 @@ def whole(model: Model, raw: dict[str, list[Tracked]], found: Found) -> Ending:
         if gone is None and why is None:
             continue
         into = out.delete if gone is not None and gone.delete else out.refuse
-        for ns, e in chain:
-            into.setdefault(ns, []).append(e)
+        for k, (ns, e) in enumerate(chain):
+            if all(e is not f for _n, f in chain[:k]):  # a router crossed twice (out to a firewall's hub and back) once
+                into.setdefault(ns, []).append(e)
         if gone is not None:
             out.removed[gone.what] += 1
         else:
