@@ -47,7 +47,7 @@ from engine.marks import ORIGINAL, REPLY, TARGET_MASK, routed_mark
 from engine.origin import Origin
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, Tracked
-from engine.stitch import Routes, stitch
+from engine.stitch import IN_ICMP, IN_KEY, OUT_ICMP, OUT_KEY, Link, Routes, stitch
 
 End = tuple[str, str]  # (namespace, interface): one end of a link
 EntryKey = tuple[object, ...]  # a conntrack entry's identity in its namespace (its original tuple and zone)
@@ -311,10 +311,12 @@ class Ending:
 
 def whole(model: Model, raw: dict[str, list[Tracked]], found: Found) -> Ending:
     """Each connection of `raw` (stitched by `model`'s routes: the plan it
-    was made under) with an entry `found` concerned, ended on every router
-    it crossed: deleted where its path is gone, else marked refused."""
+    was made under; pieces a removed router had joined made one again) with
+    an entry `found` concerned, ended on every router it crossed: deleted
+    where its path is gone, else marked refused."""
     out = Ending()
-    for chain in stitch(Routes(model.graph), raw):
+    routes = Routes(model.graph)
+    for chain in _across_gaps(routes, raw, stitch(routes, raw)):
         keys = [key_of(ns, e) for ns, e in chain]
         gone = next((found.removed[k] for k in keys if k in found.removed), None)
         why = None if gone is not None else next((found.refused[k] for k in keys if k in found.refused), None)
@@ -329,3 +331,50 @@ def whole(model: Model, raw: dict[str, list[Tracked]], found: Found) -> Ending:
         else:
             out.refused[why or ""] += 1
     return out
+
+
+def _across_gaps(routes: Routes, raw: dict[str, list[Tracked]], chains: list[list[Link]]) -> list[list[Link]]:
+    """The stitched chains, with those a removed router had joined made one
+    again: the commit took that router's entries with it, so a connection
+    that crossed it is read as two pieces (one connection, not two). A
+    piece continues another when the packet leaving the other's last
+    router, past routers that are gone (by the old plan's routes), reaches
+    the piece's first router with the tuple it was tracked under there
+    (a removed router that NATed breaks the match: counted twice then)."""
+    heads = {(c[0][0], _in_key(c[0][1])): k for k, c in enumerate(chains)}
+    follows: dict[int, int] = {}  # piece -> the piece it continues
+    for k, chain in enumerate(chains):
+        ns, e = chain[-1]
+        reached = _past_gone(routes, raw, ns, e)
+        nxt = heads.get((reached, OUT_KEY(e) if e.r_id is None else OUT_ICMP(e))) if reached else None
+        if nxt is not None and nxt != k and nxt not in follows:
+            follows[nxt] = k
+    ahead = {v: k for k, v in follows.items()}
+    out = []
+    for k in range(len(chains)):
+        if k in follows:
+            continue  # a continuation: joined to the piece before it
+        joined, seen, j = list(chains[k]), {k}, ahead.get(k)
+        while j is not None and j not in seen:
+            seen.add(j)
+            joined += chains[j]
+            j = ahead.get(j)
+        out.append(joined)
+    return out
+
+
+def _in_key(e: Tracked) -> tuple[object, ...]:
+    return tuple(IN_KEY(e) if e.o_id is None else IN_ICMP(e))
+
+
+def _past_gone(routes: Routes, raw: dict[str, list[Tracked]], ns: str, e: Tracked) -> str | None:
+    """The first namespace that was read which a connection's packets leaving
+    `ns` reach past at least one router that was not (removed), or None."""
+    hop = routes.via(ns, e.r_src, routed_mark(e.mark, ORIGINAL))
+    for depth in range(4):
+        if hop is None or not hop[1]:
+            return None
+        if hop[1] in raw:
+            return hop[1] if depth else None
+        hop = routes.via(hop[1], e.r_src)
+    return None

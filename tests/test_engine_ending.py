@@ -13,7 +13,7 @@ from engine import ending
 from engine.compile import compile_plan
 from engine.datapath import Model, steering
 from engine.diff import plan_diff
-from engine.marks import ORIGINAL, REPLY, pin_value
+from engine.marks import ORIGIN, ORIGINAL, REPLY, pin_value
 from engine.model import Config
 from engine.ports import Tracked
 from shell.loader import parse_config
@@ -133,3 +133,55 @@ def test_removed_links_and_how_their_connections_end() -> None:
     late = ending.change_of(old, unshared, plan_diff(old.plan, unshared.plan), 0.0)
     young = {ns: [e._replace(start_ns=1) for e in rows] for ns, rows in raw.items()}
     assert not ending.concerned(replace(late, started_ns=1), old, unshared, young, set(spaces))
+
+
+ACROSS_HUBS = textwrap.dedent(
+    """\
+    cxp east
+    !
+    segment a
+    !
+    segment b
+    !
+    vpc va
+     segment a
+     cidr 10.1.0.0/16
+     subnet s 10.1.1.0/24
+     host ha 10.1.1.10
+    !
+    vpc vb
+     segment b
+     cxp east
+     cidr 10.2.0.0/16
+     subnet s 10.2.1.0/24
+     host hb 10.2.1.10
+    !
+    prefix-list A seq 5 permit 10.1.0.0/16
+    !
+    prefix-list B seq 5 permit 10.2.0.0/16
+    !
+    resource-share ab
+     end-a segment a prefix-list A
+     end-b segment b prefix-list B
+     direction a-to-b
+    !
+    """
+)
+
+
+def test_a_connection_whose_middle_router_went_with_the_commit_is_one_connection() -> None:
+    """The share on hub core goes, and with it segment b's router there (it
+    was made for the share) and its backbone link: the connection's entries
+    left are a@core's and b@east's, two pieces, ended and counted as one."""
+    config = parse_config(ACROSS_HUBS)
+    old, spaces = compiled(config)
+    new, _ = compiled(config.remove("resource-share", "ab"))
+    change = ending.change_of(old, new, plan_diff(old.plan, new.plan), 0.0)
+    assert {r.what for r in change.removed.values()} >= {"share ab to segment b"}
+    tuple_ = (("10.1.1.10", "10.2.1.10", 40000, 7), ("10.2.1.10", "10.1.1.10", 7, 40000))
+    other = (("10.1.1.10", "10.2.1.10", 40001, 7), ("10.2.1.10", "10.1.1.10", 7, 40001))
+    raw = {"x-s-a@core": [entry(*tuple_, ORIGIN), entry(*other, ORIGIN)], "x-s-b@east": [entry(*tuple_, 0), entry(*other, 0)]}
+    found = ending.concerned(change, old, new, raw, set(spaces))
+    ended = ending.whole(old, raw, found)
+    assert {ns: len(rows) for ns, rows in ended.delete.items()} == {"x-s-a@core": 2, "x-s-b@east": 2}
+    assert ended.messages() == ("ended 2 connection(s) across what the commit removed: share ab to segment b (2)",)
