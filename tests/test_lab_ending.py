@@ -231,3 +231,72 @@ def test_removed_instances_and_new_firewall_rules_refuse_what_they_held(make_lab
     finally:
         for s in socks:
             s.close()
+
+
+LEGS = """\
+segment corp
+!
+segment dev
+!
+vpc va
+ segment corp
+ cidr 10.71.0.0/16
+ subnet s 10.71.1.0/24
+ host a1 10.71.1.10
+!
+vpc vb
+ segment corp
+ cidr 10.72.0.0/16
+ subnet s 10.72.1.0/24
+ host b1 10.72.1.10
+ service echo tcp-echo on b1 port 7
+!
+vpc vd
+ segment dev
+ cidr 10.73.0.0/16
+ subnet s 10.73.1.0/24
+ host d1 10.73.1.10
+!
+internet inet
+ segment corp
+ segment dev
+ snat-address 198.51.100.1
+ public-host pub 203.0.113.10
+!
+"""
+
+
+def test_an_edge_leg_and_a_vpc_removed_end_their_connections_only(make_lab: Any) -> None:
+    """The edge stops serving corp: a1's web connection ends, d1's (dev's
+    leg) goes on and is answered; vb goes: a1's connection to b1 ends."""
+    api = built(make_lab, LEGS)
+    a_ns, d_ns = f"{api.name}-h-a1", f"{api.name}-h-d1"
+    a_web = tcp_connect(a_ns, A1, 0, "203.0.113.10", 80)
+    d_web = tcp_connect(d_ns, "10.73.1.10", 0, "203.0.113.10", 80)
+    to_b = tcp_connect(a_ns, A1, 0, "10.72.1.10", 7)
+    socks = [a_web, d_web, to_b]
+    try:
+        for s in (a_web, d_web):
+            s.sendall(b"GET / HTTP/1.0\r\n")  # unfinished: the connection stays open
+        assert echoes(to_b, b"before")
+        assert sorted((r["src"], r["dst"]) for r in api.flows(protocol="tcp")) == [
+            (A1, "10.72.1.10"), (A1, "203.0.113.10"), ("10.73.1.10", "203.0.113.10")]  # fmt: skip
+
+        edge = api.running.require("internet", "inet")
+        api.set_candidate(api.running.put("internet", replace(edge, segments=("dev",))))
+        result = api.commit()
+        ended = [m for m in result.messages if m.startswith("ended ")]
+        assert ended == ["ended 1 connection(s) across what the commit removed: internet inet (1)"], result.messages  # corp's leg
+        assert sorted((r["src"], r["dst"]) for r in api.flows(protocol="tcp")) == [(A1, "10.72.1.10"), ("10.73.1.10", "203.0.113.10")]
+        d_web.sendall(b"\r\n")  # the request finished: dev's leg still answers it
+        d_web.settimeout(3)
+        assert d_web.recv(12).startswith(b"HTTP/1."), "dev's connection through the edge should survive"
+
+        api.set_candidate(api.running.remove("vpc", "vb"))
+        result = api.commit()
+        assert "ended 1 connection(s) across what the commit removed: vpc vb (1)" in result.messages, result.messages
+        assert [(r["src"], r["dst"]) for r in api.flows(protocol="tcp") if r["src"] == A1] == []
+        assert silent(a_web, b"\r\n")
+    finally:
+        for s in socks:
+            s.close()
