@@ -101,7 +101,7 @@ def _observe(target: _Target) -> None:
             w, s = p.watch, p.sender
             if w is None or s is None:
                 continue
-            if addr[2] in ARRIVING and not w.arrived and s.is_probe(pkt):
+            if addr[2] in ARRIVING and not w.arrived and s.is_probe(pkt) and p.spec.observe_src in (None, pkt.src):
                 w.arrived, w.seen = True, pkt
                 break
             if addr[2] == PACKET_OUTGOING and w.seen is not None and is_reply(w.seen, pkt):
