@@ -189,4 +189,5 @@ def result(p: Probe, timeout: float) -> ProbeResult:
     if p.error is not None:
         return ProbeResult(False, None, f"the probe could not be sent: {p.error}")
     answer = p.answer or Answer("silent", f"nothing came back within {timeout:g} s")
-    return judge(s.protocol, s.address, timeout, answer, p.watch, s.observe_ns)
+    where = s.observe_ns if s.observe_src is None else f"{s.observe_ns} from {s.observe_src}"
+    return judge(s.protocol, s.address, timeout, answer, p.watch, where)

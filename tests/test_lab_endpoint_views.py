@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from engine.compile.endpoint_layout import layout
 from shell.language import interpreter
 from shell.state import ShellState
 from tests.configs import ENDPOINTS, TWIN_ENDPOINTS
@@ -114,6 +115,8 @@ def test_verify_tells_two_endpoints_at_one_address_apart(make_lab: Any) -> None:
                        ("bill", "endpoint store-b"), ("bill", "endpoint echo-b")}
     other = next(c for c in checks if (c.src_host, c.dst.name) == ("alice", "endpoint store-b"))
     assert other.address == "10.1.1.20" and "not through endpoint store-b" in other.reason
+    link_b = next(ep.link for ep in layout(api.running).endpoints if ep.endpoint.name == "store-b")
+    assert f"never reached {api.name}-e-objstore from {link_b}" in other.detail, other.detail
 
 
 def test_show_flows_has_no_igmp_row(make_lab: Any) -> None:
