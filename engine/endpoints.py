@@ -43,6 +43,14 @@ def endpoint_rows(lab: str, config: Config, flows: dict[str, list[Tracked]]) -> 
     return sorted(rows, key=lambda r: (r["service"], r["endpoint"]))
 
 
+def vpc_endpoint_rows(config: Config, vpc: str) -> list[dict[str, Any]]:
+    """`show vpc NAME`'s endpoints, as the running configuration lists them: name,
+    service, address, port (what the endpoint translates) and provider (the
+    provider's address, the destination a flow's NAT shows)."""
+    return [{"name": ep.endpoint.name, "service": ep.service.name, "address": ep.address, "port": ep.port,
+             "provider": ep.provider} for ep in layout(config).in_vpc(vpc)]  # fmt: skip
+
+
 def _reached(r: Reach) -> str:
     """`apps`, or `prod as 100.64.0.20 (share svc-prod)`."""
     if r.share is None:

@@ -252,6 +252,7 @@ class ProbeSpec:
     port: int | None
     sport: int | None
     observe_ns: str | None
+    observe_src: str | None = None  # seen there only from this source (an endpoint's link address)
 
 
 __all__ = ["ApplyReport", "Destroyed", "Drift", "Fabric", "OutputSink", "ProbeResult", "ProbeSpec", "RouteItem", "RouteReading", "Sighting", "TraceProbe", "Tracked"]

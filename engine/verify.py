@@ -9,6 +9,12 @@ host of the source unit probes the first host of the target unit with
 icmp, and each host of the target unit on every port its services listen
 on. The address used is the one the source's segment knows the target by:
 its own address in the same segment, the translated one through a share.
+Every endpoint that a segment in scope reaches is a target-only unit: each
+unit probes it with tcp on its service's port at the address its segment
+reaches it by (the endpoint's own where none), and reaches it only when
+the provider receives the probe from that endpoint's private link (the
+provider sees each endpoint under its own address; another endpoint of
+the same service at the same address is not this one).
 The data-path model says what is intended (engine/datapath), real probes,
 all sent at once (Fabric.probe_many), what happens.
 """
@@ -17,9 +23,12 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.compile import naming
+from engine.compile.endpoint_layout import Placed, layout, reach
 from engine.datapath import Model, from_host
 from engine.model import Config, Host, Internet, PublicHost, Vpc
 from engine.ports import Fabric, ProbeResult, ProbeSpec
@@ -33,9 +42,9 @@ VERIFY_TIMEOUT = 1.0
 class Unit:
     """A row and column of the matrix: a group in one segment, or a lone host."""
 
-    name: str  # "group apps", "host papp1"
+    name: str  # "group apps", "host papp1", "endpoint s3ep"
     segment: str
-    hosts: tuple[str, ...]  # sorted; the first one speaks for the unit
+    hosts: tuple[str, ...]  # sorted; the first one speaks for the unit (none: an endpoint, probed only)
 
     @property
     def rep(self) -> str:
@@ -59,6 +68,8 @@ class Check:
     sport: int | None = None  # the probe's source port, predicted and sent alike
     observed: bool | None = None
     detail: str = ""
+    observe_ns: str = ""  # where delivery is checked (the target host's or the provider's namespace)
+    via: str | None = None  # an endpoint's link address: the provider must see the probe from it
 
     @property
     def agree(self) -> bool:
@@ -92,7 +103,11 @@ def units(config: Config, segment: str | None = None) -> list[Unit]:
     # an internet edge's public hosts are one unit (the edge's segments in scope)
     edges = [Unit(f"internet {e.name}", f"internet {e.name}", tuple(sorted(p.name for p in e.public_hosts)))
              for e in config.internets if e.public_hosts and (scope is None or scope & set(e.segments))]  # fmt: skip
-    return sorted(out, key=lambda u: (u.segment, u.name)) + sorted(loose, key=lambda u: (u.segment, u.name)) + edges
+    # endpoints that a segment in scope reaches: targets only
+    endpoints = [Unit(f"endpoint {ep.endpoint.name}", ep.segment, ()) for ep in layout(config).endpoints
+                 if scope is None or scope & {r.segment for r in reach(config, ep)}]  # fmt: skip
+    ordered = sorted(out, key=lambda u: (u.segment, u.name)) + sorted(loose, key=lambda u: (u.segment, u.name))
+    return ordered + edges + sorted(endpoints, key=lambda u: (u.segment, u.name))
 
 
 def _scope(config: Config, segment: str | None) -> set[str] | None:
@@ -130,15 +145,30 @@ def address_for(config: Config, src: Vpc, dst: Vpc, host: Host) -> str:
     return host.address
 
 
+def source_ports() -> Iterator[int]:
+    """Ephemeral source ports in random order, none twice before all are
+    used: two probes through one endpoint leave its router from the same
+    link address, and a port already taken there would be rewritten."""
+    pool = list(range(EPHEMERAL[0], EPHEMERAL[1] + 1))
+    while True:
+        random.shuffle(pool)
+        yield from pool
+
+
 def plan_checks(model: Model, scope: list[Unit]) -> list[Check]:
     """Every probe of the matrix with the model's intended verdict."""
     config = model.config
     hosts = {h.name: (v, h) for v, h in config.hosts()}
     public = {p.name: (e, p) for e in config.internets for p in e.public_hosts}
+    placed = {f"endpoint {ep.endpoint.name}": ep for ep in layout(config).endpoints}
+    sports = source_ports()
     out = []
     for src in scope:
         for dst in scope:
-            if src == dst:
+            if src == dst or not src.hosts:
+                continue
+            if not dst.hosts:
+                out.append(_endpoint_check(model, src, dst, placed[dst.name], next(sports)))
                 continue
             targets: list[tuple[str, str, int | None]] = [(dst.rep, "icmp", None)]
             targets += [(h, lst.proto, lst.port) for h in dst.hosts for lst in model.listeners(h)]
@@ -146,13 +176,30 @@ def plan_checks(model: Model, scope: list[Unit]) -> list[Check]:
                 if host == src.rep:
                     continue
                 address, meant = _address(config, hosts, public, src.rep, host, proto, port)
-                sport = random.randint(*EPHEMERAL) if proto != "icmp" else None
+                sport = next(sports) if proto != "icmp" else None
                 w = from_host(model, src.rep, address, proto, port, sport, meant)
                 if meant is None:  # a load balancer's VIP: the backend the model predicts is where delivery is checked
                     found = model.host_at(w.outcome.stopped_at)
                     host = found[1].name if found is not None else host
-                out.append(Check(src, dst, src.rep, host, address, proto, port, w.outcome.reachable, w.outcome.reason, sport))
+                out.append(Check(src, dst, src.rep, host, address, proto, port, w.outcome.reachable, w.outcome.reason, sport,
+                                 observe_ns=model.host_ns(host)))  # fmt: skip
     return out
+
+
+def _endpoint_check(model: Model, src: Unit, dst: Unit, ep: Placed, sport: int) -> Check:
+    """tcp to the endpoint's service port at the address src's segment
+    reaches it by; intended when the model's walk ends at the provider
+    coming out of this endpoint's private link (from its link address)."""
+    seen = {r.segment: r.address for r in reach(model.config, ep)}
+    address = seen.get(src.segment, ep.address)
+    w = from_host(model, src.rep, address, "tcp", ep.port, sport)
+    provider = naming.provider_ns(model.lab, ep.service.name)
+    reason = w.outcome.reason
+    through = w.outcome.stopped_at == provider and w.hops[-1].src == ep.link
+    if w.outcome.reachable and not through:
+        reason += f", not through endpoint {ep.endpoint.name}"
+    return Check(src, dst, src.rep, f"endpoint-service {ep.service.name}", address, "tcp", ep.port,
+                 w.outcome.reachable and through, reason, sport, observe_ns=provider, via=ep.link)  # fmt: skip
 
 
 def _address(config: Config, where: dict[str, tuple[Vpc, Host]], public: dict[str, tuple[Internet, PublicHost]],
@@ -175,7 +222,7 @@ def verify(model: Model, fabric: Fabric, segment: str | None = None, timeout: fl
     """The units in scope and every check, probed for real."""
     scope = units(model.config, segment)
     checks = plan_checks(model, scope)
-    specs = [ProbeSpec(model.host_ns(c.src_host), c.address, c.protocol, c.port, c.sport, model.host_ns(c.dst_host)) for c in checks]
+    specs = [ProbeSpec(model.host_ns(c.src_host), c.address, c.protocol, c.port, c.sport, c.observe_ns, c.via) for c in checks]
     results: list[ProbeResult] = fabric.probe_many(specs, timeout) if specs else []
     done = [replace(c, observed=r.reachable, detail=r.detail) for c, r in zip(checks, results, strict=True)]
     return scope, done

@@ -18,6 +18,7 @@ believed).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Sequence
 
 from engine.items import AddressItem, Key, NftItem, PlanItem, RouteItem, RuleItem, ServiceItem
@@ -50,7 +51,9 @@ def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (),
         try:
             state = inventory.read_ns(ns)
             if ns in want_tables:
-                state.table = nft.exists(ns)
+                names = nft.tables(ns)
+                state.table = nft.TABLE in names
+                state.other_tables = tuple(t for t in names if t != nft.TABLE)
         except (OSError, nft.NftError) as exc:
             if netns.mounted(ns):
                 problems.append(Drift(ns, "namespace", ns, f"unreadable: {exc}"))
@@ -98,6 +101,62 @@ def unexpected(ns: str, items: list[PlanItem], state: NsState) -> list[Drift]:
     out += [Drift(ns, "route", dst if table == rtnl.RT_TABLE_MAIN else f"{dst} table {table}", "unexpected")
             for table, dst in sorted(state.routes.keys() - routes)]
     out += [Drift(ns, "rule", state.rules[p].describe(), "unexpected") for p in sorted(state.rules.keys() - rules)]
+    out += [Drift(ns, "table", t, "unexpected") for t in state.other_tables]
+    return out
+
+
+def remove_unexpected(plan: Plan, lab: str) -> list[str]:
+    """Remove from the plan's namespaces what `unexpected` finds there: our
+    kinds of link, addresses, our routes and rules, and other nft tables
+    in the namespaces that hold the lab's (routers, instances, edges: the
+    fabric's own; a host's tables are its user's business, as `host exec`
+    may set them, and are not read). Rules, routes and addresses go before
+    links (a link takes its addresses and routes with it). Returns a line
+    per object removed."""
+    states, _problems = read_states(lab, plan.namespaces(), [i.ns for i in plan.of_kind("nft")])
+    by_ns = plan.by_namespace()
+    out: list[str] = []
+    for ns, state in sorted(states.items()):
+        found = {(d.kind, d.name) for d in unexpected(ns, by_ns.get(ns, []), state)}
+        if not found:
+            continue
+        out += _remove_in(ns, state, found)
+    return out
+
+
+def _remove_in(ns: str, state: NsState, found: set[tuple[str, str]]) -> list[str]:
+    """Remove the `found` (kind, name) of `unexpected` from namespace `ns`."""
+    index = {name: int(facts["index"]) for name, facts in state.links.items()}  # type: ignore[call-overload]
+    requests: list[rtnl.Request] = []
+    for prio, rule in sorted(state.rules.items()):
+        if ("rule", rule.describe()) in found:
+            requests.append(rtnl.Request(f"rule {rule.describe()}",
+                                         rtnl.rule(False, prio, rule.table, rule.fwmark, rule.fwmask, rule.iif)))
+    for (table, dst), r in sorted(state.routes.items()):
+        if ("route", dst if table == rtnl.RT_TABLE_MAIN else f"{dst} table {table}") in found:
+            msg = rtnl.route(False, dst, None, None, False, r.kind, table)
+            msg["scope"] = rtnl.RT_SCOPE_NOWHERE  # any scope: the route may have a gateway or not
+            requests.append(rtnl.Request(f"route {dst}" + ("" if table == rtnl.RT_TABLE_MAIN else f" table {table}"), msg))
+    for ifname, cidr in sorted(state.addrs):
+        if ("address", f"{cidr} on {ifname}") in found and ifname in index:
+            address, _, plen = cidr.partition("/")
+            requests.append(rtnl.Request(f"address {cidr} on {ifname}", rtnl.addr(False, index[ifname], address, int(plen))))
+    for name in sorted(state.links):
+        if ("link", name) in found:
+            requests.append(rtnl.Request(f"link {name}", rtnl.link_del(index[name])))
+    ch = rtnl.Channel(ns)
+    try:
+        done, _error = ch.execute(requests, ok=frozenset({errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL}))
+    finally:
+        ch.close()
+    out = [f"removed unexpected {tag} in {ns}" for tag in done]
+    for stray in state.other_tables:
+        if ("table", stray) in found:
+            try:
+                nft.delete(ns, stray)
+                out.append(f"removed unexpected table {stray} in {ns}")
+            except nft.NftError:
+                pass  # gone meanwhile
     return out
 
 
@@ -155,4 +214,4 @@ def _closed(items: dict[Key, PlanItem]) -> dict[Key, PlanItem]:
             del items[key]
 
 
-__all__ = ["FOREIGN", "drift", "observed", "read_states", "unexpected"]
+__all__ = ["FOREIGN", "drift", "observed", "read_states", "remove_unexpected", "unexpected"]

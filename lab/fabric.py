@@ -136,9 +136,11 @@ class LinuxFabric:
     def repair(self, plan: Plan) -> list[str]:
         """Put back what drifted (engine.diff.repair_ops: only the drifted
         items and what their re-creation needs), remove lab namespaces the
-        plan does not know, restart services that are down."""
+        plan does not know and what the plan's namespaces hold that it does
+        not (lab/drift.py remove_unexpected: first, as removing a veth end
+        takes its peer), restart services that are down."""
+        out = drift.remove_unexpected(plan, self.lab)
         found = self.drift(plan)
-        out = []
         for d in found:
             if d.kind == "namespace" and d.problem == "unexpected":
                 # its processes only: stop_lab would end every service of the lab and empty its run directory

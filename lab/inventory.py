@@ -43,6 +43,7 @@ class NsState:
     routes: dict[tuple[int, str], RouteReading] = field(default_factory=dict)  # (table, dst) -> reading (ours)
     rules: dict[int, RuleReading] = field(default_factory=dict)  # priority -> reading (ours)
     table: bool | None = None  # does it hold the lab's nft table (None: not asked)
+    other_tables: tuple[str, ...] = ()  # nft tables that are not the lab's, where tables were asked for
     services: frozenset[str] | None = None  # markers of the lab's running service processes (None: not asked)
     mark: str | None = None  # the lab whose mark its lo carries (lab/marks.py)
 

@@ -97,7 +97,17 @@ def load(ns: str, ruleset: str, counters: dict[str, list[int]] | None = None) ->
 
 def exists(ns: str) -> bool:
     """Does `ns` hold the lab's table? (`list tables`: no elements printed)"""
-    return f"table {TABLE}" in run(ns, "list tables").splitlines()
+    return TABLE in tables(ns)
+
+
+def tables(ns: str) -> list[str]:
+    """Every nftables table of `ns` as `FAMILY NAME` (ours is TABLE)."""
+    return [line[len("table "):] for line in run(ns, "list tables").splitlines() if line.startswith("table ")]
+
+
+def delete(ns: str, table: str) -> None:
+    """Delete table `table` (`FAMILY NAME`, as `tables` gives it) from `ns`."""
+    run(ns, f"delete table {table}\n")
 
 
 _COUNTER = re.compile(r'counter((?: drop| accept)?) comment "([^"]+)"')

@@ -101,7 +101,7 @@ def _observe(target: _Target) -> None:
             w, s = p.watch, p.sender
             if w is None or s is None:
                 continue
-            if addr[2] in ARRIVING and not w.arrived and s.is_probe(pkt):
+            if addr[2] in ARRIVING and not w.arrived and s.is_probe(pkt) and p.spec.observe_src in (None, pkt.src):
                 w.arrived, w.seen = True, pkt
                 break
             if addr[2] == PACKET_OUTGOING and w.seen is not None and is_reply(w.seen, pkt):
@@ -189,4 +189,5 @@ def result(p: Probe, timeout: float) -> ProbeResult:
     if p.error is not None:
         return ProbeResult(False, None, f"the probe could not be sent: {p.error}")
     answer = p.answer or Answer("silent", f"nothing came back within {timeout:g} s")
-    return judge(s.protocol, s.address, timeout, answer, p.watch, s.observe_ns)
+    where = s.observe_ns if s.observe_src is None else f"{s.observe_ns} from {s.observe_src}"
+    return judge(s.protocol, s.address, timeout, answer, p.watch, where)

@@ -36,7 +36,7 @@ RTPROT_VPCLAB = 77  # our routes and rules are recognisable in `ip route` / `ip 
 FULL_MASK = 0xFFFFFFFF
 RTN_UNICAST, RTN_UNREACHABLE = 1, 7
 RTNH_F_ONLINK = 4
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST, RT_SCOPE_NOWHERE = 0, 253, 254, 255
 _HDR = struct.Struct("=IHHII")
 SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 _MAX_BATCH = 48 * 1024
@@ -213,10 +213,16 @@ def veth_add(index: int, name: str, peer_index: int, peer_name: str, peer_ns_fd:
 
 
 def bridge_add(index: int, name: str) -> Any:
-    """Create a bridge."""
+    """Create a bridge, without multicast snooping. A snooping bridge joins
+    224.0.0.106 (all-snoopers, multicast router discovery) when it comes up,
+    and the kernel announces that join with IGMP reports to 224.0.0.22 from
+    the bridge's own address: in a VPC router with a ruleset they became a
+    conntrack entry, listed by `show flows` as a flow of the fabric. A
+    subnet, like a cloud's, floods what little multicast it sees."""
     m = ifinfmsg()
     m["index"] = index
-    m["attrs"] = [("IFLA_IFNAME", name), ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge")]})]
+    info = {"attrs": [("IFLA_INFO_KIND", "bridge"), ("IFLA_INFO_DATA", {"attrs": [("IFLA_BR_MCAST_SNOOPING", 0)]})]}
+    m["attrs"] = [("IFLA_IFNAME", name), ("IFLA_LINKINFO", info)]
     return _with_header(m, RTM_NEWLINK, F_CREATE | F_EXCL)
 
 

@@ -58,6 +58,12 @@ vpc svc
  host ad1 10.4.1.10
  service dns dns on dns1
  service ldap tcp-echo on ad1 port 389
+ endpoint objstore-ep service objstore address 10.4.1.20
+!
+endpoint-service objstore
+ cxp azure-west
+ kind http
+ port 443
 !
 segment cust-a
  description customer A (10.1.0.0/16, like customer B)
@@ -185,5 +191,8 @@ two customers with the same addresses behind NAT reach one provider portal.
     assert reachable s2app from s1web protocol tcp port 8080    assert unreachable s2app from s1web protocol tcp port 22
     assert reachable web-out from s1web protocol tcp port 80    assert reachable 198.51.100.10 from web-out protocol tcp port 80
     trace s2app from s1web protocol tcp port 8080   show policy hits firewall fw1   show flows firewall fw1
+  private endpoint (object storage in the shared VPC, reached over the shares):  show endpoints
+    assert reachable 10.4.1.20 from pweb1 protocol tcp port 443    assert unreachable 10.4.1.20 from alice protocol tcp port 443
+    host dweb1 exec dig @10.4.1.53 objstore.LAB. +short
 Type ? anywhere for help, TAB to complete, exit to leave.
 """

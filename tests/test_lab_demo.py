@@ -30,13 +30,17 @@ assert unreachable s2app from s1web protocol tcp port 22
 assert reachable web-out from s1web protocol tcp port 80
 assert reachable 198.51.100.10 from web-out protocol tcp port 80
 assert unreachable s2app from web-out protocol tcp port 8080
+assert reachable 10.4.1.20 from pweb1 protocol tcp port 443
+assert reachable 10.4.1.20 from dweb1 protocol tcp port 443
+assert unreachable 10.4.1.20 from alice protocol tcp port 443
 """
 
 
 def test_demo_stories(state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     lab = new_lab_name()
     script = tmp_path / "stories.cli"
-    script.write_text(STORIES + f"host pweb1 exec dig @10.4.1.53 pdb1.{lab}. +short +time=1\nshow policy hits segment prod nonzero\nshow log\n")
+    script.write_text(STORIES + f"host pweb1 exec dig @10.4.1.53 pdb1.{lab}. +short +time=1\n"
+                      f"host dweb1 exec dig @10.4.1.53 objstore.{lab}. +short +time=1\nshow endpoints\nshow policy hits segment prod nonzero\nshow log\n")
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     try:
         assert program.main(["--lab", lab, "-c", "exit"]) == 0
@@ -50,6 +54,8 @@ def test_demo_stories(state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFix
         out = capsys.readouterr().out
         assert out.count("ok: ") == STORIES.count("assert")
         assert "10.11.1.10" in out  # the dig answer
+        assert "\n10.4.1.20\n" in out  # the endpoint's name, answered for a NAT'ed asker of another segment
+        assert "objstore   objstore-ep   svc   10.4.1.20   443" in out  # show endpoints
         assert "segment prod 10 permit tcp 10.10.1.10:" in out  # the log line of entry 10
         assert "firewall fw1 100 deny tcp 10.40.1.10:" in out  # the firewall's denial of port 22, logged
     finally:

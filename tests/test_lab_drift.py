@@ -43,6 +43,11 @@ def ip(*argv: str) -> None:
     subprocess.run(["ip", *argv], check=True, capture_output=True)
 
 
+def reaches(api: LabApi, src: str, dst: str) -> bool:
+    """A real ping from host `src` to host `dst` is answered."""
+    return api.ping(dst, src, count=2, timeout=0.5)[0] == 0
+
+
 def problems(api: LabApi) -> set[tuple[str, str, str, str]]:
     return {(d.ns, d.kind, d.name, d.problem) for d in api.health().drift}
 
@@ -62,6 +67,39 @@ def test_health_reports_what_is_there_but_not_planned(make_lab) -> None:  # type
         (seg, "route", "10.99.0.0/16", "unexpected"),
         (seg, "rule", "555: lookup 100", "unexpected"),
     }
+
+
+def test_repair_removes_what_was_added_behind_vpclabs_back_and_nothing_else(make_lab) -> None:  # type: ignore[no-untyped-def]
+    """Everything health calls unexpected goes, in the fabric's own
+    namespaces: a stray link, address, routes (with and without a gateway,
+    one in another table), a rule and a foreign nft table that blackholes
+    traffic; a host's own table (its user's, set through host exec) stays.
+    Connections not touched keep flowing: the plan's items are left alone."""
+    api = make_lab()
+    api.set_candidate(three())
+    api.commit()
+    seg, va, ha = f"{api.name}-s-prod@core", f"{api.name}-v-a", f"{api.name}-h-ha"
+    assert reaches(api, "ha", "hb")
+    ip("-n", va, "link", "add", "x.extra", "type", "bridge")
+    ip("-n", va, "addr", "add", "10.1.9.1/24", "dev", "b.s1")
+    ip("-n", seg, "route", "add", "10.99.0.0/16", "dev", "lo", "proto", "77")
+    ip("-n", seg, "route", "add", "10.98.0.0/16", "via", "10.2.0.1", "dev", "v.b", "onlink", "proto", "77")
+    ip("-n", seg, "route", "add", "10.97.0.0/16", "dev", "lo", "table", "100", "proto", "77")
+    ip("-n", seg, "rule", "add", "priority", "555", "lookup", "100", "proto", "77")
+    for ns in (seg, ha):
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "add table ip evil; add chain ip evil c1 { type filter hook forward priority -10; policy drop; }; "
+                        "add chain ip evil c2 { type filter hook output priority -10; }"], check=True)  # fmt: skip
+    assert not reaches(api, "ha", "hb")  # the stray table drops what the router forwards
+    assert (seg, "table", "ip evil", "unexpected") in problems(api) and not any(p[0] == ha for p in problems(api))
+    done = api.repair()
+    text = "\n".join(done)
+    for what in ("link x.extra", "address 10.1.9.1/24 on b.s1", "route 10.99.0.0/16", "route 10.98.0.0/16",
+                 "route 10.97.0.0/16 table 100", "rule 555: lookup 100", "table ip evil"):
+        assert f"removed unexpected {what} in " in text, (what, done)
+    assert problems(api) == set()
+    assert reaches(api, "ha", "hb") and reaches(api, "ha", "hc")
+    assert "ip evil" in subprocess.run(["ip", "netns", "exec", ha, "nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert api.repair() == []  # nothing left to do
 
 
 def test_health_reports_a_missing_policy_table(make_lab) -> None:  # type: ignore[no-untyped-def]

@@ -79,7 +79,8 @@ def _trace(ctx: Context, target: str, host: str, protocol: str | None = None, po
 
 MARKS = {(True, True): "Y", (False, False): ".", (True, False): "X", (False, True): "+"}
 LEGEND = ("Y reachable, . unreachable, as intended;  X intended reachable but not observed;  "
-          "+ observed reachable but not intended.  A cell is one mark per probe: icmp, then the target's services.")
+          "+ observed reachable but not intended.  A cell is one mark per probe: icmp, then the target's services; "
+          "an endpoint's, its service's port.")
 
 
 def _verify(ctx: Context, segment: str | None = None) -> Result:
@@ -96,7 +97,7 @@ def _verify(ctx: Context, segment: str | None = None) -> Result:
     bad = [c for c in checks if not c.agree]
     rows = [["", "", *[str(i) for i in index.values()]]]
     rows += [[str(index[u]), u.name if u.name.startswith("host ") else f"{u.name} ({u.rep})", *[cells.get((u, d), "-") for d in scope]]
-             for u in scope]
+             for u in scope if u.hosts]  # an endpoint is a column only: it never probes
     lines = [f"verify{' segment ' + segment if segment else ''}: {len(scope)} units, "
              f"{len(checks)} probes, {len(checks) - len(bad)} as intended, {len(bad)} not", *columns(rows), LEGEND]
     lines += [f"{index[u]:>3}  {u.name}: " + ", ".join(probes.get(u, ["icmp"])) for u in scope]

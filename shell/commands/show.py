@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from engine.endpoints import vpc_endpoint_rows
 from engine.errors import NotFoundError
 from engine.model import Config, Host, Vpc
 from shell.context import Context
@@ -100,10 +101,11 @@ def _vpc(ctx: Context, name: str) -> Result:
     subnets = [{"name": s.name, "prefix": s.prefix, "group": s.group} for s in vpc.subnets]
     services = [{"name": s.name, "kind": s.kind, "host": s.host, "port": s.port} for s in vpc.services]
     hosts = _host_rows(cfg, vpc.name)
+    endpoints = vpc_endpoint_rows(cfg, vpc.name)
     head = {k: val for k, val in _vpc_row(vpc).items() if k not in ("subnets", "hosts")}
     head["description"] = vpc.description
-    data = {**head, "subnets": subnets, "hosts": hosts, "services": services}
-    return detail_result(head, [("Subnets", subnets), ("Hosts", hosts), ("Services", services)], data)
+    data = {**head, "subnets": subnets, "hosts": hosts, "services": services, "endpoints": endpoints}
+    return detail_result(head, [("Subnets", subnets), ("Hosts", hosts), ("Services", services), ("Endpoints", endpoints)], data)
 
 
 def _segment(ctx: Context, name: str) -> Result:
