@@ -133,6 +133,8 @@ def test_topology_filter_keeps_ancestors() -> None:
 def test_interval_input() -> None:
     assert parse_interval("5") == 5.0 and parse_interval("0.5s") == 0.5
     assert parse_interval("0") is None and parse_interval("fast") is None and parse_interval("1e9") is None
+    assert parse_interval("\u0663") is None and parse_interval("1e2") is None and parse_interval("inf") is None and parse_interval("1_0") is None
+    assert parse_interval(" 2.5s ") == 2.5 and parse_interval(".5") == 0.5
 
 
 def test_synthetic_rows_have_exactly_the_show_flows_fields() -> None:
