@@ -131,6 +131,9 @@ def _dispatch(args: argparse.Namespace, api: Any) -> int:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print("vpclab: the monitor is full-screen and needs a terminal", file=sys.stderr)
             return 2
+        if not api.exists():
+            _error_line(f"% lab {api.name} does not exist: nothing to monitor ('vpclab list' shows the labs on this host)")
+            return 1
         from tui.app import run as run_monitor
 
         return run_monitor(api)

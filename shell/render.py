@@ -12,7 +12,9 @@ from typing import Any
 
 from rich import box
 from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from shell.state import Result
 
@@ -51,12 +53,15 @@ def rows_result(rows: list[dict[str, Any]], columns: Iterable[str] | None = None
 
 
 def detail_result(fields: dict[str, Any], sections: list[tuple[str, list[dict[str, Any]]]], data: Any) -> Result:
-    """A key/value head and titled tables under it (`show vpc NAME`)."""
+    """A key/value head and titled tables under it (`show vpc NAME`). Each
+    table is indented under its title, as IOS-XR prints sub-blocks, so
+    `| section TITLE` keeps the table (a block is a line and the indented
+    lines under it)."""
     head = Table.grid(padding=(0, 2))
     for k, v in fields.items():
         head.add_row(label(k), _cell(v))
     parts: list[Any] = [head]
     for title, rows in sections:
         if rows:
-            parts.append(table(rows, title=title))
+            parts += [Text(title, style="italic"), Padding(table(rows), (0, 0, 0, 2), expand=False)]
     return Result(renderable=Group(*parts), data=data)

@@ -236,6 +236,10 @@ def test_topology_selection_scopes_the_other_screens_and_commits_are_followed() 
         await pilot.press("enter")
         await settle(pilot)
         assert app.scope is None
+        source.number = 0  # the lab destroyed under the monitor: said as such, not as "commit 0"
+        await poll(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert any("was destroyed" in m for m in said) and not any("commit 0 is running" in m for m in said)
 
     run(app, scenario)
 

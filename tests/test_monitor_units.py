@@ -7,9 +7,9 @@ import pytest
 
 from engine.tree import tree_rows
 from shell.loader import parse_config
-from tests.configs import PORTAL
+from tests.configs import ENDPOINTS, PORTAL
 from tests.monitor_data import FixedSource, flow_rows
-from tui.flowwindow import Filter, FlowFeed, flow_key, nat_text, row_key
+from tui.flowwindow import Filter, FlowFeed, flow_key, nat_text, row_key, scoped
 from tui.rates import CounterRates, History
 from tui.scope import Scope, scope_of
 from tui.screens.interval import parse_interval
@@ -124,6 +124,20 @@ def test_scopes_from_the_engines_topology() -> None:
     assert subnet is not None and subnet.flow_filters() == {"vpc": "wan-b"}
 
 
+def test_an_endpoint_scopes_flows_by_its_address_in_their_hops() -> None:
+    """Its consumers live in other VPCs and segments (a VPC filter would
+    miss them): the flows whose hops reach its address, a NAT'ed consumer's
+    included; its VPC's routes, its segment's policy."""
+    ep = scope_of(tree_rows("t", parse_config(ENDPOINTS)), "endpoint:endpoints/s3ep")
+    assert ep is not None and ep.flow_filters() == {} and ep.text("flows") == "10.50.1.20"
+    assert ep.route_filters() == {"vpc": "endpoints"} and ep.policy_scope() == ("segment", "apps")
+    base = flow_rows(1)[0]
+    direct = {**base, "dst": "10.50.1.20", "dport": 443}
+    natted = {**base, "dst": "100.70.1.20", "dport": 443, "path": [{"node": "segment apps cxp east", "dst": "10.50.1.20"}]}
+    other = {**base, "dst": "10.50.1.201", "dport": 443, "path": [{"node": "segment apps cxp east", "dst": "10.50.1.201"}]}
+    assert scoped([direct, natted, other], ep.text("flows")) == [direct, natted]
+
+
 def test_topology_filter_keeps_ancestors() -> None:
     rows = tree_rows("t", parse_config(PORTAL))
     kept = kept_rows(rows, Filter("alice"))
@@ -133,6 +147,8 @@ def test_topology_filter_keeps_ancestors() -> None:
 def test_interval_input() -> None:
     assert parse_interval("5") == 5.0 and parse_interval("0.5s") == 0.5
     assert parse_interval("0") is None and parse_interval("fast") is None and parse_interval("1e9") is None
+    assert parse_interval("\u0663") is None and parse_interval("1e2") is None and parse_interval("inf") is None and parse_interval("1_0") is None
+    assert parse_interval(" 2.5s ") == 2.5 and parse_interval(".5") == 0.5
 
 
 def test_synthetic_rows_have_exactly_the_show_flows_fields() -> None:

@@ -170,6 +170,10 @@ def test_pipes(sh: Shell) -> None:
     assert '"address": "10.1.1.10"' in sh.ok("show hosts | json")
     assert sh.run("show hosts | include (").startswith("% bad regular expression")
     assert '"origin": "vpc"' in sh.ok("show ip route | json")
+    # a detail view's tables sit under their titles: `section` keeps the table, and only it
+    hosts = sh.ok("show vpc web | section Hosts").splitlines()
+    assert hosts[0] == "Hosts" and any("web1" in ln and "10.1.1.10" in ln for ln in hosts[1:])
+    assert not any("10.1.1.0/24" in ln for ln in hosts)  # the Subnets table is another section
 
 
 def test_show_configuration_diff(sh: Shell) -> None:

@@ -216,3 +216,11 @@ def test_demo_builds_its_own_lab_and_keeps_an_edited_one(tmp_path: Path, capsys:
     assert run(tmp_path, "demo", "--replace") == 0
     assert make_api(tmp_path, "demo").running == parse_config(DEMO_CONFIG)
     assert make_api(tmp_path, "vpclab").running.is_empty()  # the default lab was never touched
+
+
+def test_monitor_of_a_lab_that_does_not_exist_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert run(tmp_path, "--lab", "nolab", "monitor") == 1
+    assert "% lab nolab does not exist: nothing to monitor" in capsys.readouterr().err

@@ -77,7 +77,10 @@ class MonitorApp(App[int]):
 
     def saw_commit(self, snap: Snapshot) -> None:
         """A poll read commit `snap.number`: say so when another process committed."""
-        if self.commit is not None and snap.number != self.commit:
+        if self.commit and snap.number == 0:  # commits only count up: 0 is no state at all
+            self.notify(f"lab {self.source.lab} was destroyed: nothing is running (was commit {self.commit})",
+                        title="lab destroyed", severity="error", markup=False)
+        elif self.commit is not None and snap.number != self.commit:
             self.notify(f"commit {snap.number} is running now (was {self.commit})", title="lab changed")
         self.commit = snap.number
 

@@ -82,7 +82,8 @@ def _total(rate: Rate | None) -> float:
     return rate[0] + rate[1] if rate else 0.0
 
 
-# the rate and the bytes come early: a 150-column terminal shows them
+# the firewall next to the NAT (MONITOR.md's order; its text is short:
+# `fw1/2`), then the rate and the bytes: a 150-column terminal shows them
 COLUMNS: tuple[Column, ...] = (
     Column("segment", "Segment", lambda r, _: str(r.get("segment") or ""), lambda r, _: r.get("segment") or ""),
     Column("src", "Source", lambda r, _: endpoint(r.get("src"), r.get("sport")), lambda r, _: r.get("src") or ""),
@@ -90,6 +91,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("protocol", "Proto", lambda r, _: str(r.get("protocol") or "")),
     Column("application", "Application", lambda r, _: str(r.get("application") or ""), lambda r, _: r.get("application") or ""),
     Column("nat", "NAT", lambda r, _: nat_text(r)),
+    Column("firewall", "Firewall", lambda r, _: firewall_text(r)),
     Column("rate", "Rate", lambda _, rate: units.rate(rate and _total(rate)), lambda _, rate: _total(rate), True),
     Column("bytes_out", "Bytes>", lambda r, _: units.size(r.get("bytes_out", 0)),
            lambda r, _: r.get("bytes_out", 0) + r.get("bytes_in", 0), True),
@@ -100,7 +102,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("packets_out", "Pkts>", lambda r, _: units.count(r.get("packets_out", 0)),
            lambda r, _: r.get("packets_out", 0) + r.get("packets_in", 0), True),
     Column("packets_in", "<Pkts", lambda r, _: units.count(r.get("packets_in", 0))),
-    Column("firewall", "Firewall", lambda r, _: firewall_text(r)),
 )
 SORTS = tuple(c for c in COLUMNS if c.sort is not None)
 ORDER = ("rate", "bytes_out", "packets_out", "age", "segment", "src", "dst", "application", "rule", "state")

@@ -13,7 +13,7 @@ from typing import Any
 FLOW_FILTERS = ("segment", "vpc", "host", "share", "firewall")
 ROUTE_FILTERS = ("segment", "cxp", "vpc")
 POLICY_SCOPES = ("segment", "share", "firewall")
-CONTAINED = ("subnet", "host", "vpc", "segment")
+CONTAINED = ("subnet", "host", "vpc", "segment", "endpoint")  # an endpoint: its VPC's routes, its segment's policy
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Scope:
     kind: str
     name: str
     above: dict[str, str] = field(default_factory=dict, compare=False)
+    address: str | None = field(default=None, compare=False)  # an endpoint's: what its flows are found by
 
     @property
     def label(self) -> str:
@@ -40,7 +41,11 @@ class Scope:
         return next(((k, n) for k, n in self.above.items() if k in kinds), None)
 
     def flow_filters(self) -> dict[str, Any]:
-        """`show flows` filters for this node (a subnet: its VPC's)."""
+        """`show flows` filters for this node (a subnet: its VPC's; an
+        endpoint: none, its address is looked for in the rows instead, as
+        its consumers live in other VPCs and segments)."""
+        if self.kind == "endpoint":
+            return {}
         found = self._nearest(FLOW_FILTERS)
         return {found[0]: found[1]} if found else {}
 
@@ -57,6 +62,8 @@ class Scope:
     def text(self, view: str) -> str | None:
         """The name to look for in a row's text when `view` has no filter of
         this node's kind (a hub in Flows: its name in the path)."""
+        if self.kind == "endpoint" and view == "flows":
+            return self.address or self.name  # its address, in the hops of the flows to it
         wanted = {"flows": FLOW_FILTERS, "routes": ROUTE_FILTERS, "policy": POLICY_SCOPES}[view]
         return None if self._nearest(wanted) else self.name
 
@@ -72,4 +79,5 @@ def scope_of(rows: list[dict[str, Any]], node_id: str) -> Scope | None:
     while parent is not None:
         above.setdefault(parent["kind"], parent["name"])
         parent = by_id.get(parent.get("parent"))
-    return Scope(row["kind"], row["name"], above)
+    address = str(row.get("detail") or "").split(" ")[0] if row["kind"] == "endpoint" else None  # "A to SERVICE"
+    return Scope(row["kind"], row["name"], above, address or None)

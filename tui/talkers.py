@@ -93,28 +93,36 @@ class TopFeed:
 
     def read(self, now: float, flows: list[Row], shares: list[Row]) -> dict[str, list[Talker]]:
         """Every table's rows, busiest first. Each flow is summed once per
-        source, destination and application; segments and groups are summed
-        from the sources and destinations, so a group is looked up once per
-        address, not once per flow."""
+        source, destination, application and group it touches (a flow
+        inside one group counts once there, from its source's side);
+        segments are summed from the sources. GroupIndex caches each
+        address's group: a lookup per flow is a dict hit."""
         self.flows.read(flows, now)
         by_src: dict[Any, list[float]] = {}
         by_dst: dict[Any, list[float]] = {}
         by_app: dict[Any, list[float]] = {}
+        by_group: dict[Any, list[float]] = {}
         for r, rate in zip(self.flows.rows, self.flows.rates):
             out, into = rate if rate else (0.0, 0.0)
             seg = r.get("segment")
-            _bump(by_src, (seg, r.get("src")), out, into)
-            _bump(by_dst, (seg, r.get("dst")), into, out)
+            src, dst = (seg, r.get("src")), (seg, r.get("dst"))
+            _bump(by_src, src, out, into)
+            _bump(by_dst, dst, into, out)
             _bump(by_app, r.get("application") or app_name(r), out, into)
+            if self.groups is not None:
+                g_src, g_dst = self.groups.group(*src), self.groups.group(*dst)  # cached per address
+                if g_src:
+                    _bump(by_group, g_src, out, into)
+                if g_dst and g_dst != g_src:
+                    _bump(by_group, g_dst, into, out)
         sums: dict[tuple[str, str], list[float]] = {}
         for table, ends in (("sources", by_src), ("destinations", by_dst)):
             for (seg, address), (out, into, n) in ends.items():
                 _bump(sums, (table, f"{address} ({seg})"), out, into, n)
                 if table == "sources":
                     _bump(sums, ("segments", str(seg)), out, into, n)
-                group = self.groups.group(seg, address) if self.groups else None
-                if group:
-                    _bump(sums, ("groups", group), out, into, n)
+        for group, (out, into, n) in by_group.items():
+            _bump(sums, ("groups", group), out, into, n)
         for app, (out, into, n) in by_app.items():
             _bump(sums, ("applications", str(app)), out, into, n)
         rates = self.shares.update(now, [s["share"] for s in shares], [(s["a_to_b"], s["b_to_a"]) for s in shares])

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from engine.datapath.observe import Difference
 from tui import units
 from tui.flowwindow import Filter, endpoint, firewall_text, flow_key, nat_text, row_key
 from tui.messages import Traced
@@ -167,7 +168,7 @@ class FlowDetailScreen(PollingScreen):
         if self.trace is None:
             return Text(f"Trace: {self.trace_note}", style="italic")
         t = self.trace
-        agree = "agree" if t.get("agree") else f"DISAGREE at {t.get('first_difference')}"
+        agree = "agree" if t.get("agree") else _disagreement(t.get("first_difference"))
         table = Table(title=f"Trace: {t.get('verdict')} ({t.get('reason')}), model and packet {agree}", title_justify="left")
         for name in ("#", "predicted", "observed"):
             table.add_column(name)
@@ -202,3 +203,12 @@ def _hop(hops: list[Any], i: int) -> str:
     if not isinstance(h, dict):
         return str(h)
     return f"{h.get('node')} {endpoint(h.get('src'), h.get('sport'))} > {endpoint(h.get('dst'), h.get('dport'))} {h.get('rule') or ''}".strip()
+
+
+def _disagreement(first: Any) -> str:
+    """The trace's first difference as `trace` words it (`DISAGREE at hop 3
+    (NODE): predicted X, observed Y`), not its JSON."""
+    try:
+        return Difference(**first).sentence()
+    except TypeError:  # no difference recorded, or another shape
+        return "DISAGREE"

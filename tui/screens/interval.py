@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +14,18 @@ from textual.widgets import Input, Label
 LOWEST, HIGHEST = 0.2, 3600.0
 
 
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
 def parse_interval(text: str) -> float | None:
-    """Seconds between LOWEST and HIGHEST, or None for anything else."""
-    try:
-        value = float(text.strip().removesuffix("s"))
-    except ValueError:
+    """Seconds between LOWEST and HIGHEST, or None for anything else. ASCII
+    digits with an optional fraction and `s` only, as the shell takes
+    numbers: float() would also take `٣` (Arabic-Indic three), `1e2`,
+    `inf` and `1_0`."""
+    digits = text.strip().removesuffix("s")
+    if not _SECONDS.fullmatch(digits):
         return None
+    value = float(digits)
     return value if LOWEST <= value <= HIGHEST else None
 
 

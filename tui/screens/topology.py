@@ -80,10 +80,12 @@ class TopologyScreen(PollingScreen):
             tree.move_cursor(nodes[at])
 
     def summary(self) -> str:
-        kinds: dict[str, int] = {}
+        """`3 cxp, 2 segment, ...`: a segment is counted once, though the
+        tree shows it under each hub it spans."""
+        kinds: dict[str, set[str]] = {}
         for r in self.rows:
-            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
-        return ", ".join(f"{n} {k}" for k, n in kinds.items()) or "empty lab"
+            kinds.setdefault(r["kind"], set()).add(r["name"] if r["kind"] == "segment" else r["id"])
+        return ", ".join(f"{len(ids)} {k}" for k, ids in kinds.items()) or "empty lab"
 
     def export_rows(self) -> list[Row]:
         return list(self.rows)
