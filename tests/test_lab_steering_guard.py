@@ -20,7 +20,7 @@ pytestmark = pytest.mark.lab
 def answered(lab: str, sport: int, port: int) -> bool:
     """Does a1 answer w1's connection from `sport` to `port` (echoing)?"""
     try:
-        sock = tcp_connect(f"{lab}-h-w1", W1, sport, A1, port, timeout=1.0)
+        sock = tcp_connect(f"{lab}-h-w1", W1, sport, A1, port, timeout=1.5)
     except OSError:
         return False
     try:
