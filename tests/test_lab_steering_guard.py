@@ -11,16 +11,19 @@ from typing import Any
 import pytest
 
 from engine.jhash import choose
+from shell.loader import parse_config
 from tests.test_lab_firewall import A1, W1, built, echoes
+from tests.test_lab_firewall_paths import ADDRESSES, CROSS_HUB
 from tests.test_lab_shares import tcp_connect
 
 pytestmark = pytest.mark.lab
 
 
-def answered(lab: str, sport: int, port: int) -> bool:
-    """Does a1 answer w1's connection from `sport` to `port` (echoing)?"""
+def answered(lab: str, sport: int, port: int, src: tuple[str, str] = ("w1", W1), dst: str = A1) -> bool:
+    """Does `dst` answer a connection from host `src` (name, address) and
+    `sport` to `port` (echoing)?"""
     try:
-        sock = tcp_connect(f"{lab}-h-w1", W1, sport, A1, port, timeout=1.5)
+        sock = tcp_connect(f"{lab}-h-{src[0]}", src[1], sport, dst, port, timeout=1.5)
     except OSError:
         return False
     try:
@@ -61,3 +64,26 @@ def test_a_deleted_instance_leg_drops_its_connections_until_repair(make_lab: Any
         assert not any(answered(lab, p, 22) for p in on_one[22][:3])  # and the denied one stays denied
     finally:
         held.close()
+
+
+def test_across_hubs_a_deleted_leg_drops_what_came_over_the_backbone(make_lab: Any) -> None:
+    """ha and hb are on east, the firewall on core: east sends inspected
+    connections to core's router over the backbone, which steers them into
+    an instance; with that instance's leg gone core must not route them
+    straight back to east (the hostile test's cross-hub case)."""
+    api = make_lab()
+    api.set_candidate(parse_config(CROSS_HUB.replace(" service echo tcp-echo on hb port 7\n",
+                                                     " service echo tcp-echo on hb port 7\n service ssh tcp-echo on hb port 22\n")))
+    api.commit()  # fw: 2 instances, rule 10 permits tcp 7 only
+    lab = api.name
+    ha, hb = ADDRESSES["ha"], ADDRESSES["hb"]
+    on_one = {port: [p for p in range(37000, 37400) if choose(ha, hb, 6, p, port, 2) == 0][:6] for port in (7, 22)}
+    assert not any(answered(lab, p, 22, ("ha", ha), hb) for p in on_one[22][:2])  # denied by the firewall's default
+    instance = f"{lab}-f-fw@1"
+    (leg,) = legs(instance)
+    subprocess.run(["ip", "-n", instance, "link", "del", leg], check=True)
+    assert [answered(lab, p, 22, ("ha", ha), hb) for p in on_one[22]] == [False] * 6
+    assert not any(answered(lab, p, 7, ("ha", ha), hb) for p in on_one[7][:2])  # fails closed: dropped, not bypassed
+    assert api.repair() and api.health().ok
+    assert all(answered(lab, p, 7, ("ha", ha), hb) for p in on_one[7])
+    assert not any(answered(lab, p, 22, ("ha", ha), hb) for p in on_one[22][:2])
