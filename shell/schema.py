@@ -121,8 +121,9 @@ def _subnet_line(config: Config, vpc: Any, values: dict[str, Any]) -> str | None
 
 
 def _zone_line(config: Config, fw: Any, values: dict[str, Any]) -> str | None:
-    """A zone line names a segment's group only by a group of that segment (said again at commit)."""
-    return None
+    """A zone's name must not be a word of the rule line (said again at commit)."""
+    problem = validate.zone_name_problem(str(values.get("name", "")))
+    return f"firewall {fw.name} zone {values.get('name')}: {problem}" if problem else None
 
 
 def _rule_line(config: Config, fw: Any, values: dict[str, Any]) -> str | None:

@@ -81,7 +81,31 @@ BAD = [
      "internet inet: inspect firewall fw1: the firewall is on cxp core, the edge on cxp east"),
     ("a public host named like a lab host", lambda c: edge(c, public_hosts=(PublicHost("s2app", "203.0.113.9"),)),
      "internet inet: public-host s2app has the name of a host of vpc spoke2"),
+    # a zone named like a rule keyword would be read as the keyword ('from any' = every zone)
+    ("a zone named any", lambda c: c.put("firewall", replace(fw(c), zones=(*fw(c).zones, Zone("any", segment="spokes")))),
+     "firewall fw1 zone any: zone name any is a word of the rule line"),
+    ("a zone named To, case-blind", lambda c: c.put("firewall", replace(fw(c), zones=(Zone("To", internet="inet"),))),
+     "firewall fw1 zone To: zone name To is a word of the rule line"),
+    # one public address, one role at one edge
+    ("a VIP on the edge's snat-address", lambda c: edge(c, load_balancers=(LoadBalancer("weblb", "198.51.100.1", 80, ("s1web",)),)),
+     "internet inet load-balancer weblb vip: address 198.51.100.1 is the edge's snat-address"),
+    ("an snat-address on a VIP", lambda c: edge(c, snat_address="198.51.100.10"),
+     "internet inet load-balancer weblb vip: address 198.51.100.10 is the edge's snat-address"),
+    ("another edge's public host", lambda c: second_edge(c, public_hosts=(PublicHost("p3", "203.0.113.80"),)),
+     "internet wan public-host p3: address 203.0.113.80 is already public-host web-out of internet inet"),
+    ("another edge's VIP", lambda c: second_edge(c, load_balancers=(LoadBalancer("lb3", "198.51.100.10", 443, ("s1web",)),)),
+     "internet wan load-balancer lb3 vip: address 198.51.100.10 is already load-balancer weblb vip of internet inet"),
+    ("another edge's snat-address as snat-address", lambda c: second_edge(c, snat_address="198.51.100.1"),
+     "internet wan snat-address: address 198.51.100.1 is already snat-address of internet inet"),
+    ("another edge's snat-address as public host", lambda c: second_edge(c, public_hosts=(PublicHost("p3", "198.51.100.1"),)),
+     "internet wan public-host p3: address 198.51.100.1 is already snat-address of internet inet"),
 ]
+
+
+def second_edge(config: Config, **changes: object) -> Config:
+    """A second edge, wan (no segments: it needs no snat-address), with `changes`."""
+    base = {"name": "wan", "segments": (), "snat_address": None, "firewall": None, "public_hosts": (), "load_balancers": ()}
+    return config.put("internet", replace(config.require("internet", "inet"), **{**base, **changes}))
 
 
 def test_the_story_is_valid() -> None:
@@ -115,6 +139,7 @@ def test_refused_commit_changes_nothing(tmp_path: Path) -> None:
     ("internet inet\n load-balancer l vip 1.1.1.1 port 80 backend a\n", "internet inet load-balancer l: vip 1.1.1.1 is not in the documentation"),
     ("firewall f\n rule 5 permit icmp from any to any eq 80\n", "firewall f rule 5: ports apply to tcp and udp only, not icmp"),
     ("firewall f\n instances 9\n", "Invalid input"),
+    ("firewall f\n zone any segment s\n", "firewall f zone any: zone name any is a word of the rule line"),
 ])
 def test_a_line_wrong_on_its_own_is_refused_when_typed(line: str, message: str) -> None:
     with pytest.raises(LoadError) as err:

@@ -98,6 +98,7 @@ def test_examples_run_until_the_first_assert(tmp_path: Path, name: str, capsys: 
     (["resource-share r", "nat end-a 10.1.0.0/16 to 10.2.0.0/24"], "sizes differ (/16 vs /24); 1:1 NAT needs the same length"),
     (["prefix-list P permit 10.0.0.0/8 ge 4"], "-c:2: % prefix-list P 10.0.0.0/8: ge 4 must be longer than /8 and at most 32"),
     (["vpc v", "cidr 10.1.1.0/16"], "-c:3: % vpc v cidr 10.1.1.0/16 has host bits set: use 10.1.0.0/16"),
+    (["firewall f", "zone any segment s"], "-c:3: % firewall f zone any: zone name any is a word of the rule line"),
 ])
 def test_a_line_wrong_on_its_own_is_refused_at_that_line(tmp_path: Path, lines: list[str], message: str,
                                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,6 +41,11 @@ PROTOCOLS = {"tcp": (6, 6), "udp": (17, 17), "icmp": (1, 1), "ip": (0, 255)}
 # rules decide there (permit-and-inspect)
 VERDICTS = {"permit": "accept", "deny": "drop", "inspect": "accept"}
 LOG_GROUP = 1
+# a logging entry logs at most LOG_RATE packets a second (LOG_BURST at once),
+# per entry and namespace, so that a flood (a denied connection's retransmits,
+# a scan) cannot fill the disk; its counters still count every packet
+LOG_RATE, LOG_BURST = 10, 20
+LOG_LIMIT = f"limit rate {LOG_RATE}/second burst {LOG_BURST} packets"
 MATCH = "meta l4proto . ip saddr . ip daddr . th dport"
 
 Box = tuple[int, int, int, int, int, int, int, int]  # proto, src, dst, port: lo/hi each
@@ -212,11 +217,13 @@ def _verdict(seg: Segment, entry: PolicyEntry, decls: list[str]) -> str:
 
 def logged(origin: Origin, action: str, verdict: str, log: bool, decls: list[str], prefix: str) -> str:
     """An entry's verdict; with `log`, a chain `PREFIX_SEQ` (added to `decls`)
-    that logs the packet to NFLOG as `ORIGIN ACTION:` first (`show log`)."""
+    that logs the packet to NFLOG as `ORIGIN ACTION:` first (`show log`),
+    within LOG_LIMIT: `limit` is a match, so a packet over the rate skips
+    the log rule only and the verdict, on a rule of its own, still applies."""
     if not log:
         return verdict
     chain = f"{prefix}_{origin.entry}"
-    decls.append(f"chain {chain} {{ log group {LOG_GROUP} prefix {quote(f'{origin} {action}: ')}; {verdict}; }}")
+    decls.append(f"chain {chain} {{ {LOG_LIMIT} log group {LOG_GROUP} prefix {quote(f'{origin} {action}: ')}; {verdict}; }}")
     return f"jump {chain}"
 
 

@@ -19,7 +19,12 @@ the same everywhere (engine/marks.py has the mark layout):
   is routed normally); a mark whose target is gone (an instance removed)
   is dropped: its connection's state went with the instance;
 - per target, an `ip rule fwmark T/0xff00 lookup 1000+T` and a table whose
-  one route leaves by the target's leg.
+  one route leaves by the target's leg;
+- steering fails closed: a packet whose mark names a target leaves by that
+  target's leg or not at all (`steer_guard`, before every other forward
+  rule, established connections included). Without it, a leg deleted
+  behind vpclab's back takes its table's route with it, the lookup falls
+  through to the main table and the connection goes round the firewall.
 """
 
 from __future__ import annotations
@@ -123,9 +128,23 @@ class Steering:
             came = ", ".join(f"{quote(t.ifname)} . {mark_of(t.number):#x}" for t in sorted(space.targets.values(), key=lambda t: t.number))
             known = ", ".join(f"{mark_of(t):#x}" for t in sorted(space.targets))
             r.decls.append(f"set came_by_target {{ typeof iifname . meta mark; elements = {{ {came} }}; }}")
+            r.decls += guard(space)
             r.steer += [
                 (RESTORE, f"ct direction original ct mark & {ORIGINAL:#x} == {ORIGINAL:#x} meta mark set ct mark & {TARGET_MASK:#x}"),
                 (RESTORE, f"ct direction reply ct mark & {REPLY:#x} == {REPLY:#x} meta mark set ct mark & {TARGET_MASK:#x}"),
                 (RESTORE, "iifname . meta mark @came_by_target meta mark set 0x0"),
                 (RESTORE, f"meta mark != 0x0 meta mark != {{ {known} }} drop"),
             ]
+
+
+def guard(space: _Space) -> list[str]:
+    """The set of (leg, target mark) pairs a marked packet may leave by, and
+    the forward base chain that drops any other marked packet. Its priority
+    is before the table's own forward chain, whose `ct state established`
+    accept would otherwise let an open connection's packets by."""
+    legs = ", ".join(f"{quote(t.ifname)} . {mark_of(t.number):#x}" for t in sorted(space.targets.values(), key=lambda t: t.number))
+    return [
+        f"set leaves_by_target {{ typeof oifname . meta mark; elements = {{ {legs} }}; }}",
+        "chain steer_guard { type filter hook forward priority filter - 10; policy accept; "
+        f"meta mark & {TARGET_MASK:#x} != 0x0 oifname . meta mark & {TARGET_MASK:#x} != @leaves_by_target counter drop; }}",
+    ]

@@ -29,6 +29,15 @@ ROUTER_SYSCTLS = (
     # `?`: written only where the key exists (the module is loaded)
     ("?net.bridge.bridge-nf-call-iptables", "0"),
 )
+# a VPC router accepts from a subnet only sources routed back into that
+# subnet's bridge (strict reverse-path filtering, a cloud's source check): a
+# host cannot send as another subnet, VPC, segment or the internet, and so
+# cannot slip past a policy's deny or a firewall's inspection; from its
+# uplink only sources it routes back up it (none of its own subnets). A host
+# can still send as another address of its own subnet (docs/design.md).
+VPC_ROUTER_SYSCTLS = tuple(
+    (key, "1" if key.endswith(".rp_filter") else value) for key, value in ROUTER_SYSCTLS
+)
 HOST_SYSCTLS = (("net.ipv4.conf.all.rp_filter", "0"),)
 
 
@@ -149,7 +158,7 @@ def build_vpc(fab: Fabric, vpc: Vpc, out: PlanBuilder) -> None:
     """A VPC router, its bridges and uplink, and its hosts."""
     lab = fab.lab
     ns = naming.vpc_ns(lab, vpc.name)
-    out.add(NetnsItem(ns, "vpc-router", f"vpc {vpc.name}", ROUTER_SYSCTLS))
+    out.add(NetnsItem(ns, "vpc-router", f"vpc {vpc.name}", VPC_ROUTER_SYSCTLS))
     out.add(LinkConfItem(ns, "lo"))
     seg_ns = naming.segment_ns(lab, vpc.segment or "", vpc.cxp)
     port = naming.vpc_port_if(vpc.name)

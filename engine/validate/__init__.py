@@ -22,6 +22,7 @@ from engine.validate.lines import (
     prefix_list_entry_problems,
     prefix_problem,
     public_address_problem,
+    zone_name_problem,
 )
 
 Check = Callable[[Config, Config], Iterable[Diagnostic]]
@@ -46,4 +47,4 @@ def validate(config: Config, previous: Config | None = None) -> list[Diagnostic]
 
 
 __all__ = ["CHECKS", "validate", "cidr_problem", "nat_problems", "policy_entry_problems", "ports_problems", "prefix_list_entry_problems",
-           "prefix_problem", "public_address_problem"]
+           "prefix_problem", "public_address_problem", "zone_name_problem"]

@@ -11,7 +11,7 @@ from engine.errors import Diagnostic
 from engine.marks import TooManyLinks
 from engine.model import Config, Firewall, Zone
 from engine.prefixes import group_prefixes
-from engine.validate.lines import ports_problems
+from engine.validate.lines import ports_problems, zone_name_problem
 
 MAX_INSTANCES = 8
 APPLIANCES = 508  # fabric addresses for firewall instances and edge routers (compile/naming.py)
@@ -49,6 +49,9 @@ def _firewall(config: Config, fw: Firewall) -> Iterable[Diagnostic]:
         yield Diagnostic(here, f"cxp {fw.cxp} does not exist: define 'cxp {fw.cxp}' first")
     if not 1 <= fw.instances <= MAX_INSTANCES:
         yield Diagnostic(here, f"instances {fw.instances} is out of range (1-{MAX_INSTANCES})")
+    for name in dict.fromkeys(z.name for z in fw.zones):  # a zone of many members: said once
+        if problem := zone_name_problem(name):
+            yield Diagnostic(f"{here} zone {name}", problem)
     for zone in fw.zones:
         yield from _zone(config, here, zone)
     yield from _overlapping_zones(config, fw)

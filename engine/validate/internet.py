@@ -30,6 +30,36 @@ def check(config: Config, previous: Config) -> Iterable[Diagnostic]:
             elif host.name in publics and publics[host.name] != edge.name:
                 yield Diagnostic(here, f"public-host {host.name} is already a public host of internet {publics[host.name]}")
             publics.setdefault(host.name, edge.name)
+    yield from _shared_addresses(config, {e.name for e in previous.internets})
+
+
+def _roles(edge: Internet) -> list[tuple[str, str]]:
+    """(address, object) of each public address an edge holds, in line order."""
+    out = [(edge.snat_address, "snat-address")] if edge.snat_address else []
+    out += [(h.address, f"public-host {h.name}") for h in edge.public_hosts]
+    return out + [(lb.vip, f"load-balancer {lb.name} vip") for lb in edge.load_balancers]
+
+
+def _shared_addresses(config: Config, before: set[str]) -> Iterable[Diagnostic]:
+    """A public address serves one role at one edge: another edge's address
+    would make a bare address in trace or assert ambiguous and give two
+    routers one address; an edge's snat-address as a VIP would give one
+    address to egress and to a load balancer at once. (Within an edge, a
+    public host's address is refused as snat-address or VIP by _edge, and
+    one VIP may serve several ports.) Edges already running come first: the
+    new one is named as the one in conflict."""
+    owners: dict[str, tuple[str, str]] = {}  # address -> (edge, object)
+    for edge in sorted(config.internets, key=lambda e: (e.name not in before, e.name)):
+        for address, what in _roles(edge):
+            first = owners.get(address)
+            if first is None:
+                owners[address] = (edge.name, what)
+            elif first[0] != edge.name:
+                yield Diagnostic(f"internet {edge.name} {what}", f"address {address} is already {first[1]} of internet {first[0]}: "
+                                 "a public address belongs to one edge")
+            elif first[1] == "snat-address" and what.startswith("load-balancer"):
+                yield Diagnostic(f"internet {edge.name} {what}", f"address {address} is the edge's snat-address: "
+                                 "egress and a load balancer cannot share an address; choose another vip")
 
 
 def _edge(config: Config, edge: Internet) -> Iterable[Diagnostic]:

@@ -88,6 +88,19 @@ def ports_problems(protocol: str, ports: str | None) -> list[str]:
     return out
 
 
+# words of a firewall's `rule` line where a zone name may stand: a zone with
+# one of these names would be read as the keyword (`from any` is every zone)
+ZONE_KEYWORDS = frozenset({"any", "from", "to", "eq", "range", "log", "permit", "deny", "ip", "tcp", "udp", "icmp"})
+
+
+def zone_name_problem(name: str) -> str | None:
+    """A zone name that a rule line would read as a keyword, or None."""
+    if name.lower() in ZONE_KEYWORDS:
+        return (f"zone name {name} is a word of the rule line ('rule SEQ ACTION PROTOCOL from ZONE to ZONE'): "
+                f"'from {name}' would not mean this zone; choose another name")
+    return None
+
+
 DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 
 
