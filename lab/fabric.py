@@ -151,8 +151,10 @@ class LinuxFabric:
         different = {d.key for d in found if d.key is not None and d.problem != "missing"}
         ops = repair_ops(plan, missing, different)
         if ops:
+            carry = {op.item.ns: nft.read_counters(op.item.ns) for op in ops  # a reloaded table keeps its counts
+                     if isinstance(op.item, NftItem) and op.action == "add" and netns.mounted(op.item.ns)}
             try:
-                apply_ops(ops, self.fault)
+                apply_ops(ops, self.fault, carry)
             except ApplyFailure as failure:
                 what = f"{failure.op.action} {failure.op.item.key}" if failure.op else "apply"
                 raise CommitError(f"repair failed at {what}: {failure.error}; 'show lab health' says what is still wrong") from failure
