@@ -247,12 +247,14 @@ class LinuxFabric:
         """Many probes at once (lab/probeset.py)."""
         from lab import probeset
 
+        self._require(*{ns for s in specs for ns in (s.src_ns, s.observe_ns) if ns})
         return probeset.probe_many(specs, timeout)
 
     def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
         """Probes sent at once and watched in many namespaces (lab/tracing.py)."""
         from lab import tracing
 
+        self._require(*{ns for r in reqs for ns in (r.src_ns, r.observe_ns, *r.watch) if ns})
         return tracing.trace_probes(reqs)
 
     def probe(
@@ -274,8 +276,14 @@ class LinuxFabric:
     def _require(self, *namespaces: str) -> None:
         """NotFoundError naming a namespace that is gone (deleted behind
         vpclab's back), with where to see the rest."""
-        for ns in namespaces:
+        for ns in sorted(namespaces):
             if not netns.mounted(ns):
-                what = f"host {ns.split('-h-', 1)[1]}" if "-h-" in ns else ns
+                tag, _, name = ns.partition("-")[2].partition("-")
+                what = f"{ROLES[tag]} {name}" if tag in ROLES else ns
                 raise NotFoundError(f"the namespace of {what} ({ns}) is missing from the lab (deleted outside vpclab?): "
-                                    f"'show lab health' lists what else is missing")
+                                    f"'show lab health' lists what else is missing, 'repair' makes it again")
+
+
+# what a namespace's tag (engine/compile/naming.py) names, for messages
+ROLES = {"h": "host", "v": "vpc router", "s": "segment router", "f": "firewall instance", "i": "internet edge",
+         "p": "public host", "e": "endpoint service"}
