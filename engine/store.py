@@ -75,6 +75,7 @@ class LabStore:
 
     def __init__(self, lab: str, root: Path | str | None = None):
         self.lab = lab
+        self.lock_wait = 3.0  # seconds `lock` waits for another process's commit (as destroy does)
         self.dir = Path(root) / lab if root is not None else state_root() / lab
 
     # low level ----------------------------------------------------------------
@@ -262,8 +263,12 @@ class LabStore:
     # lock and removal ----------------------------------------------------------
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the lab's commit lock; LockedError if another process has it.
+    def lock(self, wait: float | None = None) -> Iterator[None]:
+        """Hold the lab's commit lock, waiting up to `wait` seconds (default
+        `lock_wait`) for another process's commit to end; then LockedError,
+        naming the holder. The holder is read from /proc/locks, not from a
+        PID file written after the lock is taken, which a second session
+        starting at the same moment read empty ('process  is committing').
 
         Released with LOCK_UN before the fd is closed: a flock belongs to the
         open file, which a child forked meanwhile by another thread (a
@@ -272,13 +277,18 @@ class LabStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            deadline = time.monotonic() + (self.lock_wait if wait is None else wait)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = lock_holder(self.dir / "lock")
+                        who = f"process {holder}" if holder is not None else "another process"
+                        raise LockedError(f"lab {self.lab} is locked: {who} is committing; try again") from None
+                    time.sleep(0.05)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = (self.dir / "lock.pid").read_text().strip() if (self.dir / "lock.pid").exists() else "?"
-                raise LockedError(f"lab {self.lab} is locked: process {holder} is committing; try again") from None
-            try:
-                (self.dir / "lock.pid").write_text(str(os.getpid()))
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -299,7 +309,7 @@ class LabStore:
         with ExitStack() as held:
             while True:
                 try:
-                    held.enter_context(self.lock())
+                    held.enter_context(self.lock(wait=0))
                     break
                 except LockedError:
                     holder = lock_holder(self.dir / "lock")
