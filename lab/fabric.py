@@ -53,7 +53,8 @@ class LinuxFabric:
                       for k in old.items.keys() - found.items.keys() if k in new.items and new.items[k] == old.items[k]]
             old, ops = found, plan_diff(found, new)
         carry = self._carried_counters(old, ops)
-        cleared = _clear_half_made(ops)
+        made = [op.item.ns for op in ops if op.action == "add" and isinstance(op.item, NetnsItem)]
+        cleared = _half_made_removed(made, " and made it again")  # else creating them fails with EEXIST
         try:
             apply_ops(ops, self.fault, carry)
         except ApplyFailure as failure:
@@ -87,8 +88,9 @@ class LinuxFabric:
         found = drift.observed([*others, plan], self.lab)
         ops = plan_diff(found, plan)
         known = {ns for p in (plan, *others) for ns in p.namespaces()}
+        # under the lock: every half-made namespace of the lab is a dead commit's (the one being undone)
+        cleared = _half_made_removed(netns.list_names(self.prefix), "")
         extra, _foreign = marks.partition([n for n in netns.list_names(self.prefix) if n not in known], self.lab)
-        cleared = _clear_half_made(ops)
         try:
             apply_ops(ops)
         except ApplyFailure as failure:
@@ -289,12 +291,11 @@ class LinuxFabric:
                                     f"'show lab health' lists what else is missing, 'repair' makes it again")
 
 
-def _clear_half_made(ops: list[Op]) -> list[str]:
-    """Remove the files of namespaces `ops` create that a killed commit left
-    unmounted (else creating them fails with EEXIST); a line for each."""
-    made = [op.item.ns for op in ops if op.action == "add" and isinstance(op.item, NetnsItem)]
-    return [f"removed half-made namespace {ns} (its file in /run/netns held no namespace: left by an interrupted commit) "
-            f"and made it again" for ns in netns.clear_half_made(made)]
+def _half_made_removed(names: list[str], then: str) -> list[str]:
+    """Remove the files of those of `names` that a killed commit left
+    unmounted (lab/netns.py half_made); a line for each, ending in `then`."""
+    return [f"removed half-made namespace {ns} (its file in /run/netns held no namespace: left by an interrupted commit)"
+            f"{then}" for ns in netns.clear_half_made(names)]
 
 
 # what a namespace's tag (engine/compile/naming.py) names, for messages

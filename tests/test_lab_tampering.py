@@ -14,6 +14,7 @@ from engine.api import LabApi
 from engine.errors import NotFoundError
 from engine.model import Config, PolicyEntry, Segment
 from lab import netns, nftgen
+from lab.fabric import LinuxFabric
 from tests.labutil import fabric, vpc
 
 pytestmark = pytest.mark.lab
@@ -158,3 +159,21 @@ def test_trace_and_verify_name_a_missing_namespace(make_lab) -> None:  # type: i
     assert f"the namespace of host hb ({api.name}-h-hb) is missing from the lab" in str(err.value)
 
 
+
+
+def test_the_recovery_of_a_dead_commit_removes_the_namespace_file_it_left_unmounted(make_lab) -> None:  # type: ignore[no-untyped-def]
+    """The hostile trial's B1 as it happened: the killed commit was adding a
+    VPC; its namespace's file is there, never mounted, and the inflight
+    marker names that commit."""
+    api = make_lab()
+    api.set_candidate(two_hubs())
+    api.commit()
+    config = two_hubs().put("vpc", vpc("d", "prod", "10.4.0.0/16", {"hd": "10.4.1.10"}))
+    api.session.store.begin_commit(config, 2)  # as a commit leaves it when killed before save_commit
+    half = f"{api.name}-v-d"
+    open(netns.path(half), "w").close()
+    done = LabApi(api.name, LinuxFabric(api.name)).session.recover()
+    assert len(done) == 1 and f"removed half-made namespace {half}" in done[0], done
+    assert not os.path.lexists(netns.path(half)) and api.health().ok
+    api.set_candidate(config)
+    assert api.commit().number == 2 and reaches(api, "hd", "ha")
