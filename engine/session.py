@@ -403,7 +403,7 @@ class Session:
         if not self.store.has_marker("inflight"):
             return []  # the common case, one stat (and no lock file made for a lab that does not exist)
         try:
-            with self.store.lock():
+            with self.store.lock(wait=0):
                 return self._recover()
         except LockedError:
             return []
