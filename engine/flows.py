@@ -32,7 +32,7 @@ from engine.marks import TARGET_MASK
 from engine.model import Config
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
-from engine.stitch import Link, Routes, legs, once, stitch
+from engine.stitch import IN_ICMP, IN_KEY, OUT_ICMP, OUT_KEY, Link, Routes, hairpin_at, legs, once, stitch
 
 WELL_KNOWN = {22: "ssh", 53: "dns", 80: "http", 123: "ntp", 389: "ldap", 443: "https", 636: "ldaps", 3389: "rdp"}
 address = socket.inet_ntoa
@@ -108,8 +108,11 @@ class FlowView:
     the text columns of the same rows without building those dicts, since
     100,000 rows of nested hop dicts cost more than reading the kernel."""
 
-    def __init__(self, model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> None:
+    def __init__(self, model: Model, raw: dict[str, list[Tracked]], now: float,
+                 instances: Callable[[], dict[str, list[Tracked]]] | None = None, **filters: Any) -> None:
         self.model = model
+        self._read_instances = instances  # firewall instances' conntrack, read when a hairpin's row is counted
+        self._instances: dict[str, dict[Any, Tracked | None]] | None = None
         self.now = now
         self.routes = Routes(model.graph)
         self.text = _Text()
@@ -127,7 +130,7 @@ class FlowView:
         self.chains = chains[: int(top)] if top else chains
         self.passages = steering.facts(model).passages
         self.firewall_legs = steering.facts(model).legs
-        self._paths: dict[tuple[tuple[str, str | None], ...], str] = {}
+        self._paths: dict[tuple[tuple[str, str, bool], ...], str] = {}
 
     def __len__(self) -> int:
         return len(self.chains)
@@ -153,20 +156,35 @@ class FlowView:
 
     def hops(self, chain: Chain) -> list[dict[str, Any]]:
         """A hop per router in `trace`'s shape, and one per share link and firewall crossed."""
+        return [hop for _i, hop in self._hops(chain)]
+
+    def _hops(self, chain: Chain) -> list[tuple[int, dict[str, Any]]]:
+        """The hops, each with the index of the chain's entry it comes from.
+        A hairpin is the router, the instance with its own leg both ways,
+        and the router again on its way on, as `trace` shows it."""
         out = []
-        for (ns, e), (ingress, egress) in zip(chain, legs(self.routes, chain), strict=True):
+        for i, ((ns, e), (ingress, egress)) in enumerate(zip(chain, legs(self.routes, chain), strict=True)):
             space = self.model.graph.spaces.get(ns)
             d = decide(self.model, ns, ingress, e)
             hop = {"node": space.node if space else ns, "kind": space.role if space else "unknown", "ingress": ingress,
                    "egress": egress, "src": self.text[e.r_dst], "dst": self.text[e.r_src], "sport": e.r_dport,
                    "dport": e.r_sport, "rule": d.rule if d else None}  # fmt: skip
-            out.append(hop)
+            out.append((i, hop))
             link = self.model.share_links(ns).get(egress or "")
             if link is not None:
-                out.append({**hop, "node": f"share {link.share}", "kind": "share", "ingress": egress, "rule": None})
+                out.append((i, {**hop, "node": f"share {link.share}", "kind": "share", "ingress": egress, "rule": None}))
             firewall = self.firewall_legs.get((ns, egress or ""))
-            if firewall is not None:  # its instance's conntrack is not read: the router's mark names it
-                out.append({**hop, "node": f"firewall {firewall}", "kind": "firewall", "ingress": egress, "rule": None})
+            if firewall is None:
+                continue
+            leg = hairpin_at(self.routes, ns, e, egress)
+            if leg is None:  # a wire: its instance's conntrack is not read, the router's mark names it
+                out.append((i, {**hop, "node": f"firewall {firewall}", "kind": "firewall", "ingress": egress, "rule": None}))
+                continue
+            back = self.routes.via(ns, e.r_src)
+            inside = self.model.graph.spaces.get(leg[0])
+            out.append((i, {**hop, "node": inside.node if inside else f"firewall {firewall}", "kind": "firewall",
+                            "ingress": leg[1], "egress": leg[1], "rule": None}))  # fmt: skip
+            out.append((i, {**hop, "ingress": egress, "egress": back[0] if back else None, "rule": None}))
         return out
 
     def rows(self) -> list[dict[str, Any]]:
@@ -182,6 +200,8 @@ class FlowView:
             c = self._counted(chain)
             row.update(state=TCP_STATES.get(e.state) if e.state is not None else None, packets_out=c.o_packets or 0,
                        bytes_out=c.o_bytes or 0, packets_in=c.r_packets or 0, bytes_in=c.r_bytes or 0, age=self._age(e))  # fmt: skip
+            if row["firewall"] is not None:  # the instance (and the router's leg to it) varies within a class
+                hops = self._hops(chain)
             row["path"] = [{**hop, "sport": chain[i][1].r_dport, "dport": chain[i][1].r_sport} for i, hop in hops]
             passage = self._passage(chain)
             if passage is not None:
@@ -192,7 +212,8 @@ class FlowView:
     def _class_row(self, chain: Chain) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
         """A class's row fields, and its hops with the router each takes its ports from."""
         proto, src, dst, _final, app, nat = self._ends(chain)
-        hops = self.hops(chain)
+        indexed = self._hops(chain)
+        hops = [hop for _i, hop in indexed]
         base = {"protocol": proto, "src": src, "sport": None, "dst": dst, "dport": None, "segment": entered(self.model, chain),
                 "application": app, "state": None, "nat": nat, "packets_out": 0, "bytes_out": 0, "packets_in": 0, "bytes_in": 0,
                 "firewall": None, "firewall_instance": None, "rule": next((h["rule"] for h in hops if h["rule"]), None),
@@ -200,9 +221,7 @@ class FlowView:
         decided = self._firewall_rule(chain, proto)
         if decided is not None:  # the firewall's rule decided where the policy said `inspect`
             base.update(firewall=decided[0], rule=decided[1])
-        routers = [i for i, hop in enumerate(hops) if hop["kind"] not in ("share", "firewall")]
-        owner = [max(r for r in routers if r <= i) for i in range(len(hops))]  # a share or firewall hop: the router before it
-        return base, [(routers.index(owner[i]), hop) for i, hop in enumerate(hops)]
+        return base, indexed
 
     def _passage(self, chain: Chain) -> tuple[Passage, Tracked] | None:
         """The firewall instance a connection went through, read from the
@@ -232,18 +251,34 @@ class FlowView:
         first = chain[0][1]
         if not (first.mark and first.mark & TARGET_MASK) and chain[-1][1] is not first:
             return first
-        return once(self.routes, chain)
+        return once(self.routes, chain) or self._instance_entry(chain) or first
+
+    def _instance_entry(self, chain: Chain) -> Tracked | None:
+        """The entry of the firewall instance a chain hairpins through: every
+        router it crossed counted each packet twice (to the instance and
+        back), the instance once. Its original tuple is the one the packet
+        left the router with (no NAT on a hairpin); None when not read or
+        ambiguous (two tenants' connections with one tuple in one instance)."""
+        if self._instances is None:
+            raw = self._read_instances() if self._read_instances is not None else {}
+            self._instances = {ns: _tuple_index(entries) for ns, entries in raw.items()}
+        for (ns, e), (_ingress, egress) in zip(chain, legs(self.routes, chain), strict=True):
+            leg = hairpin_at(self.routes, ns, e, egress)
+            if leg is not None:
+                return self._instances.get(leg[0], {}).get(OUT_KEY(e) if e.r_id is None else OUT_ICMP(e))
+        return None
 
     def _age(self, e: Tracked) -> float | None:
         return round(self.now - e.start_ns / 1e9, 1) if e.start_ns else None
 
     def path_text(self, chain: Chain) -> str:
         """`a@core > share ab > b@core`: the routers and shares crossed."""
-        key = tuple((ns, egress or "") for (ns, _e), (_ingress, egress) in zip(chain, legs(self.routes, chain), strict=True))
+        key = tuple((ns, egress or "", hairpin_at(self.routes, ns, e, egress) is not None)
+                    for (ns, e), (_ingress, egress) in zip(chain, legs(self.routes, chain), strict=True))  # fmt: skip
         got = self._paths.get(key)
         if got is None:
             parts = []
-            for ns, egress in key:
+            for ns, egress, hairpin in key:
                 where = self.model.router_at(ns)
                 parts.append(f"{where[0]}@{where[1]}" if where else self.model.graph.spaces[ns].node if ns in self.model.graph.spaces else ns)
                 link = self.model.share_links(ns).get(egress or "")
@@ -251,6 +286,8 @@ class FlowView:
                     parts.append(f"share {link.share}")
                 if (ns, egress or "") in self.firewall_legs:
                     parts.append(f"firewall {self.firewall_legs[(ns, egress or '')]}")
+                    if hairpin:  # back in the router, on its way on
+                        parts.append(parts[-2])
             got = self._paths[key] = " > ".join(parts)
         return got
 
@@ -324,6 +361,15 @@ class FlowView:
         return fixed, (final[0], final[2], final[3]) != (src, dst, e.o_dport)
 
 
+def _tuple_index(entries: list[Tracked]) -> dict[Any, Tracked | None]:
+    """Entries by original tuple; None where two zones hold the same tuple."""
+    out: dict[Any, Tracked | None] = {}
+    for e in entries:
+        key = IN_KEY(e) if e.o_id is None else IN_ICMP(e)
+        out[key] = None if key in out else e
+    return out
+
+
 # a connection's class: what makes connections look alike but for their
 # source port and counters (with the routers crossed, which cells() adds)
 CLASS_FIRST, CLASS_LAST = itemgetter(0, 5, 6, 8), itemgetter(12, 11, 13)  # proto, src, dst, dport; as delivered
@@ -363,8 +409,14 @@ def flow_namespaces(plan: Plan) -> list[str]:
     """The namespaces whose conntrack tables `show flows` reads: every one
     with a table, but firewall instances (their connections are the
     routers' again, whose marks name the instance)."""
-    firewalls = {i.ns for i in plan.of_kind("ns") if getattr(i, "role", "") == "firewall"}
+    firewalls = set(instance_namespaces(plan))
     return [item.ns for item in plan.of_kind("nft") if item.ns not in firewalls]
+
+
+def instance_namespaces(plan: Plan) -> list[str]:
+    """The firewall instances' namespaces: read (lazily) for the counters
+    of a connection hairpinned through one, which its router counts twice."""
+    return [i.ns for i in plan.of_kind("ns") if getattr(i, "role", "") == "firewall"]
 
 
 def flow_rows(model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> list[dict[str, Any]]:

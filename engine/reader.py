@@ -131,7 +131,9 @@ class LabReader:
         elif host and not any(h.name == host for _v, h in snap.config.hosts()):
             raise NotFoundError(f"host {host} does not exist in the running configuration (as a tenant host or an internet's public host)")
         model = model_of(self.name, snap.config, snap.plan)
-        return flows.FlowView(model, self.fabric.read_flows(flows.flow_namespaces(snap.plan)), time.time(), **filters)
+        instances = flows.instance_namespaces(snap.plan)
+        return flows.FlowView(model, self.fabric.read_flows(flows.flow_namespaces(snap.plan)), time.time(),
+                              instances=lambda: self.fabric.read_flows(instances) if instances else {}, **filters)
 
     def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
         """`show endpoints`: each endpoint, who reaches it, its connections."""

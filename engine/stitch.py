@@ -123,18 +123,25 @@ def legs(routes: Routes, chain: list[Link]) -> list[tuple[str | None, str | None
     return out
 
 
-def once(routes: Routes, chain: list[Link]) -> Tracked:
+def once(routes: Routes, chain: list[Link]) -> Tracked | None:
     """An entry of the chain that counted each packet once: a router that
     hairpins the connection through a firewall instance forwards every
     packet twice, and so does one the connection crosses twice (out to a
-    firewall's hub and back). The first entry when all did."""
+    firewall's hub and back). None when all did (the instance's own entry
+    then counts once: `hairpin_at`)."""
     first = chain[0][1]
     again = len(chain) > 1 and chain[-1][1] is first
-    for k, ((ns, e), (_ingress, egress)) in enumerate(zip(chain, legs(routes, chain), strict=True)):
-        peer = routes.through(ns, routes.graph.peer.get((ns, egress)), e.r_src) if egress else None
-        if not (peer is not None and routes.hairpin(ns, (egress or "", *peer))) and not (again and e is first):
+    for (ns, e), (_ingress, egress) in zip(chain, legs(routes, chain), strict=True):
+        if hairpin_at(routes, ns, e, egress) is None and not (again and e is first):
             return e
-    return first
+    return None
+
+
+def hairpin_at(routes: Routes, ns: str, e: Tracked, egress: str | None) -> tuple[str, str] | None:
+    """(instance namespace, its leg) when `ns` sends the connection out of
+    `egress` into a firewall instance that hands it back (a hairpin)."""
+    peer = routes.through(ns, routes.graph.peer.get((ns, egress)), e.r_src) if egress else None
+    return peer if peer is not None and routes.hairpin(ns, (egress or "", *peer)) else None
 
 
 def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:

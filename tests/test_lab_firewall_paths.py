@@ -4,6 +4,7 @@ reply-to), including a connection between two VPCs of one remote hub."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -139,13 +140,14 @@ ADDRESSES = {"ha": "10.21.1.10", "hb": "10.22.1.10", "hc": "10.23.1.10", "hd": "
 HUBS = {"ha": "east", "hb": "east", "hc": "core", "hd": "west"}
 
 
-def crossing(src: str, dst: str) -> list[str]:
-    """The routers (and the firewall) a connection from src to dst crosses:
-    its own hub's, the firewall's hub (core, where it hairpins), and the
+def crossing(src: str, dst: str, instance: int) -> list[str]:
+    """The routers (and the firewall instance) a connection from src to dst
+    crosses: its own hub's, the firewall's hub (core, where it hairpins:
+    core, the instance, core again, as trace shows it), and the
     destination's hub when that is not core (a router on core's far side
     crossed twice shows twice)."""
     out = [f"segment corp cxp {HUBS[src]}"] if HUBS[src] != "core" else []
-    out += ["segment corp cxp core", "firewall fw"]
+    out += ["segment corp cxp core", f"firewall fw instance {instance}", "segment corp cxp core"]
     return out + ([f"segment corp cxp {HUBS[dst]}"] if HUBS[dst] != "core" else [])
 
 
@@ -158,13 +160,18 @@ def test_east_west_from_other_hubs_goes_through_the_firewall_both_ways(make_lab:
     sock = connect(f"{lab}-h-{src}", ADDRESSES[src], 35000, ADDRESSES[dst], 7)
     try:
         assert echoes(sock, b"across hubs") and echoes(sock, b"and again")
+        time.sleep(0.5)  # the last delayed ACK has gone by: counters stand still while they are compared
         held = _held(lab, 2, src=ADDRESSES[src], dst=ADDRESSES[dst], dport=7)
         entries = [e for v in held.values() for e in v]
         assert len(entries) == 1 and entries[0]["reply"]["packets"] >= 2, held  # one instance saw both directions
         # show flows: one row, its hops in the order the packets went, entering by the source's VPC
         rows = [r for r in api.flows(port=7) if r["sport"] == 35000 and r["src"] == ADDRESSES[src]]
-        assert len(rows) == 1 and [h["node"] for h in rows[0]["path"]] == crossing(src, dst), rows
+        instance = next(n for n, v in held.items() if v)
+        assert len(rows) == 1 and [h["node"] for h in rows[0]["path"]] == crossing(src, dst, instance), rows
         assert rows[0]["path"][0]["ingress"] == f"v.{src[1]}" and rows[0]["firewall"] == "fw" and rows[0]["rule"] == "firewall fw 10"
+        # each packet counted once, as the instance counted it (core forwards each twice, a router crossed twice too)
+        once = entries[0]["orig"]["packets"], entries[0]["orig"]["bytes"], entries[0]["reply"]["packets"], entries[0]["reply"]["bytes"]
+        assert (rows[0]["packets_out"], rows[0]["bytes_out"], rows[0]["packets_in"], rows[0]["bytes_in"]) == once, rows
     finally:
         sock.close()
     assert api.probe(dst, src, "icmp").reachable
@@ -249,3 +256,62 @@ def test_a_connection_from_another_hub_enters_the_share_wire_by_its_hash(make_la
     assert not api.probe("ad1", "app1", "tcp", 7).reachable  # fw2 has no rule for 7: its default denies
     assert api.trace("ad1", "app1", "tcp", 389).agree
     assert api.trace("app2", "app1", "tcp", 22).agree  # east-west across hubs through fw1
+
+
+SAME_HUB = """\
+segment spokes
+ policy 10 inspect fw ip any any
+!
+vpc one
+ segment spokes
+ group intranet
+ cidr 10.40.0.0/16
+ subnet a 10.40.1.0/24
+ host h1 10.40.1.10
+!
+vpc two
+ segment spokes
+ group intranet
+ cidr 10.41.0.0/16
+ subnet a 10.41.1.0/24
+ host h2 10.41.1.10
+ service echo tcp-echo on h2 port 7
+!
+firewall fw
+ instances 1
+ zone intranet segment spokes group intranet
+ rule 10 permit tcp from intranet to intranet eq 7
+!
+"""
+
+
+def test_a_hairpin_on_the_firewalls_hub_counts_once_and_shows_traces_hops(make_lab: Any) -> None:
+    """The segment router hairpins the connection through the instance on its
+    own hub: it forwards every packet twice (to the instance and back) and its
+    conntrack counts both, so the row counts as the instance does, and its
+    path is trace's: the router, the instance by its own leg, the router again."""
+    api = make_lab()
+    api.set_candidate(parse_config(SAME_HUB))
+    api.commit()
+    lab = api.name
+    payload = b"x" * 20000
+    sock = connect(f"{lab}-h-h1", "10.40.1.10", 36000, "10.41.1.10", 7)
+    try:
+        assert echoes(sock, payload)
+        time.sleep(0.5)  # the last delayed ACK has gone by: counters stand still while they are compared
+        rows = [r for r in api.flows(port=7) if r["sport"] == 36000]
+        held = _held(lab, 1, src="10.40.1.10", sport=36000)[1]
+    finally:
+        sock.close()
+    assert len(rows) == 1 and len(held) == 1, (rows, held)
+    row, inst = rows[0], held[0]
+    counted = (row["packets_out"], row["bytes_out"], row["packets_in"], row["bytes_in"])
+    assert counted == (inst["orig"]["packets"], inst["orig"]["bytes"], inst["reply"]["packets"], inst["reply"]["bytes"]), (row, inst)
+    assert len(payload) < row["bytes_out"] < 2 * len(payload) and len(payload) < row["bytes_in"] < 2 * len(payload), row
+    # the hops show flows reads (routers and the firewall) are trace's, legs and all
+    predicted = api.trace("h2", "h1", "tcp", 7).as_dict()["predicted"]
+    shape = [(h["node"], h["kind"], h["ingress"], h["egress"]) for h in predicted if h["kind"] in ("segment-router", "firewall")]
+    assert [(h["node"], h["kind"], h["ingress"], h["egress"]) for h in row["path"]] == shape, (row["path"], predicted)
+    assert [n for n, *_ in shape] == ["segment spokes cxp core", "firewall fw instance 1", "segment spokes cxp core"]
+    text = api.flow_view(port=7)
+    assert any("spokes@core > firewall fw > spokes@core" in " ".join(c) for c in text.cells()), list(text.cells())
