@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -27,12 +27,9 @@ from engine.addressing import SERVICE_TRANSPORTS, service_port
 from engine.compile.endpoint_layout import layout
 from engine.datapath import Model, steering
 from engine.datapath.policy import Decision
-from engine.diff import Op, reloaded_tables
 from engine.fwflows import Passage
-from engine.items import NftItem
 from engine.marks import TARGET_MASK
 from engine.model import Config
-from engine.origin import Origin
 from engine.plan import Plan
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
 from engine.stitch import Link, Routes, legs, once, stitch
@@ -362,6 +359,14 @@ def _segment(model: Model, ns: str) -> str | None:
     return where[0] if where else None
 
 
+def flow_namespaces(plan: Plan) -> list[str]:
+    """The namespaces whose conntrack tables `show flows` reads: every one
+    with a table, but firewall instances (their connections are the
+    routers' again, whose marks name the instance)."""
+    firewalls = {i.ns for i in plan.of_kind("ns") if getattr(i, "role", "") == "firewall"}
+    return [item.ns for item in plan.of_kind("nft") if item.ns not in firewalls]
+
+
 def flow_rows(model: Model, raw: dict[str, list[Tracked]], now: float, **filters: Any) -> list[dict[str, Any]]:
     """CLI.md's flow fields, one row per connection, filtered and sorted as `show flows` asks."""
     return FlowView(model, raw, now, **filters).rows()
@@ -428,53 +433,3 @@ def _vpc_test(model: Model, name: str) -> Callable[[Chain], bool]:
 
     return lambda c: ((_segment(model, c[0][0]) == vpc.segment and inside(c[0][1].o_src))
                       or (_segment(model, c[-1][0]) == vpc.segment and inside(c[-1][1].r_src)))  # fmt: skip
-
-
-# --- connections a new policy refuses --------------------------------------------------
-
-
-def policy_namespaces(old: Plan, ops: Iterable[Op]) -> dict[str, str]:
-    """Namespace -> segment, for every table a commit (re)loaded whose segment
-    policy changed (by the digests of its counted entries): where admitted
-    connections must be judged again. A share or NAT change reloads a table
-    too, but leaves its policy, and its connections, alone."""
-    out = {}
-    for item, before in reloaded_tables(old, ops):
-        policy = _segment_counters(item)
-        if policy and policy != (_segment_counters(before) if before else {}):
-            out[item.ns] = next(src.name for src in item.sources if src.scope == "segment")
-    return out
-
-
-def _segment_counters(table: NftItem) -> dict[str, str]:
-    """Comment -> digest of the table's segment policy counters."""
-    return {c: d for c, d in table.counted if (o := Origin.parse(c)) is not None and o.scope == "segment"}
-
-
-LIVE_TCP = {1, 2, 3}  # SYN_SENT, SYN_RECV, ESTABLISHED: states worth ending; udp/icmp have none
-FABRIC = ipaddress.ip_network("169.254.0.0/16")
-
-
-def refused_now(model: Model, raw: dict[str, list[Tracked]], segments: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """Live tracked connections, per namespace, that the running policy of
-    their segment refuses: a new `deny` also ends connections it would not
-    admit today (the commit keeps those it still admits). Connections to or
-    from the routers themselves (the fabric's 169.254 addresses, gateways)
-    are not forwarded, so the policy never applied to them: left alone."""
-    config = model.config
-    gateways = {socket.inet_aton(str(ipaddress.ip_network(sn.prefix).network_address + 1)) for v in config.vpcs for sn in v.subnets}
-    out: dict[str, list[dict[str, Any]]] = {}
-    for ns, entries in raw.items():
-        judge = model.judge(segments[ns]) if ns in segments else None
-        if judge is None:
-            continue
-        for e in entries:
-            if e.proto not in (1, 6, 17) or (e.proto == 6 and e.state not in LIVE_TCP):
-                continue
-            ends = (e.o_src, e.o_dst)
-            if any(a in gateways or ipaddress.IPv4Address(a) in FABRIC for a in ends):
-                continue
-            if judge.decide(e.proto, int.from_bytes(e.o_src, "big"), int.from_bytes(e.r_src, "big"), e.r_sport or 0).action == "deny":
-                out.setdefault(ns, []).append({"protocol": PROTO_NAMES[e.proto], "src": address(e.o_src), "dst": address(e.o_dst),
-                                               "sport": e.o_sport, "dport": e.o_dport})  # fmt: skip
-    return out

@@ -28,9 +28,9 @@ from engine.origin import Origin
 
 Key = tuple[str, ...]
 
-# the ct mark's bits are laid out in engine/marks.py: REFUSED (a policy
-# change refused the connection: the tables drop it, the lab sets it with
-# lab/conntrack.py) and ORIGIN (the router where a connection entered the
+# the ct mark's bits are laid out in engine/marks.py: REFUSED (a commit's
+# policy or firewall rules refused the connection: the tables drop it, the
+# lab sets it through lab/ctnetlink.py) and ORIGIN (the router where a connection entered the
 # fabric from a VPC: one entry per connection carries it, so a reader can
 # ask the kernel for those alone, lab/ctnetlink.py's mark filter)
 REFUSED_MARK = marks.REFUSED

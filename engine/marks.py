@@ -6,7 +6,8 @@ packet mark, and a policy routing rule per target sends it to a table
 whose only route leaves by that target's interface (a firewall instance's
 leg, a backbone link, an internet edge's leg). Bits of the ct mark:
 
-- 0x1 REFUSED: a policy change refused the connection (the tables drop it);
+- 0x1 REFUSED: a commit's policy or firewall rules refused the connection
+  (every forward chain drops it; flow readers leave it out);
 - 0x2 ORIGIN: set where a connection enters the fabric (flow readers);
 - 0xff00 TARGET: the routing target's index (1..255) in this namespace;
 - 0x30000 MODE: when the target applies: ORIGINAL direction only (towards a

@@ -137,7 +137,8 @@ class Fabric(Protocol):
         namespaces, keeping every other counter and all verdicts."""
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
-        """Tracked IPv4 connections per namespace."""
+        """Tracked IPv4 connections per namespace, but those a commit ended by
+        marking them refused (they pass nothing; the kernel leaves them out)."""
 
     def repair(self, plan: Plan) -> list[str]:
         """Put back every object of `plan` that `drift` finds missing or
@@ -147,9 +148,12 @@ class Fabric(Protocol):
     def clear_flows(self, namespaces: list[str]) -> None:
         """Forget the tracked connections of these namespaces."""
 
-    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
-        """End these tracked connections (given by original tuple): from now
-        on none of their packets pass; how many were ended."""
+    def end_flows(self, entries: dict[str, list[Tracked]], refuse: bool) -> int:
+        """End these tracked connections (entries as `read_flows` gave them),
+        per namespace: `refuse` marks them refused (the tables drop their
+        packets both ways, and the entries stay so that a later packet is not
+        taken for a new connection), else they are deleted; how many entries
+        the kernel changed."""
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace, by name."""
@@ -179,7 +183,7 @@ class Tracked(NamedTuple):
     proto: int  # IP protocol number
     state: int | None  # tcp state number (TCP_STATES), None for other protocols
     mark: int | None
-    zone: int | None
+    zone: int | None  # conntrack zone (of both directions, or of the original direction only)
     start_ns: int | None  # CLOCK_REALTIME ns when tracking began (nf_conntrack_timestamp)
     o_src: bytes
     o_dst: bytes

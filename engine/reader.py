@@ -22,7 +22,7 @@ from engine.compile import compile_plan
 from engine.compile.cache import CompileCache
 from engine.compile.topology import fabric_of
 from engine.datapath import model_of
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, VpclabError
 from engine.flows import FlowView
 from engine.inspection import Layout, layout_of
 from engine.memo import derived
@@ -121,14 +121,17 @@ class LabReader:
         for kind in ("segment", "vpc", "share", "firewall"):
             require_known(snap.config, kind, filters.get(kind))
         host = filters.get("host")
-        if host and not any(h.name == host for _v, h in snap.config.hosts()):
-            raise NotFoundError(f"host {host} does not exist in the running configuration")
+        public = next((p.address for i in snap.config.internets for p in i.public_hosts if p.name == host), None)
+        if host and public:
+            # a public host has no segment of its own: its flows are those with its address on either side
+            if filters.get("address") not in (None, public):
+                raise VpclabError(f"host {host} is a public host, its flows are those of address {public}: "
+                                  f"give 'host {host}' or 'address {filters['address']}', not both")
+            filters = {**filters, "host": None, "address": public}
+        elif host and not any(h.name == host for _v, h in snap.config.hosts()):
+            raise NotFoundError(f"host {host} does not exist in the running configuration (as a tenant host or an internet's public host)")
         model = model_of(self.name, snap.config, snap.plan)
-        # namespaces whose tables track connections; a firewall instance's are the
-        # routers' connections again (its instance is read from their marks)
-        firewalls = {i.ns for i in snap.plan.of_kind("ns") if getattr(i, "role", "") == "firewall"}
-        spaces = [item.ns for item in snap.plan.of_kind("nft") if item.ns not in firewalls]
-        return flows.FlowView(model, self.fabric.read_flows(spaces), time.time(), **filters)
+        return flows.FlowView(model, self.fabric.read_flows(flows.flow_namespaces(snap.plan)), time.time(), **filters)
 
     def endpoints(self, snap: RunningSnapshot) -> list[dict[str, Any]]:
         """`show endpoints`: each endpoint, who reaches it, its connections."""

@@ -273,6 +273,7 @@ class Session:
         held = self._instances_held(old_plan, new_plan)
         old_config = self._running
         config_json = self.store.begin_commit(config, self._number + 1)
+        started = time.time()
         try:
             report = self.fabric.apply(old_plan, new_plan, list(ops))
         except CommitError as err:
@@ -287,7 +288,7 @@ class Session:
         self._plan_cache = (self._running, new_plan)
         if self.on_running is not None:
             self.on_running(self._version, number, config, new_plan)
-        cut = self._cut_refused(config, old_plan, ops)  # after saving: the lab is the new one already
+        cut = self._end_connections(old_config, config, old_plan, new_plan, ops, started)  # after saving: the lab is the new one already
         from engine.firewall_notes import notes
 
         was = set(notes(old_config))
@@ -308,24 +309,34 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - the commit goes on; the count is information
             return (f"% could not count the connections of the removed firewall instances: {exc}",)
 
-    def _cut_refused(self, config: Config, old_plan: Plan, ops: tuple[Op, ...]) -> tuple[str, ...]:
-        """End the tracked connections that a changed policy now refuses
-        (conntrack would otherwise let them flow: the policy sees only new
-        connections). Connections it still admits are untouched. A failure
-        here is reported, never raised: the commit is applied and saved."""
-        from engine import flows
-        from engine.datapath import model_of
+    def _end_connections(self, old_config: Config, config: Config, old_plan: Plan, new_plan: Plan,
+                         ops: tuple[Op, ...], started: float) -> tuple[str, ...]:  # fmt: skip
+        """End the tracked connections whose path the commit removed (deleted)
+        and those its policy or firewall rules now refuse (marked): conntrack
+        would otherwise keep them, and the policy and firewalls see only new
+        connections (engine/ending.py). Connections it still admits are
+        untouched. A failure here is reported, never raised: the commit is
+        applied and saved."""
+        from engine import ending
+        from engine.datapath import Model, model_of
+        from engine.flows import flow_namespaces
 
         try:
-            spaces = flows.policy_namespaces(old_plan, ops)
-            if not spaces:
+            old, new = Model(self.lab, old_config, old_plan), model_of(self.lab, config, new_plan)
+            change = ending.change_of(old, new, ops, started)
+            if not change:
                 return ()
-            model = model_of(self.lab, config, self.plan_of(config))
-            refused = flows.refused_now(model, self.fabric.read_flows(sorted(spaces)), spaces)
-            total = sum(self.fabric.drop_flows(ns, rows) for ns, rows in refused.items())
+            tracking = set(flow_namespaces(old_plan)) | set(flow_namespaces(new_plan))
+            first = ending.first_spaces(change, old, new, tracking)
+            found = ending.concerned(change, old, new, self.fabric.read_flows(first), tracking) if first else None
+            if not found:
+                return ()
+            ended = ending.whole(old, self.fabric.read_flows(sorted(tracking)), found)
+            self.fabric.end_flows(ended.delete, refuse=False)
+            self.fabric.end_flows(ended.refuse, refuse=True)
         except Exception as exc:  # noqa: BLE001 - reported to the user, the commit stands
-            return (f"% the commit is applied, but ending the connections its policy refuses failed: {exc}",)
-        return (f"ended {total} connection(s) the new policy refuses",) if total else ()
+            return (f"% the commit is applied, but ending the connections it removed or refuses failed: {exc}",)
+        return ended.messages()
 
     def expire_confirmed(self, number: int) -> bool:
         """Roll back commit `number` if it is still pending confirmation."""
@@ -392,7 +403,7 @@ class Session:
         if not self.store.has_marker("inflight"):
             return []  # the common case, one stat (and no lock file made for a lab that does not exist)
         try:
-            with self.store.lock():
+            with self.store.lock(wait=0):
                 return self._recover()
         except LockedError:
             return []

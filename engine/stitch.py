@@ -147,12 +147,34 @@ def stitch(routes: Routes, raw: dict[str, list[Tracked]]) -> list[list[Link]]:
     firewall's detours and hairpins depend on it, and a router may see the
     connection twice: out to the firewall's hub and back, its last hop
     then). The rest (from the internet, or whose first router was not
-    read) are joined entry by entry as before."""
+    read) are joined entry by entry as before; such a chain that leads into
+    a walked one (a VPC router that tracks, before the segment router) is
+    its beginning."""
     index = {ns: {(IN_KEY(e) if e.o_id is None else IN_ICMP(e)): i for i, e in enumerate(entries)} for ns, entries in raw.items()}
     seen = {ns: bytearray(len(entries)) for ns, entries in raw.items()}
-    chains = [_walk(routes, raw, index, seen, ns, i) for ns, entries in raw.items() for i, e in enumerate(entries)
-              if e.mark and e.mark & ORIGIN and not seen[ns][i]]  # fmt: skip
-    return chains + _joined(routes, raw, index, seen)
+    walked = {(ns, i): _walk(routes, raw, index, seen, ns, i) for ns, entries in raw.items() for i, e in enumerate(entries)
+              if e.mark and e.mark & ORIGIN and not seen[ns][i]}  # fmt: skip
+    heads = dict(walked)  # each walked chain takes one chain leading into it
+    rest = []
+    for chain in _joined(routes, raw, index, seen):
+        into = _leads_into(routes, index, chain[-1])
+        ahead = heads.pop(into, None) if into is not None else None
+        if ahead is None:
+            rest.append(chain)
+        else:
+            ahead[:0] = chain
+    return [*walked.values(), *rest]
+
+
+def _leads_into(routes: Routes, index: dict[str, dict[Any, int]], last: Link) -> tuple[str, int] | None:
+    """The entry (namespace, index) `last` leads into, if any: where a
+    walked chain starts, a VPC router that tracks (one with endpoints) saw
+    the connection before the segment router that marked it ORIGIN."""
+    ns, e = last
+    hop = step(routes, ns, e, None)
+    where = index.get(hop[1]) if hop else None
+    j = where.get(OUT_KEY(e) if e.r_id is None else OUT_ICMP(e)) if where is not None and hop is not None else None
+    return (hop[1], j) if hop is not None and j is not None else None
 
 
 def _walk(routes: Routes, raw: dict[str, list[Tracked]], index: dict[str, dict[Any, int]], seen: dict[str, bytearray],

@@ -58,7 +58,7 @@ class RecordingFabric:
     def repair(self, plan: Plan) -> list[str]:
         return []
 
-    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
+    def end_flows(self, entries: dict[str, list[Tracked]], refuse: bool) -> int:
         return 0
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:

@@ -58,33 +58,6 @@ def read(ns: str, timeout: float = 5.0) -> list[dict[str, Any]]:
     return [r for r in rows if r is not None]
 
 
-def mark(ns: str, flows: list[dict[str, Any]], bit: int) -> int:
-    """Set `bit` in the ct mark of connections given by original tuple
-    (protocol, src, dst, ports); how many `conntrack -U` changed. Marked, not
-    deleted: with `nf_conntrack_tcp_loose` (the default) a deleted TCP
-    connection is picked up again by its next packet, judged in whichever
-    direction that packet goes; a marked one stays known, and dropped."""
-    changed = 0
-    for f in flows:
-        if f["protocol"] not in ("tcp", "udp", "icmp"):
-            continue
-        argv = ["conntrack", "-U", "-f", "ipv4", "-p", str(f["protocol"]), "-s", str(f["src"]), "-d", str(f["dst"])]
-        if f["protocol"] in ("tcp", "udp") and f.get("sport") is not None and f.get("dport") is not None:
-            argv += ["--sport", str(f["sport"]), "--dport", str(f["dport"])]
-        argv += ["--mark", f"{bit:#x}/{bit:#x}"]
-        proc = netns.popen_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            continue
-        text = err.decode(errors="replace")
-        if "have been updated" in text:
-            changed += int(text.split("flow entries have been updated")[0].split()[-1])
-    return changed
-
-
 def flush(ns: str) -> None:
     """Forget every tracked connection of one namespace (`clear flows`)."""
     _run(ns, ["conntrack", "-F"], 5.0)

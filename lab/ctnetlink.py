@@ -23,23 +23,26 @@ import struct
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from operator import itemgetter
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
+from engine.marks import REFUSED
 from engine.ports import PROTO_NAMES, TCP_STATES, Tracked
 from lab import netns
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_CTNETLINK = 1
-IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_GET = 0, 1
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_DELETE = 0, 1, 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
+NLA_F_NESTED = 0x8000
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLA_TYPE_MASK = 0x3FFF
 SO_RCVBUFFORCE = 33
 # attributes (linux/netfilter/nfnetlink_conntrack.h)
 CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_STATUS, CTA_PROTOINFO = 1, 2, 3, 4
 CTA_MARK, CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY, CTA_ZONE, CTA_TIMESTAMP, CTA_MARK_MASK = 8, 9, 10, 18, 20, 21
-CTA_TUPLE_IP, CTA_TUPLE_PROTO = 1, 2
+CTA_TUPLE_IP, CTA_TUPLE_PROTO, CTA_TUPLE_ZONE = 1, 2, 3
 CTA_IP_V4_SRC, CTA_IP_V4_DST = 1, 2
 CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT = 1, 2, 3
 CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE = 4, 5, 6
@@ -119,6 +122,8 @@ class _Walk:
                 for k, o, _n in self._each(off, off + n):
                     if k in (CTA_IP_V4_SRC, CTA_IP_V4_DST):
                         self.at[f"{side}_{'src' if k == CTA_IP_V4_SRC else 'dst'}"] = o
+            elif kind == CTA_TUPLE_ZONE and side == "o":
+                self.at["zone"] = off  # a zone of the original direction only (`ct original zone`)
             elif kind == CTA_TUPLE_PROTO:
                 names = {CTA_PROTO_NUM: "proto", CTA_PROTO_SRC_PORT: f"{side}_sport", CTA_PROTO_DST_PORT: f"{side}_dport",
                          CTA_PROTO_ICMP_TYPE: f"{side}_type", CTA_PROTO_ICMP_CODE: f"{side}_code", CTA_PROTO_ICMP_ID: f"{side}_id"}  # fmt: skip
@@ -160,26 +165,46 @@ class Layout:
         parts: list[tuple[int, str, str | None]] = [(0, "4s", None), *((o - msg_start, "4s", None) for o in walk.headers)]
         parts += [(o - msg_start, CODES[name], name) for name, o in walk.at.items()]
         parts.sort(key=lambda p: p[0])
-        fmt, pos = ">", 0
+        fmt, vfmt, pos = ">", ">", 0
         names: list[str | None] = []
         heads: list[int] = []
+        aligned = (length + 3) & ~3
+        mask = bytearray(aligned)
+        mask[4:6] = b"\xff\xff"  # the message type
         for off, code, name in parts:
             if off < pos:
                 continue  # a value inside a header span cannot happen; be safe
-            fmt += f"{off - pos}x" if off > pos else ""
-            fmt += code
+            gap = f"{off - pos}x" if off > pos else ""
+            fmt += gap + code
+            vfmt += gap + (code if name is not None else "4x")
             pos = off + struct.calcsize(">" + code)
             if name is None:
                 heads.append(len(names))
+                mask[off : off + 4] = b"\xff" * 4
             names.append(name)
-        aligned = (length + 3) & ~3
-        fmt += f"{aligned - pos}x" if aligned > pos else ""  # the whole message: consecutive ones unpack in one pass
-        self.struct = struct.Struct(fmt)
+        tail = f"{aligned - pos}x" if aligned > pos else ""  # the whole message: consecutive ones unpack in one pass
+        self.struct = struct.Struct(fmt + tail)
         self.heads = itemgetter(*heads)
         self.expected = self.heads(self.struct.unpack_from(walk.buf, msg_start))
         index = {n: i for i, n in enumerate(names) if n is not None}
         missing = len(names)  # read as None: unpacked values get a None appended
         self.get = itemgetter(*[index.get(f, missing) for f in FIELDS])
+        # the same, for a whole read of messages of this layout at once (Decoder._uniform): the
+        # values alone, and the bytes every message must have under `mask` (its length, type and
+        # every attribute header), compared for the whole read as one masked integer
+        values = [n for n in names if n is not None]
+        self.values = struct.Struct(vfmt + tail)
+        self.vget = itemgetter(*[values.index(f) if f in values else len(values) for f in FIELDS])
+        sample = bytes(walk.buf[msg_start : msg_start + aligned]).ljust(aligned, b"\0")
+        self.mask, self.masked = bytes(mask), bytes(a & b for a, b in zip(sample, mask, strict=True))
+        self.bulk: dict[int, tuple[int, int]] = {}  # messages in a read -> (mask, masked) as integers
+
+    def matches(self, buf: memoryview, count: int) -> bool:
+        """Do all `count` messages at the start of `buf` have this layout?"""
+        got = self.bulk.get(count)
+        if got is None:
+            got = self.bulk[count] = (int.from_bytes(self.mask * count, "little"), int.from_bytes(self.masked * count, "little"))
+        return int.from_bytes(buf[: count * len(self.mask)], "little") & got[0] == got[1]
 
     def read(self, buf: bytes | memoryview, start: int) -> Tracked | None:
         """The entry at `start` when it has this layout, else None."""
@@ -250,19 +275,48 @@ class Decoder:
         length, kind = HEADER.unpack_from(buf, 0)
         lay = self.latest.get(length)
         step = (length + 3) & ~3
-        if lay is None or n % step or kind & 0xFF != IPCTNL_MSG_CT_NEW or lay.struct.size != step:
+        if lay is None or n % step or kind & 0xFF != IPCTNL_MSG_CT_NEW or lay.struct.size != step or not lay.matches(buf, n // step):
             return False
-        heads, expected, get = lay.heads, lay.expected, lay.get
-        got = []
-        for vals in lay.struct.iter_unpack(buf[:n]):
-            if heads(vals) != expected:
-                return False
-            got.append(make(get((*vals, None))))
-        out += got
+        out += map(make, map(lay.vget, map(add, lay.values.iter_unpack(buf[:n]), repeat(NONE))))  # no bytecode per entry
         return True
 
 
 HEADER = struct.Struct("=IH")
+NONE = (None,)  # what a layout's missing fields read
+BATCH = 256  # requests per send: their acknowledgements fit any receive buffer
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    """One netlink attribute, padded to 4 bytes."""
+    size = 4 + len(payload)
+    return struct.pack("=HH", size, kind) + payload + bytes(-size % 4)
+
+
+def _original(e: Tracked) -> bytes:
+    """CTA_TUPLE_ORIG of an entry, with its zone (as an original-direction
+    zone, which finds an entry of a zone of both directions too)."""
+    ip = _attr(CTA_IP_V4_SRC, e.o_src) + _attr(CTA_IP_V4_DST, e.o_dst)
+    proto = _attr(CTA_PROTO_NUM, bytes([e.proto]))
+    if e.o_sport is not None and e.o_dport is not None:
+        proto += _attr(CTA_PROTO_SRC_PORT, struct.pack(">H", e.o_sport)) + _attr(CTA_PROTO_DST_PORT, struct.pack(">H", e.o_dport))
+    elif e.o_id is not None:
+        proto += (_attr(CTA_PROTO_ICMP_ID, struct.pack(">H", e.o_id)) + _attr(CTA_PROTO_ICMP_TYPE, bytes([e.o_type or 0]))
+                  + _attr(CTA_PROTO_ICMP_CODE, bytes([e.o_code or 0])))  # fmt: skip
+    body = _attr(CTA_TUPLE_IP | NLA_F_NESTED, ip) + _attr(CTA_TUPLE_PROTO | NLA_F_NESTED, proto)
+    if e.zone:
+        body += _attr(CTA_TUPLE_ZONE, struct.pack(">H", e.zone))
+    return _attr(CTA_TUPLE_ORIG | NLA_F_NESTED, body)
+
+
+def _request(e: Tracked, seq: int, refuse: bool) -> bytes:
+    """An update that sets the REFUSED bit of the ct mark (an update of an
+    existing entry: no NLM_F_CREATE), or a delete; acknowledged."""
+    attrs = _original(e)
+    if refuse:
+        attrs += _attr(CTA_MARK, struct.pack(">I", REFUSED)) + _attr(CTA_MARK_MASK, struct.pack(">I", REFUSED))
+    kind = (NFNL_SUBSYS_CTNETLINK << 8) | (IPCTNL_MSG_CT_NEW if refuse else IPCTNL_MSG_CT_DELETE)
+    body = struct.pack("=BBH", socket.AF_INET, 0, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
 
 
 class Table:
@@ -291,6 +345,48 @@ class Table:
         msg = struct.pack("=IHHII", 20 + len(attrs), kind, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)
         self.sock.send(msg + struct.pack("=BBH", socket.AF_INET, 0, 0) + attrs)
         return self._collect()
+
+    def change(self, entries: list[Tracked], refuse: bool) -> int:
+        """Mark these connections refused (set the REFUSED bit of their ct
+        mark: the tables drop them) or delete them; how many the kernel
+        changed (one already gone is not counted). Each is addressed by its
+        original tuple and zone, so two tenants' connections with the same
+        addresses in one namespace are never confused."""
+        done = 0
+        for start in range(0, len(entries), BATCH):
+            chunk = entries[start : start + BATCH]
+            first = self.seq + 1
+            self.seq += len(chunk)
+            self.sock.send(b"".join(_request(e, first + i, refuse) for i, e in enumerate(chunk)))
+            done += self._acks(first, len(chunk))
+        return done
+
+    def forget(self) -> None:
+        """Delete every entry but those marked refused, in one request (a
+        flush with a mark filter): what `clear flows` forgets is picked up
+        again by its next packet, which a refused connection must not be."""
+        self.seq += 1
+        attrs = _attr(CTA_MARK, struct.pack(">I", 0)) + _attr(CTA_MARK_MASK, struct.pack(">I", REFUSED))
+        body = struct.pack("=BBH", socket.AF_INET, 0, 0) + attrs
+        kind = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0) + body)
+        if not self._acks(self.seq, 1):
+            raise OSError(f"conntrack flush in {self.ns} refused")
+
+    def _acks(self, first: int, count: int) -> int:
+        """Read the acknowledgements of `count` requests numbered from `first`:
+        how many succeeded."""
+        ok = seen = 0
+        while seen < count:
+            n = self.sock.recv_into(self.buf)
+            pos = 0
+            while pos + 20 <= n:
+                length, kind, _flags, seq = struct.unpack_from("=IHHI", self.buf, pos)
+                if kind == NLMSG_ERROR and first <= seq < first + count:
+                    seen += 1
+                    ok += struct.unpack_from("=i", self.buf, pos + 16)[0] == 0
+                pos += (length + 3) & ~3
+        return ok
 
     def _collect(self) -> list[Tracked]:
         out: list[Tracked] = []
@@ -355,6 +451,25 @@ class Tables:
             out = {ns: dump(ns) for ns in tables}
         self._prune()
         return out
+
+    def change(self, entries: dict[str, list[Tracked]], refuse: bool) -> int:
+        """Mark refused, or delete, these entries of each namespace that
+        exists (`Table.change`); how many the kernel changed."""
+        done = 0
+        for ns, rows in entries.items():
+            got = self._table(ns) if rows else None
+            if got is not None:
+                with got[1]:
+                    done += got[0].change(rows, refuse)
+        return done
+
+    def forget(self, namespaces: list[str]) -> None:
+        """Delete every entry but the refused ones in each namespace that exists."""
+        for ns in namespaces:
+            got = self._table(ns)
+            if got is not None:
+                with got[1]:
+                    got[0].forget()
 
     def _prune(self) -> None:
         with self._lock:

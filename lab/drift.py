@@ -30,6 +30,7 @@ from lab.realisers import realiser_of
 
 States = dict[str, NsState]
 FOREIGN = "foreign: not made by vpclab (destroy leaves it)"
+HALF_MADE = "half-made (not mounted)"  # a file in /run/netns with no namespace on it (lab/netns.py half_made)
 LINK_KINDS = ("veth", "bridge")  # the kinds of link vpclab makes; others (tunl0 when ipip is loaded) are the kernel's
 
 
@@ -45,6 +46,9 @@ def read_states(lab: str, namespaces: Iterable[str], tables: Iterable[str] = (),
     want_tables = set(tables)
     running = frozenset(services.scan(services.marker(f"{lab}/"))) if with_services else None
     for ns in sorted(set(namespaces)):
+        if netns.half_made(ns):
+            problems.append(Drift(ns, "namespace", ns, HALF_MADE, ("ns", ns)))
+            continue
         if not netns.exists(ns):
             problems.append(Drift(ns, "namespace", ns, "missing", ("ns", ns)))
             continue
@@ -77,7 +81,8 @@ def drift(plan: Plan, lab: str) -> list[Drift]:
     wanted = set(plan.namespaces())
     out: list[Drift] = []
     for ns in sorted(set(netns.list_names(f"{lab}-")) - wanted):
-        out.append(Drift(ns, "namespace", ns, "unexpected" if marks.owner(ns) == lab else FOREIGN))
+        problem = HALF_MADE if netns.half_made(ns) else "unexpected" if marks.owner(ns) == lab else FOREIGN
+        out.append(Drift(ns, "namespace", ns, problem))
     states, problems = read_states(lab, wanted, [i.ns for i in plan.of_kind("nft")])
     out += problems
     for item in plan:
@@ -214,4 +219,4 @@ def _closed(items: dict[Key, PlanItem]) -> dict[Key, PlanItem]:
             del items[key]
 
 
-__all__ = ["FOREIGN", "drift", "observed", "read_states", "remove_unexpected", "unexpected"]
+__all__ = ["FOREIGN", "HALF_MADE", "drift", "observed", "read_states", "remove_unexpected", "unexpected"]

@@ -53,11 +53,13 @@ class LinuxFabric:
                       for k in old.items.keys() - found.items.keys() if k in new.items and new.items[k] == old.items[k]]
             old, ops = found, plan_diff(found, new)
         carry = self._carried_counters(old, ops)
+        made = [op.item.ns for op in ops if op.action == "add" and isinstance(op.item, NetnsItem)]
+        cleared = _half_made_removed(made, " and made it again")  # else creating them fails with EEXIST
         try:
             apply_ops(ops, self.fault, carry)
         except ApplyFailure as failure:
             self._undo(old, failure)
-        healed = sorted(remade) + self.heal(new)
+        healed = cleared + sorted(remade) + self.heal(new)
         counts = summarize(ops)
         report = ApplyReport(
             created={k[1:]: v for k, v in counts.items() if k[0] == "+"},
@@ -86,6 +88,8 @@ class LinuxFabric:
         found = drift.observed([*others, plan], self.lab)
         ops = plan_diff(found, plan)
         known = {ns for p in (plan, *others) for ns in p.namespaces()}
+        # under the lock: every half-made namespace of the lab is a dead commit's (the one being undone)
+        cleared = _half_made_removed(netns.list_names(self.prefix), "")
         extra, _foreign = marks.partition([n for n in netns.list_names(self.prefix) if n not in known], self.lab)
         try:
             apply_ops(ops)
@@ -99,7 +103,7 @@ class LinuxFabric:
                 netns.delete(ns)
         counts = summarize(ops)
         counts.update({"-ns": counts.get("-ns", 0) + len(extra)} if extra else {})
-        return [", ".join(f"{k[0]}{v} {kind_label(k[1:])}" for k, v in sorted(counts.items())) or "nothing to change"]
+        return cleared + [", ".join(f"{k[0]}{v} {kind_label(k[1:])}" for k, v in sorted(counts.items())) or "nothing to change"]
 
     def _carried_counters(self, old: Plan, ops: list[Op]) -> dict[str, dict[str, list[int]]]:
         """Counters that survive a table reload: those whose rules and elements
@@ -142,17 +146,21 @@ class LinuxFabric:
         out = drift.remove_unexpected(plan, self.lab)
         found = self.drift(plan)
         for d in found:
+            if d.kind == "namespace" and d.problem == drift.HALF_MADE and netns.clear_half_made([d.ns]):
+                out.append(f"removed half-made namespace {d.ns} (a file in /run/netns with no namespace mounted on it)")
             if d.kind == "namespace" and d.problem == "unexpected":
                 # its processes only: stop_lab would end every service of the lab and empty its run directory
                 services.kill(services.processes_in([d.ns]))
                 netns.delete(d.ns)
                 out.append(f"removed namespace {d.ns} (not in the running configuration)")
-        missing = {d.key for d in found if d.key is not None and d.problem == "missing"}
-        different = {d.key for d in found if d.key is not None and d.problem != "missing"}
+        missing = {d.key for d in found if d.key is not None and d.problem in ("missing", drift.HALF_MADE)}
+        different = {d.key for d in found if d.key is not None} - missing
         ops = repair_ops(plan, missing, different)
         if ops:
+            carry = {op.item.ns: nft.read_counters(op.item.ns) for op in ops  # a reloaded table keeps its counts
+                     if isinstance(op.item, NftItem) and op.action == "add" and netns.mounted(op.item.ns)}
             try:
-                apply_ops(ops, self.fault)
+                apply_ops(ops, self.fault, carry)
             except ApplyFailure as failure:
                 what = f"{failure.op.action} {failure.op.item.key}" if failure.op else "apply"
                 raise CommitError(f"repair failed at {what}: {failure.error}; 'show lab health' says what is still wrong") from failure
@@ -200,27 +208,25 @@ class LinuxFabric:
 
     def read_flows(self, namespaces: list[str]) -> dict[str, list[Tracked]]:
         """Conntrack entries per namespace, through one netlink socket per
-        namespace kept open between polls (lab/ctnetlink.py)."""
-        return self.tables.read(namespaces)
+        namespace kept open between polls (lab/ctnetlink.py); the kernel
+        leaves out those marked refused."""
+        return self.tables.read(namespaces, 0, REFUSED_MARK)
 
     def clear_flows(self, namespaces: list[str]) -> None:
-        """Forget tracked connections (established ones are re-tracked mid-stream)."""
-        from lab import conntrack
-
-        for ns in namespaces:
-            if netns.exists(ns):
-                conntrack.flush(ns)
+        """Forget tracked connections (established ones are re-tracked
+        mid-stream), but those a commit refused: forgotten, they would be
+        re-tracked too, judged in whichever direction their next packet goes."""
+        self.tables.forget(namespaces)
 
     def link_counters(self, ns: str) -> dict[str, dict[str, int]]:
         """rx/tx packets and bytes of every link of a namespace."""
         return netns.each_present([ns], inventory.link_counters).get(ns, {})
 
-    def drop_flows(self, ns: str, flows: list[dict]) -> int:  # type: ignore[type-arg]
-        """Mark tracked connections (by original tuple) as refused: the
-        table drops them in both directions (engine/compile/nft.py)."""
-        from lab import conntrack
-
-        return conntrack.mark(ns, flows, REFUSED_MARK) if netns.exists(ns) else 0
+    def end_flows(self, entries: dict[str, list[Tracked]], refuse: bool) -> int:
+        """Mark tracked connections refused (every forward chain drops them
+        in both directions, engine/compile/nft.py) or delete them, each by
+        its original tuple and zone (lab/ctnetlink.py)."""
+        return self.tables.change(entries, refuse)
 
     def read_log(self, count: int) -> list[str]:
         """The last `count` lines of the policy log."""
@@ -234,23 +240,26 @@ class LinuxFabric:
         """Stop the lab's processes, then remove every namespace with its
         prefix that carries its mark (veths go with them); namespaces that
         vpclab did not make are left, and reported (lab/marks.py)."""
+        half = netns.clear_half_made(netns.list_names(self.prefix))  # files that hold no namespace: nothing to leave
         ours, foreign = marks.partition(netns.list_names(self.prefix), self.lab, known or ())
         services.stop_lab(self.lab, ours)
         self.tables.close()  # an open socket would keep its namespace alive
         for name in ours:
             netns.delete(name)
-        return Destroyed(len(ours), tuple(foreign))
+        return Destroyed(len(ours) + len(half), tuple(foreign))
 
     def probe_many(self, specs: list[ProbeSpec], timeout: float) -> list[ProbeResult]:
         """Many probes at once (lab/probeset.py)."""
         from lab import probeset
 
+        self._require(*{ns for s in specs for ns in (s.src_ns, s.observe_ns) if ns})
         return probeset.probe_many(specs, timeout)
 
     def trace_probes(self, reqs: list[TraceProbe]) -> list[tuple[ProbeResult, list[Sighting]]]:
         """Probes sent at once and watched in many namespaces (lab/tracing.py)."""
         from lab import tracing
 
+        self._require(*{ns for r in reqs for ns in (r.src_ns, r.observe_ns, *r.watch) if ns})
         return tracing.trace_probes(reqs)
 
     def probe(
@@ -272,8 +281,21 @@ class LinuxFabric:
     def _require(self, *namespaces: str) -> None:
         """NotFoundError naming a namespace that is gone (deleted behind
         vpclab's back), with where to see the rest."""
-        for ns in namespaces:
+        for ns in sorted(namespaces):
             if not netns.mounted(ns):
-                what = f"host {ns.split('-h-', 1)[1]}" if "-h-" in ns else ns
+                tag, _, name = ns.partition("-")[2].partition("-")
+                what = f"{ROLES[tag]} {name}" if tag in ROLES else ns
                 raise NotFoundError(f"the namespace of {what} ({ns}) is missing from the lab (deleted outside vpclab?): "
-                                    f"'show lab health' lists what else is missing")
+                                    f"'show lab health' lists what else is missing, 'repair' makes it again")
+
+
+def _half_made_removed(names: list[str], then: str) -> list[str]:
+    """Remove the files of those of `names` that a killed commit left
+    unmounted (lab/netns.py half_made); a line for each, ending in `then`."""
+    return [f"removed half-made namespace {ns} (its file in /run/netns held no namespace: left by an interrupted commit)"
+            f"{then}" for ns in netns.clear_half_made(names)]
+
+
+# what a namespace's tag (engine/compile/naming.py) names, for messages
+ROLES = {"h": "host", "v": "vpc router", "s": "segment router", "f": "firewall instance", "i": "internet edge",
+         "p": "public host", "e": "endpoint service"}

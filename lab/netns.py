@@ -89,6 +89,28 @@ def mounted(name: str) -> bool:
         return False
 
 
+def half_made(name: str) -> bool:
+    """True when `name` has a file under /run/netns but no namespace is
+    mounted on it: a creation killed between making the file and mounting
+    (or a deletion between its two steps). Such a file holds nothing; it
+    only blocks the name (a creation fails with EEXIST)."""
+    return os.path.lexists(path(name)) and not mounted(name)
+
+
+def clear_half_made(names: Iterable[str]) -> list[str]:
+    """Remove the files of those of `names` that are half made (above);
+    the names removed."""
+    out = []
+    for name in names:
+        if half_made(name):
+            try:
+                os.unlink(path(name))
+            except FileNotFoundError:
+                continue
+            out.append(name)
+    return out
+
+
 def each_present(names: Iterable[str], read: Callable[[str], T]) -> dict[str, T]:
     """`read(ns)` for each namespace that exists. One that a commit (in
     another thread or process) removes while it is read is left out, as if

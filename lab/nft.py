@@ -19,7 +19,7 @@ import ctypes.util
 import re
 
 from engine.errors import SystemDependencyError
-from lab import netns
+from lab import netns, nftgen
 
 _lib: ctypes.CDLL | None = None
 
@@ -86,13 +86,17 @@ def load(ns: str, ruleset: str, counters: dict[str, list[int]] | None = None) ->
     exist yet is only added; an existing one is deleted and re-added in the
     same transaction, so no packet ever sees a half-loaded table. `counters`
     (by comment) are written into the new table, so a reload keeps what was
-    counted."""
+    counted. The namespace's ruleset generation is recorded afterwards as
+    vpclab's (lab/nftgen.py: health tells a table changed behind its back)."""
     if counters:
         ruleset = with_counters(ruleset, counters)
-    if exists(ns):
-        run(ns, f"delete table {TABLE}\n{ruleset}")
-    else:
-        run(ns, ruleset)
+    try:
+        if exists(ns):
+            run(ns, f"delete table {TABLE}\n{ruleset}")
+        else:
+            run(ns, ruleset)
+    finally:
+        nftgen.record(ns)
 
 
 def exists(ns: str) -> bool:
@@ -107,7 +111,10 @@ def tables(ns: str) -> list[str]:
 
 def delete(ns: str, table: str) -> None:
     """Delete table `table` (`FAMILY NAME`, as `tables` gives it) from `ns`."""
-    run(ns, f"delete table {table}\n")
+    try:
+        run(ns, f"delete table {table}\n")
+    finally:
+        nftgen.record(ns)
 
 
 _COUNTER = re.compile(r'counter((?: drop| accept)?) comment "([^"]+)"')
@@ -150,4 +157,7 @@ def read_counters(ns: str) -> dict[str, list[int]]:
 
 def remove(ns: str) -> None:
     """Remove the lab's table from `ns` (missing is fine)."""
-    run(ns, f"table {TABLE}\ndelete table {TABLE}\n")
+    try:
+        run(ns, f"table {TABLE}\ndelete table {TABLE}\n")
+    finally:
+        nftgen.forget(ns)

@@ -31,7 +31,7 @@ from engine.items import (
     ifindex_of,
 )
 from engine.ports import Drift
-from lab import conntrack, inventory, marks, netns, nft, rtnl, services
+from lab import conntrack, inventory, marks, netns, nft, nftgen, rtnl, services
 from lab.inventory import NsState
 
 FaultHook = Callable[[Op], None]
@@ -354,14 +354,21 @@ class NftRealiser(OneByOneRealiser):
             conntrack.flush(item.ns)
 
     def drift(self, item: NftItem, states: States) -> list[Drift]:
-        """The table gone, or its counted entries not those of the plan (a
-        table replaced or edited by hand: the comments name every entry)."""
+        """The table gone, or changed since vpclab's last load: the
+        namespace's ruleset generation is not the one vpclab recorded
+        (lab/nftgen.py: one netlink request, where reading the table costs
+        a listing). Without a record (a lab loaded before the records), its
+        counted entries not those of the plan (the comments name every
+        entry), which misses a rule added beside them."""
         state = states.get(item.ns)
         if state is None:
             return []
         if not (state.table if state.table is not None else nft.exists(item.ns)):
             return [Drift(item.ns, "table", nft.TABLE, "missing", item.key)]
-        if not set(nft.read_counters(item.ns)) >= {c for c, _digest in item.counted}:
+        changed = nftgen.changed(item.ns)
+        if changed:
+            return [Drift(item.ns, "table", nft.TABLE, "different (changed behind vpclab's back)", item.key)]
+        if changed is None and not set(nft.read_counters(item.ns)) >= {c for c, _digest in item.counted}:
             return [Drift(item.ns, "table", nft.TABLE, "different (entries missing)", item.key)]
         return []
 

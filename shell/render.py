@@ -29,6 +29,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _data(text: str) -> str | Text:
+    """A cell as data, never markup: a '[' (a name like '[/]') goes as Text,
+    which rich prints as it is (a markup error otherwise); plain strings stay
+    strings, the fast plain-table path (shell/plaintable.py)."""
+    return Text(text) if "[" in text else text
+
+
 def label(key: str) -> str:
     """A row key as people read it: the configuration's spelling."""
     return key.replace("_", "-")
@@ -41,7 +48,7 @@ def table(rows: list[dict[str, Any]], columns: Iterable[str] | None = None, titl
     for c in cols:
         t.add_column(label(c), overflow="fold")
     for row in rows:
-        t.add_row(*(_cell(row.get(c)) for c in cols))
+        t.add_row(*(_data(_cell(row.get(c))) for c in cols))
     return t
 
 

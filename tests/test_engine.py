@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -111,12 +115,40 @@ def test_history_rollback_and_lock(tmp_path):
     api.rollback(1)
     assert api.running == base() and api.session.number == 3
     # another process attached to the same lab sees the running config
-    other = LabApi("t_pure", RecordingFabric(), LabStore("t_pure", tmp_path))
+    other_store = LabStore("t_pure", tmp_path)
+    other_store.lock_wait = 0.2
+    other = LabApi("t_pure", RecordingFabric(), other_store)
     assert other.running == base()
     with api.session.store.lock():
         other.set_candidate(grown)
         with pytest.raises(LockedError, match="locked"):
             other.commit()
+
+
+def test_a_commit_waits_briefly_for_the_lock_and_names_the_holder(tmp_path):
+    """Two commits at the same moment: the second waits for the first (as
+    destroy does); one that waits in vain names the process holding the
+    lock, read from /proc/locks: a PID file written after the lock is
+    taken was read empty ('process  is committing')."""
+    api = LabApi("t_pure", RecordingFabric(), LabStore("t_pure", tmp_path))
+    api.set_candidate(base())
+    api.commit()
+    lock = tmp_path / "t_pure" / "lock"
+    (tmp_path / "t_pure" / "lock.pid").write_text("")  # as a holder leaves it just after taking the lock
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        api.session.store.lock_wait = 0.3
+        api.set_candidate(base().put("vpc", Vpc("db", segment="dev", cidrs=("10.9.0.0/16",))))
+        with pytest.raises(LockedError, match=f"lab t_pure is locked: process {os.getpid()} is committing; try again"):
+            api.commit()
+        api.session.store.lock_wait = 10.0  # generous: a loaded machine may fire the timer late
+        threading.Timer(0.5, fcntl.flock, (fd, fcntl.LOCK_UN)).start()
+        started = time.monotonic()
+        assert api.commit().number == 2
+        assert 0.4 < time.monotonic() - started < 10.0
+    finally:
+        os.close(fd)
 
 
 def test_failed_apply_keeps_running(tmp_path):

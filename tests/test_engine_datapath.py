@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from engine import flows
+from engine import ending, flows
 from engine.compile import compile_plan
 from engine.datapath import Model, Packet, UnknownRole, from_host, walk
 from engine.datapath.handler import HANDLERS, handler_for
@@ -231,8 +231,8 @@ def test_flows_rule_and_refused_check_are_the_models_decision() -> None:
     decision = flows.decide(m, ns, "b.bu01", entry)
     assert decision is not None and decision.rule == w.hops[1].rule == "segment corp 10"
     raw = {ns: [entry, tracked(6, "10.30.1.10", "10.30.2.10", 40001, 22)]}
-    refused = flows.refused_now(m, raw, {ns: "corp"})
-    assert [r["dport"] for r in refused[ns]] == [22]
+    found = ending.concerned(ending.Change(policies={ns: "corp"}), m, m, raw, {ns})
+    assert [k[5] for k in found.refused] == [22] and set(found.refused.values()) == {"the new policy refuses"}
     assert not from_host(m, "bu01-a", "10.30.2.10", "tcp", 22, 40001).outcome.reachable
 
 

@@ -7,6 +7,7 @@ import socket
 from engine.compile import compile_plan
 from engine.datapath import Model
 from engine.flows import TEXT_COLUMNS, FlowView
+from engine.marks import ORIGIN
 from engine.ports import Tracked
 from shell.loader import parse_config
 from shell.plain import columns, heading, widths
@@ -55,3 +56,40 @@ def test_the_fast_text_lines_are_the_plain_columns_of_the_cells() -> None:
     sizes = widths(list(view.cells())[:500], TEXT_COLUMNS)
     assert [*heading(TEXT_COLUMNS, sizes), *view.lines(sizes)] == list(columns(view.cells(), TEXT_COLUMNS))
     assert "cust-a@core > share portal-a > provider@core" in next(view.lines(sizes))
+
+
+ENDPOINT_VPC = """\
+segment corp
+!
+endpoint-service store
+ kind tcp-echo
+ port 7000
+!
+vpc va
+ segment corp
+ cidr 10.71.0.0/16
+ subnet s 10.71.1.0/24
+ host a1 10.71.1.10
+ endpoint ep service store address 10.71.1.21
+!
+vpc vb
+ segment corp
+ cidr 10.72.0.0/16
+ subnet s 10.72.1.0/24
+ host b1 10.72.1.10
+!
+"""
+
+
+def test_a_vpc_router_that_tracks_is_the_first_hop_of_the_connection_not_a_row_of_its_own() -> None:
+    """A VPC router with endpoints has a table, so it tracks its VPC's
+    connections too, before the segment router that marks them ORIGIN."""
+    config = parse_config(ENDPOINT_VPC)
+    m = Model("x", config, compile_plan("x", config))
+    vpc_entry = entry("10.71.1.10", "10.72.1.10", 40000, 7, "10.72.1.10", "10.71.1.10", proto=6)
+    raw = {"x-v-va": [vpc_entry], "x-s-corp@core": [vpc_entry._replace(mark=ORIGIN)]}
+    rows = FlowView(m, raw, 2e9).rows()
+    assert [[h["node"] for h in r["path"]] for r in rows] == [["vpc va", "segment corp cxp core"]]
+    assert rows[0]["segment"] == "corp"
+    alone = FlowView(m, {"x-v-va": [vpc_entry], "x-s-corp@core": []}, 2e9).rows()  # the segment router's entry gone
+    assert [[h["node"] for h in r["path"]] for r in alone] == [["vpc va"]]

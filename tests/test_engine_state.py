@@ -63,6 +63,10 @@ RUNNING_DAMAGE: dict[str, tuple[Damage, str]] = {
     "a name of the wrong type": (_retype("config.vpcs.0.name", 5), "config.vpcs[0].name: expected a string, found int"),
     "a name with a newline": (_retype("config.vpcs.0.name", "web\nvpc evil"), "text no configuration may hold: vpc web\\x0avpc evil: invalid name"),
     "an escape in a description": (_retype("config.segments.0.description", "\x1b[2J"), "segment prod: description: ESC (U+001B) at column 1"),
+    # values of the right type that no commit accepts (the plan used to leave their objects out without a word)
+    "a host outside its subnet": (_retype("config.vpcs.0.hosts.0.address", "8.8.8.8"),
+                                  "a configuration no commit would accept: vpc web host web1: 8.8.8.8"),
+    "a vpc in no segment known": (_retype("config.vpcs.0.segment", "nowhere"), "a configuration no commit would accept: vpc web"),
 }
 
 
@@ -148,3 +152,25 @@ def test_the_state_directory_itself_replaced_by_a_file(tmp_path: Path) -> None:
         api.running
     assert api.destroy().removed == 0
     assert not (tmp_path / "state").exists()  # nor the root it was the last of
+
+
+def test_a_running_json_with_values_out_of_range_is_damaged_and_never_planned(tmp_path: Path) -> None:
+    """The hostile trial's file: firewall instances 200 and an snat-address
+    outside the documentation ranges read as they were, and the plan left
+    the firewall and the edge out: a repair would have torn them down."""
+    sh = committed(tmp_path)
+    sh.ok("configure", "firewall fws", " instances 2", " zone a segment prod", " exit", "internet inet", " segment prod",
+          " snat-address 198.51.100.1", " exit", "commit", "end")
+    running = tmp_path / "state" / "t" / "running.json"
+    data = json.loads(running.read_text())
+    data["config"]["firewalls"][0]["instances"] = 200
+    data["config"]["internets"][0]["snat_address"] = "8.8.8.8"
+    running.write_text(json.dumps(data))
+    again = Shell(tmp_path / "state")
+    again.api.fabric.plan = sh.api.fabric.plan  # type: ignore[attr-defined]  # the lab as built
+    for command in ("show firewalls", "show internet", "show lab health", "repair"):
+        out = again.run(command)
+        assert out.startswith(f"% the state file {running} is damaged (a configuration no commit would accept: "
+                              "firewall fws: instances 200 is out of range (1-8) (and 1 more)): "
+                              f"'cp {tmp_path}/state/t/history/000003.json {running}' restores commit 3"), (command, out)
+    assert again.api.fabric.plan is sh.api.fabric.plan  # type: ignore[attr-defined]  # nothing torn down

@@ -144,7 +144,7 @@ def test_a_missing_host_namespace_is_named_by_ping_and_host_exec(make_lab) -> No
     api.commit()
     subprocess.run(["ip", "netns", "del", f"{api.name}-h-ha"], check=True)
     message = (f"the namespace of host ha ({api.name}-h-ha) is missing from the lab (deleted outside vpclab?): "
-               f"'show lab health' lists what else is missing")
+               f"'show lab health' lists what else is missing, 'repair' makes it again")
     for call in (lambda: api.ping("hb", "ha", count=1), lambda: api.host_exec("ha", ["true"]),
                  lambda: api.probe("ha", "hb")):  # fmt: skip
         with pytest.raises(NotFoundError) as caught:

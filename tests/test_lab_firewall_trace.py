@@ -35,7 +35,9 @@ def nodes(result: Any) -> list[str]:
 def test_trace_through_the_story_agrees(make_lab: Any) -> None:
     api = built(make_lab, story_text())
     seen_instances = set()
-    for _ in range(6):  # several source ports: both instances get their turn
+    for tries in range(24):  # random source ports until both instances had their turn (6 alone missed one 1 time in 32)
+        if tries >= 6 and len(seen_instances) == 2:
+            break
         r = api.trace("s2app", "s1web", "tcp", 8080)
         assert r.agree, (r.difference, r.walk.hops, r.observed)
         hops = r.walk.hops

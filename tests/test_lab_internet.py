@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import VpclabError
 from engine.jhash import choose
 from lab import conntrack, netns
 from shell.loader import parse_config
@@ -149,6 +150,12 @@ def test_the_load_balancer_spreads_and_is_the_only_way_in(edge: Any) -> None:
     rows = [r for r in edge.flows(address=VIP) if r["src"] == PUBLIC and 42000 <= r["sport"] < 42020]
     assert len(rows) == 20 and all(r["path"][0]["node"] == "internet inet" for r in rows), rows
     assert {r["segment"] for r in rows} == {"t1", "t2"} and all(r["segment"] == r["path"][-1]["node"].split()[1] for r in rows)
+    # a public host's flows are those of its address (it used to be "host pub does not exist")
+    of_pub = edge.flows(host="pub")
+    assert {(r["src"], r["sport"]) for r in rows} <= {(r["src"], r["sport"]) for r in of_pub}
+    assert all(PUBLIC in (r["src"], r["dst"]) for r in of_pub)
+    with pytest.raises(VpclabError, match="host pub is a public host, its flows are those of address 203.0.113.10"):
+        edge.flows(host="pub", address=VIP)
     # nothing else gets in: the lab's private addresses, other ports of the VIP, the SNAT address
     for target, port in (("alice", 22), ("web1", 80), ("bob", 80)):
         res = edge.probe(target, "pub", "tcp", port)

@@ -271,6 +271,9 @@ def test_a_commit_from_another_process_appears_without_a_restart(live_lab: tuple
         await pilot.press("2")
         await settle(pilot)
         assert not app.views["top"].tables["shares"]  # type: ignore[attr-defined]
+        await pilot.press("1")  # the share's connection ended with it (the commit deleted it on both routers)
+        await until(pilot, lambda: app.views["flows"].window is not None and echo_flow(app) is not None, what="the flows")  # type: ignore[attr-defined]
+        assert not [s for s in app.views["flows"].window.rows if s.row["dst"] == "10.74.1.10"]  # type: ignore[attr-defined]
 
     run(app, scenario)
 

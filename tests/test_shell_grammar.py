@@ -246,3 +246,17 @@ def test_commands_and_interpreter_import_each_other_one_way() -> None:
         assert not imports(path) & {"shell.interpreter", "shell.language", "shell.loader"} - (
             {"shell.interpreter"} if path.name == "replay.py" else set()), path
     assert not imports(REPO / "shell" / "interpreter.py") & {"shell.language", "shell.loader", "shell.commands"}
+
+
+def test_a_word_outside_a_set_says_what_the_set_holds(sh: Shell) -> None:
+    """`show flows protocol gre`, `kind dns` used to print the caret alone."""
+    assert sh.run("show flows protocol gre").splitlines()[-1] == "% gre is not a protocol here: tcp, udp or icmp"
+    sh.ok("configure", "endpoint-service objs")
+    assert sh.run("kind dns").splitlines()[-1] == "% dns is not a kind here: http or tcp-echo"
+    sh.ok("exit", "segment prod")
+    assert sh.run("policy 10 permit gre any any").splitlines()[-1] == "% gre is not a protocol here: ip, tcp, udp or icmp"
+    assert sh.run("do show vpcs bogus").splitlines()[-1] == "% Invalid input detected at '^' marker."  # more keywords: no set
+
+
+def test_show_log_count_is_described_as_lines(sh: Shell) -> None:
+    assert sh.run("show log 0").splitlines()[-1] == "% Number of log lines (the newest) <1-1000>: 0 is out of range (1-1000)"

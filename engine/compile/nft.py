@@ -5,7 +5,8 @@ turns one namespace's fragments into the script of one `table inet
 vpclab`, loaded atomically (lab/nft.py). The forward chain's shape is
 fixed so that the cost of policy stays flat (LINUX-NOTES):
 
-1. `ct state established,related accept`: replies and admitted flows never
+1. connections a commit refused (REFUSED in their ct mark) are dropped;
+   `ct state established,related accept`: replies and admitted flows never
    see the policy again, whatever its size;
 2. share direction filters (`ct state new` from the end that may not open);
    in a VPC router with endpoints, its private links first: only the
@@ -142,10 +143,10 @@ def render(rules: NsRules) -> str:
     if forward or rules.track:
         lines.append("  chain forward {")
         lines.append("    type filter hook forward priority filter; policy accept;")
-        if any(d.startswith("chain seg_policy") for d in rules.decls):
-            # connections a later policy refuses carry this mark (engine/flows.py): dropped
-            # in both directions, before the established accept would let them through
-            lines.append(f"    ct mark & {REFUSED_MARK:#x} == {REFUSED_MARK:#x} drop")
+        # connections a later commit refuses (its policy or a firewall's rules) carry this
+        # mark on every router they cross (engine/ending.py): dropped in both directions,
+        # before the established accept would let them through
+        lines.append(f"    ct mark & {REFUSED_MARK:#x} == {REFUSED_MARK:#x} drop")
         lines.append("    ct state established,related accept")
         if rules.track:  # a segment router: where connections from its VPCs enter the fabric
             lines.append(f'    ct state new iifname "v*" ct mark set ct mark or {ORIGIN_MARK:#x}')

@@ -207,7 +207,7 @@ def commands() -> list[Command]:
                 _policy_hits, ("exec",), {"policy": "Packets and bytes per policy entry", "segment": "Only this segment's policy",
                                           "share": "Only this share", "firewall": "Only this firewall's rules (all instances)",
                                           "nonzero": "Only entries that matched"}),
-        Command("show log [count=COUNT]", _log, ("exec",), "Lines written by 'log' policy entries"),
+        Command("show log [count=LINES]", _log, ("exec",), "Lines written by 'log' policy entries"),
         Command("clear counters [segment segment=SEGMENT|share share=SHARE|firewall firewall=FIREWALL]",
                 _clear_counters, ("exec",), {"counters": "Zero policy hit counters", "segment": "Only this segment's policy",
                                              "share": "Only this share (and its link statistics)",

@@ -127,7 +127,7 @@ def _choose(paths: list[_Path], line: str, tok: Token, index: int) -> tuple[list
     fitting = [p for p in args if p.node.token.type.accepts(_rest(line, tok) if p.node.token.type.rest else text)]  # type: ignore[union-attr]
     if fitting:
         return fitting, None
-    return [], SyntaxFault("invalid", line, tok.start, text, (), index, _reasons(args, line, tok))
+    return [], SyntaxFault("invalid", line, tok.start, text, (), index, _reasons(args, line, tok) or _not_a_choice(paths, text))
 
 
 def _rest(line: str, tok: Token) -> str:
@@ -147,6 +147,21 @@ def _reasons(args: list[_Path], line: str, tok: Token) -> tuple[str, ...]:
         if why:
             out[f"{p.node.help or kind.help} {kind.placeholder}: {why}" if kind.convert is int else why] = None
     return tuple(out)
+
+
+def _not_a_choice(paths: list[_Path], text: str) -> tuple[str, ...]:
+    """The reason when the position takes one word of a set (`protocol=
+    {tcp|udp|icmp}`) and `text` is none of them: what is allowed. Only
+    when every path here is such a word for one value; a position that also
+    takes further keywords says nothing (the caret is the answer there, as
+    in IOS)."""
+    here = [p for p in paths if p.node.token is not None]
+    names = {p.node.captures for p in here}
+    if not here or len(names) != 1 or not all(isinstance(p.node.token, Kw) and p.node.captures for p in here):
+        return ()
+    words = list(dict.fromkeys(p.node.token.word for p in here))  # type: ignore[union-attr]
+    allowed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    return (f"{text} is not a {names.pop()[0].replace('_', ' ')} here: {allowed}",)
 
 
 def _finished(paths: Iterable[_Path]) -> Parsed | None:

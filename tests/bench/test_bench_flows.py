@@ -127,4 +127,25 @@ def test_bench_flows(make_lab, capsys) -> None:  # type: ignore[no-untyped-def]
         print(f"| api.flows() in process: {len(rows)} rows with their path hops (JSON's rows) | {in_process:.2f} s | |")
     assert len(rows) >= N * 0.99
     assert all(len(r["path"]) == 4 for r in rows[:100])  # a@core, share ab, b@core, b@east
+    del rows
+    ended, after = _remove_the_share(api, routers)
+    with capsys.disabled():
+        print(f"| commit removing share ab: {ended[1]} | {ended[0]:.2f} s | |")
+        print(f"| entries left in the 3 routers after it | {after} | 0 |")
+    assert after == 0 and ended[1].startswith("ended ") and int(ended[1].split()[1]) >= N * 0.99, ended
     assert ratios[2] <= 2.0
+
+
+def _remove_the_share(api, routers: list[str]) -> tuple[tuple[float, str], int]:  # type: ignore[no-untyped-def]
+    """A commit that removes the share every connection crosses: it ends
+    them all, on the three routers (engine/ending.py). (seconds, its line
+    about it), and the entries left."""
+    api.set_candidate(api.running.remove("resource-share", "ab"))
+    t0 = time.perf_counter()
+    result = api.commit()
+    took = time.perf_counter() - t0
+    line = next((m for m in result.messages if m.startswith("ended ")), "nothing ended: " + "; ".join(result.messages))
+    tables = ctnetlink.Tables()
+    left = sum(len(entries) for entries in tables.read(routers).values())
+    tables.close()
+    return (took, line), left
