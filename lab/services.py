@@ -37,8 +37,19 @@ _children: list[subprocess.Popen[bytes]] = []
 
 
 def run_dir(lab: str) -> str:
-    """Runtime files of a lab: services' data, their stderr, the policy log."""
+    """Runtime files of a lab: services' data, their stderr, the policy log.
+
+    Another lab's destroy removes RUN_ROOT when it is empty (stop_lab), so
+    it can vanish between makedirs' mkdir of RUN_ROOT and of the lab's
+    directory (ENOENT): made again then. Once the lab's directory exists
+    RUN_ROOT is not empty and stays."""
     path = os.path.join(RUN_ROOT, lab)
+    for _ in range(20):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return path
+        except FileNotFoundError:
+            continue
     os.makedirs(path, exist_ok=True)
     return path
 
