@@ -89,6 +89,16 @@ class Change:
         return bool(self.removed or self.policies or self.firewalls)
 
 
+def may_end(old: Plan, ops: Iterable[Op]) -> bool:
+    """Could `ops` end anything? Only a veth of the old plan removed or
+    re-made, or a table (re)loaded, can (what `change_of` looks at). Checked
+    from the operations alone, before the two models are built: those cost
+    0.35 s at 1,000 VPCs, and most commits (a VPC added) touch neither."""
+    return any(isinstance(op.item, (VethItem, NftItem)) and (op.action == "add" and isinstance(op.item, NftItem)
+                                                            or op.item.key in old.items)
+               for op in ops)  # fmt: skip
+
+
 def change_of(old: Model, new: Model, ops: Iterable[Op], started: float) -> Change:
     """What `ops` (old -> new) removed and re-judge; `started`: when the
     kernel began to change (time.time())."""

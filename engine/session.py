@@ -321,6 +321,8 @@ class Session:
         from engine.datapath import Model, model_of
         from engine.flows import flow_namespaces
 
+        if not ending.may_end(old_plan, ops):
+            return ()
         try:
             old, new = Model(self.lab, old_config, old_plan), model_of(self.lab, config, new_plan)
             change = ending.change_of(old, new, ops, started)

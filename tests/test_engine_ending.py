@@ -185,3 +185,22 @@ def test_a_connection_whose_middle_router_went_with_the_commit_is_one_connection
     ended = ending.whole(old, raw, found)
     assert {ns: len(rows) for ns, rows in ended.delete.items()} == {"x-s-a@core": 2, "x-s-b@east": 2}
     assert ended.messages() == ("ended 2 connection(s) across what the commit removed: share ab to segment b (2)",)
+
+
+def test_only_commits_that_remove_a_link_or_load_a_table_build_the_models() -> None:
+    """`may_end` lets a commit skip the two models (0.35 s at 1,000 VPCs)
+    only where `change_of` could find nothing: adding a VPC; never where
+    it finds something (a share removed, a rule changed, a VPC removed)."""
+    config = parse_config(WIRED)
+    va = config.require("vpc", "va")
+    added = config.put("vpc", replace(va, name="vb", cidrs=("10.72.0.0/16",), subnets=(), hosts=()))
+    rule_changed = parse_config(WIRED.replace("eq 22", "eq 23"))
+    no_share = parse_config(WIRED.split("resource-share")[0] + "firewall fw" + WIRED.split("firewall fw", 2)[2])
+    plan = compile_plan(LAB, config)
+    for after, expected in ((added, False), (rule_changed, True), (no_share, True), (config.remove("vpc", "va"), True)):
+        new_plan = compile_plan(LAB, after)
+        ops = tuple(plan_diff(plan, new_plan))
+        assert ending.may_end(plan, ops) is expected, after
+        if expected is False:  # nothing to end: the models would have said so too
+            change = ending.change_of(Model(LAB, config, plan), Model(LAB, after, new_plan), ops, 0.0)
+            assert not change
